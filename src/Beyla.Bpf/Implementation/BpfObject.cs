@@ -1,0 +1,142 @@
+using System.Runtime.InteropServices;
+using Beyla.Interop;
+
+namespace Beyla.Implementation;
+
+/// <summary>
+/// One compiled probe set embedded in this assembly, opened and loaded with libbpf: settings
+/// go into .rodata and map sizes are set before load, then every program is attached.
+/// Disposing detaches every link and closes the object, which frees its programs and maps.
+/// </summary>
+internal sealed unsafe class BpfObject : IDisposable
+{
+    private readonly BpfObjectHandle _object;
+    private readonly List<BpfLinkHandle> _links = [];
+    private readonly string _name;
+    private GCHandle _image;
+
+    private BpfObject(string name, BpfObjectHandle obj, GCHandle image)
+    {
+        _name = name;
+        _object = obj;
+        _image = image;
+    }
+
+    public int AttachedPrograms => _links.Count;
+
+    /// <summary>Opens the embedded object <c>Beyla.Bpf.{name}.bpf.o</c>.</summary>
+    public static BpfObject Open(string name)
+    {
+        LibBpfLibrary.EnsureLoaded();
+        string resource = $"Beyla.Bpf.{name}.bpf.o";
+        using Stream stream = typeof(BpfObject).Assembly.GetManifestResourceStream(resource)
+            ?? throw new BeylaException($"The BPF object {resource} is not embedded in {typeof(BpfObject).Assembly.GetName().Name}: the build did not compile it.");
+        byte[] bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        // libbpf keeps pointers into the image until the object is closed.
+        GCHandle image = GCHandle.Alloc(bytes, GCHandleType.Pinned);
+        LibBpfLibrary.ClearMessages();
+        nint obj = LibBpf.ObjectOpenMem((byte*)image.AddrOfPinnedObject(), (nuint)bytes.Length, null);
+        if (obj == 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            image.Free();
+            throw BpfException.FromErrno($"open the {name} probe set", errno, LibBpfLibrary.RecentMessages());
+        }
+        var handle = new BpfObjectHandle();
+        Marshal.InitHandle(handle, obj);
+        return new BpfObject(name, handle, image);
+    }
+
+    /// <summary>Copies <paramref name="settings"/> into the object's .rodata before load.</summary>
+    public void SetReadOnlyData<T>(in T settings)
+        where T : unmanaged
+    {
+        nint map = FindMap(m => m.EndsWith(".rodata", StringComparison.Ordinal))
+            ?? throw new BeylaException($"The {_name} probe set has no .rodata section for its settings.");
+        nuint size;
+        void* data = LibBpf.MapInitialValue(map, &size);
+        if (data == null || size < (nuint)sizeof(T))
+            throw new BeylaException($"The {_name} probe set's .rodata is {size} bytes, smaller than its settings ({sizeof(T)} bytes).");
+        *(T*)data = settings;
+    }
+
+    public void SetMaxEntries(string mapName, int maxEntries)
+    {
+        nint map = FindMap(m => m == mapName) ?? throw new BeylaException($"The {_name} probe set has no map named {mapName}.");
+        int rc = LibBpf.MapSetMaxEntries(map, (uint)maxEntries);
+        if (rc != 0)
+            throw BpfException.FromErrno($"size the map {mapName}", -rc);
+    }
+
+    public void Load()
+    {
+        LibBpfLibrary.ClearMessages();
+        int rc = LibBpf.ObjectLoad(_object.DangerousGetHandle());
+        if (rc != 0)
+            throw BpfException.FromErrno($"load the {_name} probe set into the kernel", -rc, LibBpfLibrary.RecentMessages());
+    }
+
+    public int MapFd(string mapName)
+    {
+        nint map = FindMap(m => m == mapName) ?? throw new BeylaException($"The {_name} probe set has no map named {mapName}.");
+        return LibBpf.MapFd(map);
+    }
+
+    /// <summary>Attaches every program (the section name says where); on failure nothing stays attached.</summary>
+    public void AttachAll()
+    {
+        nint obj = _object.DangerousGetHandle();
+        for (nint prog = LibBpf.ObjectNextProgram(obj, 0); prog != 0; prog = LibBpf.ObjectNextProgram(obj, prog))
+        {
+            LibBpfLibrary.ClearMessages();
+            nint link = LibBpf.ProgramAttach(prog);
+            if (link == 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                string section = Marshal.PtrToStringUTF8((nint)LibBpf.ProgramSectionName(prog)) ?? "?";
+                DetachAll();
+                throw BpfException.FromErrno($"attach {section} of the {_name} probe set", errno, LibBpfLibrary.RecentMessages());
+            }
+            var handle = new BpfLinkHandle();
+            Marshal.InitHandle(handle, link);
+            _links.Add(handle);
+        }
+    }
+
+    public IEnumerable<int> ProgramFds()
+    {
+        nint obj = _object.DangerousGetHandle();
+        var fds = new List<int>();
+        for (nint prog = LibBpf.ObjectNextProgram(obj, 0); prog != 0; prog = LibBpf.ObjectNextProgram(obj, prog))
+            fds.Add(LibBpf.ProgramFd(prog));
+        return fds;
+    }
+
+    private void DetachAll()
+    {
+        foreach (BpfLinkHandle link in _links)
+            link.Dispose();
+        _links.Clear();
+    }
+
+    private nint? FindMap(Func<string, bool> match)
+    {
+        nint obj = _object.DangerousGetHandle();
+        for (nint map = LibBpf.ObjectNextMap(obj, 0); map != 0; map = LibBpf.ObjectNextMap(obj, map))
+        {
+            string name = Marshal.PtrToStringUTF8((nint)LibBpf.MapName(map)) ?? "";
+            if (match(name))
+                return map;
+        }
+        return null;
+    }
+
+    public void Dispose()
+    {
+        DetachAll();
+        _object.Dispose();
+        if (_image.IsAllocated)
+            _image.Free();
+    }
+}

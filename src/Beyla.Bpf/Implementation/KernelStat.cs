@@ -1,0 +1,9 @@
+namespace Beyla.Implementation;
+
+/// <summary>Indexes of the per-CPU "stats" array (STAT_* in bpf/http_event.h).</summary>
+internal enum KernelStat : uint
+{
+    EventsSubmitted = 0,
+    EventsLostRingBuffer = 1,
+    ConnectionsTracked = 2,
+}

@@ -1,0 +1,102 @@
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using Beyla.Interop;
+
+namespace Beyla.Implementation;
+
+/// <summary>
+/// Reads a BPF ring buffer straight from its memory mapping (the kernel ABI: a consumer page,
+/// a producer page, then the data pages mapped twice so that a record never wraps), and
+/// copies each record into a pipe as a framed record. No call into native code per record.
+/// </summary>
+internal sealed unsafe class RingBufferReader : IDisposable
+{
+    private const uint BusyBit = 1u << 31;
+    private const uint DiscardBit = 1u << 30;
+    private const int HeaderSize = 8;
+
+    private readonly int _fd;
+    private readonly MappedRegionHandle _consumerRegion;
+    private readonly MappedRegionHandle _producerRegion;
+    private readonly ulong* _consumerPos;
+    private readonly ulong* _producerPos;
+    private readonly byte* _data;
+    private readonly ulong _mask;
+
+    public RingBufferReader(int mapFd, int dataSize)
+    {
+        _fd = mapFd;
+        int page = LibC.GetPageSize();
+        nint consumer = LibC.Mmap(0, (nuint)page, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, mapFd, 0);
+        if (consumer == -1)
+            throw BpfException.FromErrno("mmap the ring buffer's consumer page", Marshal.GetLastPInvokeError());
+        _consumerRegion = new MappedRegionHandle(consumer, (nuint)page);
+        nuint producerLength = (nuint)page + 2 * (nuint)dataSize;
+        nint producer = LibC.Mmap(0, producerLength, LibC.ProtRead, LibC.MapShared, mapFd, page);
+        if (producer == -1)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            _consumerRegion.Dispose();
+            throw BpfException.FromErrno("mmap the ring buffer's data pages", errno);
+        }
+        _producerRegion = new MappedRegionHandle(producer, producerLength);
+        _consumerPos = (ulong*)consumer;
+        _producerPos = (ulong*)producer;
+        _data = (byte*)producer + page;
+        _mask = (ulong)dataSize - 1;
+    }
+
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for the kernel to signal data; false on timeout.</summary>
+    public bool Wait(int timeoutMs)
+    {
+        if (HasData())
+            return true;
+        var pfd = new LibC.PollFd { Fd = _fd, Events = LibC.PollIn };
+        int n = LibC.Poll(&pfd, 1, timeoutMs);
+        if (n < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != LibC.EINTR)
+                throw BpfException.FromErrno("poll the ring buffer", errno);
+            return false;
+        }
+        return n > 0 || HasData();
+    }
+
+    public bool HasData() => Volatile.Read(ref *_consumerPos) < Volatile.Read(ref *_producerPos);
+
+    /// <summary>Copies every committed record into <paramref name="writer"/> (framed, not flushed); returns the count.</summary>
+    public int Drain(PipeWriter writer, int maxRecords)
+    {
+        ulong consumerPos = Volatile.Read(ref *_consumerPos);
+        ulong producerPos = Volatile.Read(ref *_producerPos);
+        int count = 0;
+        while (consumerPos < producerPos && count < maxRecords)
+        {
+            byte* header = _data + (consumerPos & _mask);
+            uint lengthWord = Volatile.Read(ref *(uint*)header);
+            if ((lengthWord & BusyBit) != 0)
+                break;
+            int length = (int)(lengthWord & ~(BusyBit | DiscardBit));
+            if ((lengthWord & DiscardBit) == 0)
+            {
+                Span<byte> dest = writer.GetSpan(4 + length);
+                BinaryPrimitives.WriteInt32LittleEndian(dest, length);
+                new ReadOnlySpan<byte>(header + HeaderSize, length).CopyTo(dest[4..]);
+                writer.Advance(4 + length);
+                count++;
+            }
+            consumerPos += (ulong)((length + HeaderSize + 7) & ~7);
+            producerPos = Volatile.Read(ref *_producerPos);
+        }
+        Volatile.Write(ref *_consumerPos, consumerPos);
+        return count;
+    }
+
+    public void Dispose()
+    {
+        _producerRegion.Dispose();
+        _consumerRegion.Dispose();
+    }
+}

@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace Beyla.Implementation;
+
+internal static partial class SocketLog
+{
+    [LoggerMessage(100, LogLevel.Information, "Socket probe set attached: {Programs} programs in {Milliseconds:F1} ms, {Processes} processes selected")]
+    public static partial void Attached(ILogger logger, int programs, double milliseconds, int processes);
+
+    [LoggerMessage(101, LogLevel.Debug, "Tracing process {Pid}")]
+    public static partial void Tracing(ILogger logger, int pid);
+
+    [LoggerMessage(102, LogLevel.Warning, "Process {Pid} cannot be traced: {Reason}")]
+    public static partial void PidMapFull(ILogger logger, int pid, string reason);
+}

@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using Beyla.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace Beyla.Implementation;
+
+/// <summary>
+/// The socket probe set (bpf/socket.bpf.c): HTTP/1.x over TCP from syscall tracepoints, for
+/// any language. Built attached; <see cref="RunAsync"/> moves ring-buffer records into the
+/// pipeline and keeps the kernel's list of traced processes current.
+/// </summary>
+internal sealed class SocketProbeSet : IEventSource
+{
+    private const int PollTimeoutMs = 50;
+    private const int MaxRecordsPerDrain = 4096;
+
+    private readonly BpfObject _object;
+    private readonly RingBufferReader _ring;
+    private readonly ProcessDiscovery? _discovery;
+    private readonly TimeSpan _rescanInterval;
+    private readonly ILogger _logger;
+    private readonly int _pidsFd;
+    private readonly int _statsFd;
+    private readonly int _cpus;
+    private readonly HashSet<int> _tracedPids = [];
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lost;
+    private bool _running;
+    private int _disposed;
+
+    public SocketProbeSet(EventSourceContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        _logger = context.LoggerFactory.CreateLogger("Beyla.Bpf");
+        _rescanInterval = context.Options.ProcessRescanInterval;
+        KernelRequirements.Check();
+        var started = Stopwatch.StartNew();
+        _object = BpfObject.Open("socket");
+        try
+        {
+            bool all = context.Processes.IsAll;
+            _object.SetReadOnlyData(new ProbeSettings { TraceAllProcesses = all ? 1u : 0u });
+            _object.SetMaxEntries("events", context.Options.RingBufferBytes);
+            _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
+            _object.Load();
+            _pidsFd = _object.MapFd("traced_pids");
+            _statsFd = _object.MapFd("stats");
+            _cpus = LibBpf.NumPossibleCpus();
+            if (!all)
+            {
+                _discovery = new ProcessDiscovery(context.Processes);
+                SyncTracedProcesses();
+            }
+            _ring = new RingBufferReader(_object.MapFd("events"), context.Options.RingBufferBytes);
+            _object.AttachAll();
+        }
+        catch
+        {
+            _object.Dispose();
+            throw;
+        }
+        AttachTime = started.Elapsed;
+        SocketLog.Attached(_logger, _object.AttachedPrograms, started.Elapsed.TotalMilliseconds, _tracedPids.Count);
+    }
+
+    public string Name => "socket";
+
+    public long LostEvents
+    {
+        get
+        {
+            if (_running && Volatile.Read(ref _disposed) == 0)
+                RefreshLost();
+            return Interlocked.Read(ref _lost);
+        }
+    }
+
+    /// <summary>How long loading and attaching took.</summary>
+    public TimeSpan AttachTime { get; }
+
+    /// <summary>The process ids currently traced (empty when tracing every process).</summary>
+    public IReadOnlyCollection<int> TracedProcessIds
+    {
+        get
+        {
+            lock (_tracedPids)
+                return [.. _tracedPids];
+        }
+    }
+
+    public Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        _running = true;
+        var thread = new Thread(() => Run(output, cancellationToken))
+        {
+            IsBackground = true,
+            Name = "beyla-ringbuf",
+        };
+        thread.Start();
+        return _stopped.Task;
+    }
+
+    private void Run(PipeWriter output, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (_ring.Wait(PollTimeoutMs) && !Pump(output))
+                    break;
+                if (_discovery is not null && Stopwatch.GetTimestamp() >= nextRescan)
+                {
+                    SyncTracedProcesses();
+                    nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
+                }
+            }
+            // Hand over what the kernel finished before the stop.
+            Pump(output);
+            RefreshLost();
+            _stopped.TrySetResult();
+        }
+        catch (Exception ex)
+        {
+            _stopped.TrySetException(ex);
+        }
+    }
+
+    /// <summary>Moves records into the pipe; false when the reader has gone.</summary>
+    private bool Pump(PipeWriter output)
+    {
+        while (_ring.Drain(output, MaxRecordsPerDrain) > 0)
+        {
+            ValueTask<FlushResult> flush = output.FlushAsync();
+            FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+            if (result.IsCompleted)
+                return false;
+        }
+        return true;
+    }
+
+    private void RefreshLost()
+    {
+        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer));
+    }
+
+    private unsafe long ReadStat(KernelStat stat)
+    {
+        uint key = (uint)stat;
+        ulong* values = stackalloc ulong[Math.Max(_cpus, 1)];
+        if (LibBpf.MapLookupElem(_statsFd, &key, values) != 0)
+            return 0;
+        long total = 0;
+        for (int i = 0; i < _cpus; i++)
+            total += (long)values[i];
+        return total;
+    }
+
+    private unsafe void SyncTracedProcesses()
+    {
+        HashSet<int> wanted = _discovery!.Resolve();
+        lock (_tracedPids)
+        {
+            byte one = 1;
+            foreach (int pid in wanted)
+            {
+                if (_tracedPids.Contains(pid))
+                    continue;
+                uint key = (uint)pid;
+                if (LibBpf.MapUpdateElem(_pidsFd, &key, &one, 0) != 0)
+                {
+                    SocketLog.PidMapFull(_logger, pid, LibC.ErrorText(Marshal.GetLastPInvokeError()));
+                    continue;
+                }
+                _tracedPids.Add(pid);
+                SocketLog.Tracing(_logger, pid);
+            }
+            foreach (int pid in _tracedPids.Where(p => !wanted.Contains(p)).ToArray())
+            {
+                uint key = (uint)pid;
+                LibBpf.MapDeleteElem(_pidsFd, &key);
+                _tracedPids.Remove(pid);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_running)
+            await _stopped.Task.ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _ring.Dispose();
+        _object.Dispose();
+    }
+}

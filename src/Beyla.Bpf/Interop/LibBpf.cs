@@ -1,0 +1,75 @@
+using System.Runtime.InteropServices;
+
+namespace Beyla.Interop;
+
+/// <summary>The libbpf 1.x functions the probe sets use. Pointers are opaque libbpf objects.</summary>
+internal static unsafe partial class LibBpf
+{
+    public const string Library = "libbpf.so.1";
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__open_mem", SetLastError = true)]
+    public static partial nint ObjectOpenMem(byte* buffer, nuint size, void* options);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__load", SetLastError = true)]
+    public static partial int ObjectLoad(nint obj);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__close")]
+    public static partial void ObjectClose(nint obj);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__next_map")]
+    public static partial nint ObjectNextMap(nint obj, nint previous);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__next_program")]
+    public static partial nint ObjectNextProgram(nint obj, nint previous);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__name")]
+    public static partial byte* MapName(nint map);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__fd")]
+    public static partial int MapFd(nint map);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
+    public static partial int MapSetMaxEntries(nint map, uint maxEntries);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__initial_value")]
+    public static partial void* MapInitialValue(nint map, nuint* size);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__name")]
+    public static partial byte* ProgramName(nint program);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__section_name")]
+    public static partial byte* ProgramSectionName(nint program);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__fd")]
+    public static partial int ProgramFd(nint program);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
+    public static partial nint ProgramAttach(nint program);
+
+    [LibraryImport(Library, EntryPoint = "bpf_link__destroy")]
+    public static partial int LinkDestroy(nint link);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_update_elem", SetLastError = true)]
+    public static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
+    public static partial int MapLookupElem(int fd, void* key, void* value);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
+    public static partial int MapDeleteElem(int fd, void* key);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
+    public static partial int MapGetNextKey(int fd, void* key, void* nextKey);
+
+    [LibraryImport(Library, EntryPoint = "libbpf_num_possible_cpus")]
+    public static partial int NumPossibleCpus();
+
+    [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
+    public static partial nint SetPrint(delegate* unmanaged<int, byte*, nint, int> callback);
+
+    [LibraryImport(Library, EntryPoint = "libbpf_major_version")]
+    public static partial uint MajorVersion();
+
+    [LibraryImport(Library, EntryPoint = "libbpf_minor_version")]
+    public static partial uint MinorVersion();
+}

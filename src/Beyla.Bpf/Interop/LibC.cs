@@ -1,0 +1,46 @@
+using System.Runtime.InteropServices;
+
+namespace Beyla.Interop;
+
+/// <summary>The libc calls the kernel side needs: mmap for the ring buffer, poll to wait on it, mount for tracefs.</summary>
+internal static unsafe partial class LibC
+{
+    private const string Library = "libc";
+
+    public const int ProtRead = 0x1;
+    public const int ProtWrite = 0x2;
+    public const int MapShared = 0x01;
+    public const short PollIn = 0x001;
+    public const int EINTR = 4;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport(Library, EntryPoint = "mmap", SetLastError = true)]
+    public static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(Library, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, ulong count, int timeoutMs);
+
+    [LibraryImport(Library, EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Mount(string source, string target, string fileSystemType, ulong flags, nint data);
+
+    [LibraryImport(Library, EntryPoint = "geteuid")]
+    public static partial uint GetEffectiveUserId();
+
+    [LibraryImport(Library, EntryPoint = "getpagesize")]
+    public static partial int GetPageSize();
+
+    [LibraryImport(Library, EntryPoint = "vsnprintf")]
+    public static partial int Vsnprintf(byte* buffer, nuint size, byte* format, nint args);
+
+    public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The records the probes put on the ring buffer. This layout is an ABI shared with the
+ * managed decoder (src/Beyla.Core/Implementation/HttpEventLayout.cs): change both together
+ * and bump BEYLA_EVENT_VERSION.
+ */
+#ifndef BEYLA_HTTP_EVENT_H
+#define BEYLA_HTTP_EVENT_H
+
+#define BEYLA_EVENT_VERSION 1
+
+/* record types */
+#define EVENT_HTTP_SPAN 1
+
+/* bytes of the request head (request line and first headers) carried by each span */
+#define REQUEST_HEAD_CAPTURE 224
+
+/* span kinds */
+#define SPAN_KIND_SERVER 1
+#define SPAN_KIND_CLIENT 2
+
+/* how the kernel knew the exchange had ended */
+#define END_BY_LENGTH 1        /* response reached its Content-Length or last chunk */
+#define END_BY_NEXT_REQUEST 2  /* a new request started on the connection */
+#define END_BY_CLOSE 3         /* the connection was closed after a response */
+#define END_NO_RESPONSE 4      /* the connection was closed before any response */
+
+/* flags */
+#define SPAN_FLAG_IPV6 0x1
+#define SPAN_FLAG_TLS 0x2
+
+/* stats counters (index in the "stats" per-CPU array) */
+#define STAT_EVENTS_SUBMITTED 0
+#define STAT_EVENTS_LOST_RINGBUF 1   /* ring buffer full: a finished request was dropped */
+#define STAT_CONNECTIONS_TRACKED 2
+#define STAT_COUNT 4
+
+/* settings written into .rodata before the object is loaded */
+struct probe_settings {
+	__u32 trace_all_processes; /* 1: every process; 0: only the tgids in traced_pids */
+	__u32 reserved;
+};
+
+struct http_span_event {
+	__u32 type;            /* EVENT_HTTP_SPAN */
+	__u8 kind;             /* SPAN_KIND_* */
+	__u8 end_reason;       /* END_* */
+	__u16 flags;           /* SPAN_FLAG_* */
+	__u64 start_ns;        /* CLOCK_MONOTONIC, first request byte */
+	__u64 end_ns;          /* CLOCK_MONOTONIC, last response byte (start_ns when no response) */
+	__u64 request_bytes;
+	__u64 response_bytes;
+	__u32 pid;             /* tgid */
+	__u32 tid;
+	__u16 status;          /* 0 when no response */
+	__u16 local_port;      /* host order */
+	__u16 peer_port;       /* host order */
+	__u16 head_len;        /* valid bytes in head[] */
+	__u8 local_addr[16];   /* IPv4 in the first 4 bytes unless SPAN_FLAG_IPV6 */
+	__u8 peer_addr[16];
+	__u8 head[REQUEST_HEAD_CAPTURE];
+};
+
+#endif

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.x exchange tracking shared by the probe sets: per-connection state in an LRU map,
+ * requests and responses recognised from their first bytes, one http_span_event per
+ * finished exchange. The probe set that includes this supplies the data (a pointer to the
+ * first bytes, the byte count, the address of the last five bytes) for each read or write.
+ */
+#ifndef BEYLA_HTTP_TRACKER_H
+#define BEYLA_HTTP_TRACKER_H
+
+#include "http_event.h"
+
+#define RESPONSE_HEAD_SCAN 512 /* bytes of a response head searched for Content-Length */
+#define MAX_IOVECS 8
+
+#define DIR_INGRESS 1 /* bytes read by the traced process */
+#define DIR_EGRESS 2  /* bytes written by the traced process */
+
+#define PHASE_IDLE 0
+#define PHASE_REQUEST 1
+#define PHASE_RESPONSE 2
+
+#define CONN_HEAD_REQUEST 0x1   /* HEAD: the response has no body */
+#define CONN_LENGTH_KNOWN 0x2   /* response_expected is the response's total size */
+#define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+struct conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct conn_state {
+	__u64 start_ns;
+	__u64 end_ns;
+	__u64 request_bytes;
+	__u64 response_bytes;
+	__u64 response_expected;
+	__u32 tid;
+	__u16 status;
+	__u8 phase;
+	__u8 kind;
+	__u8 conn_flags;
+	__u8 family;
+	__u16 span_flags;
+	__u16 local_port;
+	__u16 peer_port;
+	__u16 head_len;
+	__u16 pad;
+	__u8 local_addr[16];
+	__u8 peer_addr[16];
+	__u8 head[REQUEST_HEAD_CAPTURE];
+};
+
+/* What one read or write moved: enough to recognise and measure it. */
+struct io_data {
+	__u64 first;      /* user address of the first bytes */
+	__u64 first_len;  /* bytes readable at first (<= total) */
+	__u64 tail;       /* user address of the last 5 bytes, 0 if unknown */
+	__u64 total;      /* bytes moved by the call */
+};
+
+struct scratch {
+	__u8 buf[RESPONSE_HEAD_SCAN];
+	struct conn_state conn;
+};
+
+const volatile struct probe_settings settings = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} connections SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_space SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&stats, &index);
+	if (value)
+		*value += 1;
+}
+
+static __always_inline bool is_traced(__u32 tgid)
+{
+	if (settings.trace_all_processes)
+		return true;
+	return bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
+}
+
+/* 'GET ', 'POST ', ... : the start of an HTTP/1.x request line. */
+static __always_inline bool is_request_start(const __u8 *p)
+{
+	switch (p[0]) {
+	case 'G':
+		return p[1] == 'E' && p[2] == 'T' && p[3] == ' ';
+	case 'P':
+		if (p[1] == 'U' && p[2] == 'T' && p[3] == ' ')
+			return true;
+		if (p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ')
+			return true;
+		return p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H' && p[5] == ' ';
+	case 'H':
+		return p[1] == 'E' && p[2] == 'A' && p[3] == 'D' && p[4] == ' ';
+	case 'D':
+		return p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' && p[5] == 'E' && p[6] == ' ';
+	case 'O':
+		return p[1] == 'P' && p[2] == 'T' && p[3] == 'I' && p[4] == 'O' && p[5] == 'N' && p[6] == 'S' && p[7] == ' ';
+	case 'C':
+		return p[1] == 'O' && p[2] == 'N' && p[3] == 'N' && p[4] == 'E' && p[5] == 'C' && p[6] == 'T' && p[7] == ' ';
+	case 'T':
+		return p[1] == 'R' && p[2] == 'A' && p[3] == 'C' && p[4] == 'E' && p[5] == ' ';
+	}
+	return false;
+}
+
+/* 'HTTP/1.x NNN' */
+static __always_inline bool is_response_start(const __u8 *p)
+{
+	return p[0] == 'H' && p[1] == 'T' && p[2] == 'T' && p[3] == 'P' && p[4] == '/' && p[5] == '1' && p[6] == '.';
+}
+
+static __always_inline bool is_digit(__u8 c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Finds the TCP socket behind fd in the current task and records its addresses. */
+static __always_inline bool read_socket_addresses(__u32 fd, struct conn_state *c)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt)
+		return false;
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return false;
+	unsigned short mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return false;
+	struct socket *sock = (struct socket *)BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return false;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return false;
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		__be32 local = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 peer = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(c->local_addr, &local, 4);
+		__builtin_memcpy(c->peer_addr, &peer, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&c->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&c->peer_addr, sk, __sk_common.skc_v6_daddr);
+		c->span_flags |= SPAN_FLAG_IPV6;
+	} else {
+		return false;
+	}
+	c->family = (__u8)family;
+	c->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__be16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	c->peer_port = (__u16)((dport >> 8) | (dport << 8));
+	return true;
+}
+
+static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
+{
+	struct http_span_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_EVENTS_LOST_RINGBUF);
+		return;
+	}
+	e->type = EVENT_HTTP_SPAN;
+	e->kind = c->kind;
+	e->end_reason = end_reason;
+	e->flags = c->span_flags;
+	e->start_ns = c->start_ns;
+	e->end_ns = end_reason == END_NO_RESPONSE ? c->start_ns : c->end_ns;
+	e->request_bytes = c->request_bytes;
+	e->response_bytes = c->response_bytes;
+	e->pid = 0;
+	e->tid = c->tid;
+	e->status = c->status;
+	e->local_port = c->local_port;
+	e->peer_port = c->peer_port;
+	e->head_len = c->head_len;
+	__builtin_memcpy(e->local_addr, c->local_addr, 16);
+	__builtin_memcpy(e->peer_addr, c->peer_addr, 16);
+	__builtin_memcpy(e->head, c->head, REQUEST_HEAD_CAPTURE);
+	e->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	bpf_ringbuf_submit(e, 0);
+	stat_inc(STAT_EVENTS_SUBMITTED);
+}
+
+static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reason)
+{
+	emit_span(c, end_reason);
+	c->phase = PHASE_IDLE;
+	c->status = 0;
+	c->request_bytes = 0;
+	c->response_bytes = 0;
+	c->response_expected = 0;
+	c->conn_flags = 0;
+}
+
+static __always_inline void begin_request(struct conn_state *c, const struct io_data *d, __u64 now)
+{
+	__u64 len = d->first_len;
+	if (len > REQUEST_HEAD_CAPTURE)
+		len = REQUEST_HEAD_CAPTURE;
+	bpf_probe_read_user(c->head, len, (const void *)d->first);
+	c->head_len = (__u16)len;
+	c->start_ns = now;
+	c->end_ns = now;
+	c->tid = (__u32)bpf_get_current_pid_tgid();
+	c->request_bytes = d->total;
+	c->response_bytes = 0;
+	c->response_expected = 0;
+	c->status = 0;
+	c->conn_flags = (c->head[0] == 'H' && c->head[1] == 'E') ? CONN_HEAD_REQUEST : 0;
+	c->phase = PHASE_REQUEST;
+}
+
+/* True when the last five bytes the call moved are the terminating chunk "0\r\n\r\n". */
+static __always_inline bool ends_with_last_chunk(const struct io_data *d)
+{
+	__u8 t[5] = {};
+	if (!d->tail || bpf_probe_read_user(t, 5, (const void *)d->tail))
+		return false;
+	return t[0] == '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n';
+}
+
+/* State of the search for the end of a response head and its Content-Length. */
+struct head_scan {
+	__u8 *buf;             /* RESPONSE_HEAD_SCAN bytes */
+	char pattern[16];      /* "content-length:" */
+	__u32 len;             /* valid bytes in buf */
+	__s32 match;           /* chars of "content-length:" matched at line start; -1: not this line */
+	__u32 head_end;        /* offset just past the blank line, 0 until found */
+	bool in_value;
+	bool have_length;
+	__u64 content_length;
+};
+
+static long scan_head_byte(__u32 i, void *ctx)
+{
+	struct head_scan *scan = ctx;
+	if (i >= scan->len)
+		return 1;
+	__u8 *b = scan->buf;
+	__u8 ch = b[i & (RESPONSE_HEAD_SCAN - 1)];
+	if (ch == '\n') {
+		if (i >= 3 && b[(i - 1) & (RESPONSE_HEAD_SCAN - 1)] == '\r' &&
+		    b[(i - 2) & (RESPONSE_HEAD_SCAN - 1)] == '\n') {
+			scan->head_end = i + 1;
+			return 1;
+		}
+		scan->match = 0;
+		scan->in_value = false;
+		return 0;
+	}
+	if (scan->in_value) {
+		if (is_digit(ch)) {
+			scan->content_length = scan->content_length * 10 + (ch - '0');
+			scan->have_length = true;
+		}
+		return 0;
+	}
+	__s32 m = scan->match;
+	if (m >= 0 && m < 15) {
+		__u8 lower = (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch;
+		if (lower == (__u8)scan->pattern[m & 15]) {
+			scan->match = m + 1;
+			if (m + 1 == 15)
+				scan->in_value = true;
+		} else {
+			scan->match = -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Reads the status line and headers at the start of a response and works out where the
+ * response ends: header length + Content-Length, no body (HEAD, 1xx, 204, 304), or
+ * unknown (chunked or close-delimited).
+ */
+static __always_inline void begin_response(struct conn_state *c, struct scratch *s, const struct io_data *d, __u64 now)
+{
+	__u64 len = d->first_len;
+	if (len > RESPONSE_HEAD_SCAN)
+		len = RESPONSE_HEAD_SCAN;
+	if (bpf_probe_read_user(s->buf, len, (const void *)d->first))
+		return;
+	__u8 *b = s->buf;
+	__u16 status = 0;
+	if (is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
+		status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	if (status < 200)
+		return; /* not a status line, or an interim (1xx) response: the final one follows */
+
+	c->status = status;
+	c->phase = PHASE_RESPONSE;
+	c->response_bytes = d->total;
+	c->end_ns = now;
+
+	bool no_body = (c->conn_flags & CONN_HEAD_REQUEST) || status == 204 || status == 304;
+	struct head_scan scan = {.buf = b, .len = (__u32)len, .pattern = "content-length:"};
+	bpf_loop(RESPONSE_HEAD_SCAN, scan_head_byte, &scan, 0);
+	__u32 head_end = scan.head_end;
+	bool have_length = scan.have_length;
+	__u64 content_length = scan.content_length;
+	if (head_end && (no_body || have_length)) {
+		c->response_expected = head_end + (no_body ? 0 : content_length);
+		c->conn_flags |= CONN_LENGTH_KNOWN;
+	} else if (head_end) {
+		c->conn_flags |= CONN_AWAIT_LAST_CHUNK;
+	}
+}
+
+static __always_inline bool response_complete(struct conn_state *c, const struct io_data *d)
+{
+	if (c->conn_flags & CONN_LENGTH_KNOWN)
+		return c->response_bytes >= c->response_expected;
+	if (c->conn_flags & CONN_AWAIT_LAST_CHUNK)
+		return ends_with_last_chunk(d);
+	return false;
+}
+
+/* One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on fd by the current task. */
+static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct conn_key key = {.tgid = (__u32)(pid_tgid >> 32), .fd = fd};
+	__u64 now = bpf_ktime_get_ns();
+	__u32 zero = 0;
+	struct scratch *s;
+	__u8 p[8] = {};
+
+	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
+	if (!c) {
+		/* Unknown connection: only the start of a request makes it worth tracking. */
+		if (d->first_len < 8 || bpf_probe_read_user(p, 8, (const void *)d->first))
+			return;
+		if (!is_request_start(p))
+			return;
+		s = bpf_map_lookup_elem(&scratch_space, &zero);
+		if (!s)
+			return;
+		__builtin_memset(&s->conn, 0, sizeof(s->conn));
+		if (!read_socket_addresses(fd, &s->conn))
+			return;
+		s->conn.kind = dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
+		bpf_map_update_elem(&connections, &key, &s->conn, BPF_ANY);
+		stat_inc(STAT_CONNECTIONS_TRACKED);
+		c = bpf_map_lookup_elem(&connections, &key);
+		if (!c)
+			return;
+		begin_request(c, d, now);
+		return;
+	}
+
+	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
+	if (dir == request_dir) {
+		if (c->phase != PHASE_REQUEST) {
+			if (d->first_len < 8 || bpf_probe_read_user(p, 8, (const void *)d->first))
+				return;
+			if (!is_request_start(p))
+				return;
+			if (c->phase == PHASE_RESPONSE)
+				finish_exchange(c, END_BY_NEXT_REQUEST);
+			begin_request(c, d, now);
+		} else {
+			c->request_bytes += d->total;
+		}
+		return;
+	}
+
+	if (c->phase == PHASE_REQUEST) {
+		if (d->first_len < 12 || bpf_probe_read_user(p, 8, (const void *)d->first))
+			return;
+		if (!is_response_start(p))
+			return;
+		s = bpf_map_lookup_elem(&scratch_space, &zero);
+		if (!s)
+			return;
+		begin_response(c, s, d, now);
+	} else if (c->phase == PHASE_RESPONSE) {
+		c->response_bytes += d->total;
+		c->end_ns = now;
+	} else {
+		return;
+	}
+	if (c->phase == PHASE_RESPONSE && response_complete(c, d))
+		finish_exchange(c, END_BY_LENGTH);
+}
+
+/* The connection on fd is going away: report what is in flight, forget the rest. */
+static __always_inline void track_close(__u32 tgid, __u32 fd)
+{
+	struct conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
+	if (!c)
+		return;
+	if (c->phase == PHASE_RESPONSE)
+		emit_span(c, END_BY_CLOSE);
+	else if (c->phase == PHASE_REQUEST)
+		emit_span(c, END_NO_RESPONSE);
+	bpf_map_delete_elem(&connections, &key);
+}
+
+#endif

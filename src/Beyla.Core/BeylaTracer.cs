@@ -1,0 +1,157 @@
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Beyla.Implementation;
+using Microsoft.Extensions.Logging;
+
+namespace Beyla;
+
+/// <summary>
+/// A running tracer, made by <see cref="BeylaBuilder.Build"/>: spans flow from its event
+/// sources to its sinks and to every <see cref="Spans"/> consumer until it is disposed.
+/// </summary>
+public sealed class BeylaTracer : IAsyncDisposable
+{
+    private const long PipePauseThreshold = 8 * 1024 * 1024;
+
+    private readonly IReadOnlyList<IEventSource> _sources;
+    private readonly RecordPump[] _pumps;
+    private readonly Task[] _tasks;
+    private readonly SpanDispatcher _dispatcher;
+    private readonly BeylaOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _completion;
+    private int _disposed;
+
+    internal BeylaTracer(IReadOnlyList<IEventSource> sources, ISpanSink[] sinks, BeylaOptions options, ILoggerFactory loggerFactory)
+    {
+        _sources = sources;
+        _options = options;
+        _logger = loggerFactory.CreateLogger("Beyla");
+        _dispatcher = new SpanDispatcher(sinks, _logger);
+        var decoderClock = MonotonicClock.Shared;
+        _pumps = new RecordPump[sources.Count];
+        _tasks = new Task[sources.Count];
+        for (int i = 0; i < sources.Count; i++)
+        {
+            IEventSource source = sources[i];
+            var pipe = new Pipe(new PipeOptions(
+                pauseWriterThreshold: PipePauseThreshold,
+                resumeWriterThreshold: PipePauseThreshold / 2,
+                useSynchronizationContext: false));
+            var pump = new RecordPump(source.Name, new HttpEventDecoder(options.CaptureQueryString, decoderClock), _dispatcher, _logger);
+            _pumps[i] = pump;
+            Task producer = RunSourceAsync(source, pipe.Writer);
+            // The pump drains until its source completes the pipe, so nothing written before disposal is lost.
+            Task consumer = Task.Run(() => pump.RunAsync(pipe.Reader, CancellationToken.None));
+            _tasks[i] = Task.WhenAll(producer, consumer);
+        }
+        _completion = FinishAsync();
+    }
+
+    /// <summary>The settings the tracer runs with.</summary>
+    public BeylaOptions Options => _options;
+
+    /// <summary>The names of the event sources, for diagnostics.</summary>
+    public IReadOnlyList<string> SourceNames => _sources.Select(s => s.Name).ToArray();
+
+    /// <summary>A task that ends when every source has ended and every span has been handed out.</summary>
+    public Task Completion => _completion;
+
+    /// <summary>The tracer's counters now.</summary>
+    public TracerStatistics Statistics => new(
+        _pumps.Sum(p => p.Decoded),
+        _sources.Sum(s => s.LostEvents),
+        _pumps.Sum(p => p.Malformed),
+        _dispatcher.DroppedForSlowConsumers,
+        _dispatcher.SinkFailures);
+
+    /// <summary>
+    /// The spans finished from now on, in order, until the tracer is disposed, its sources
+    /// end, or <paramref name="cancellationToken"/> is cancelled. Each call is an independent
+    /// consumer with its own buffer (<see cref="BeylaOptions.ConsumerBufferCapacity"/>).
+    /// </summary>
+    /// <param name="cancellationToken">Ends the enumeration.</param>
+    /// <returns>The spans.</returns>
+    public IAsyncEnumerable<HttpSpan> Spans(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        SpanSubscription subscription = _dispatcher.Subscribe(_options.ConsumerBufferCapacity);
+        return ReadAsync(subscription, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<HttpSpan> ReadAsync(SpanSubscription subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reader = subscription.Channel.Reader;
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out HttpSpan? span))
+                    yield return span;
+            }
+        }
+        finally
+        {
+            _dispatcher.Unsubscribe(subscription);
+        }
+    }
+
+    private async Task RunSourceAsync(IEventSource source, PipeWriter writer)
+    {
+        await Task.Yield();
+        try
+        {
+            await source.RunAsync(writer, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            Log.SourceFailed(_logger, source.Name, ex);
+        }
+        finally
+        {
+            await writer.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task FinishAsync()
+    {
+        try
+        {
+            await Task.WhenAll(_tasks).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.SourceFailed(_logger, "pipeline", ex);
+        }
+        finally
+        {
+            _dispatcher.Complete();
+        }
+    }
+
+    /// <summary>Stops the sources (detaching every kernel program), ends the consumers and waits for the pipeline.</summary>
+    /// <returns>A task that ends when everything is released.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _completion.ConfigureAwait(false);
+        foreach (IEventSource source in _sources)
+        {
+            try
+            {
+                await source.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.SourceFailed(_logger, source.Name, ex);
+            }
+        }
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,17 @@
+namespace Beyla;
+
+/// <summary>How the library knew that an HTTP exchange had ended.</summary>
+public enum SpanEndReason
+{
+    /// <summary>The response reached its declared length (Content-Length, last chunk, or no body).</summary>
+    ResponseComplete = 1,
+
+    /// <summary>The response's length was unknown and the next request on the connection started.</summary>
+    NextRequest = 2,
+
+    /// <summary>The connection was closed after (part of) a response.</summary>
+    ConnectionClosed = 3,
+
+    /// <summary>The connection was closed before any response: <see cref="HttpSpan.StatusCode"/> is 0.</summary>
+    NoResponse = 4,
+}

@@ -1,0 +1,18 @@
+namespace Beyla;
+
+/// <summary>Counters of a tracer, taken at one moment. Every request the library knows it missed is in <see cref="TotalLost"/>.</summary>
+/// <param name="SpansDecoded">Spans decoded from records.</param>
+/// <param name="EventsLostInSources">Events the sources lost before the pipeline (for example kernel ring buffer full).</param>
+/// <param name="MalformedRecords">Records that could not be decoded.</param>
+/// <param name="SpansDroppedForSlowConsumers">Spans not delivered to a <see cref="BeylaTracer.Spans"/> consumer that fell behind (counted per consumer).</param>
+/// <param name="SinkFailures">Exceptions thrown by sinks.</param>
+public readonly record struct TracerStatistics(
+    long SpansDecoded,
+    long EventsLostInSources,
+    long MalformedRecords,
+    long SpansDroppedForSlowConsumers,
+    long SinkFailures)
+{
+    /// <summary>Requests the library knows it did not report: lost in sources plus malformed records.</summary>
+    public long TotalLost => EventsLostInSources + MalformedRecords;
+}
