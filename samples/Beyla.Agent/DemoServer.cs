@@ -56,7 +56,8 @@ internal sealed class DemoServer : IAsyncDisposable
                     while (!string.IsNullOrEmpty(header = await reader.ReadLineAsync(_stop.Token)))
                     {
                     }
-                    string path = requestLine.Split(' ') is [_, var target, ..] ? target : "/";
+                    string target = requestLine.Split(' ') is [_, var t, ..] ? t : "/";
+                    string path = target.Split('?')[0];
                     (int status, string body) = path switch
                     {
                         "/hello" => (200, "hello from the demo server\n"),

@@ -240,7 +240,9 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 
 static __always_inline void begin_request(struct conn_state *c, const struct io_data *d, __u64 now)
 {
-	__u64 len = d->first_len;
+	__u32 len = d->first_len > REQUEST_HEAD_CAPTURE ? REQUEST_HEAD_CAPTURE : (__u32)d->first_len;
+	/* keep the bound check next to the call, where the verifier needs it */
+	barrier_var(len);
 	if (len > REQUEST_HEAD_CAPTURE)
 		len = REQUEST_HEAD_CAPTURE;
 	bpf_probe_read_user(c->head, len, (const void *)d->first);
@@ -322,7 +324,8 @@ static long scan_head_byte(__u32 i, void *ctx)
  */
 static __always_inline void begin_response(struct conn_state *c, struct scratch *s, const struct io_data *d, __u64 now)
 {
-	__u64 len = d->first_len;
+	__u32 len = d->first_len > RESPONSE_HEAD_SCAN ? RESPONSE_HEAD_SCAN : (__u32)d->first_len;
+	barrier_var(len);
 	if (len > RESPONSE_HEAD_SCAN)
 		len = RESPONSE_HEAD_SCAN;
 	if (bpf_probe_read_user(s->buf, len, (const void *)d->first))

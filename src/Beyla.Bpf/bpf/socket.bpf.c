@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The socket probe set: HTTP/1.x over plain TCP in any language, from syscall tracepoints
- * only (no kprobes). Each traced read or write is remembered at syscall entry and handed
- * to the HTTP tracker at exit, when the byte count is known.
+ * only (no kprobes). Data syscalls are handled at their exit only, where the byte count is
+ * known; their arguments come from the user registers saved at entry (bpf_task_pt_regs),
+ * so a call that was already blocked when tracing started is still understood and no
+ * entry hook or per-thread map is needed.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -11,43 +13,12 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-#define IO_PLAIN 1 /* (fd, buf, len) */
+#define IO_PLAIN 1 /* (fd, buf, len, ...) */
 #define IO_IOVEC 2 /* (fd, iov, iovcnt) */
 #define IO_MSG 3   /* (fd, msghdr, flags) */
+#define IO_FILE 4  /* sendfile(out_fd, in_fd, offset, count): bytes the process never sees */
 
 #define MSG_PEEK 0x2
-
-struct pending_io {
-	__u64 addr;
-	__u64 count;
-	__u32 fd;
-	__u8 shape;
-	__u8 dir;
-	__u16 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, struct pending_io);
-} pending SEC(".maps");
-
-static __always_inline int remember_io(struct syscall_enter_ctx *ctx, __u8 shape, __u8 dir)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!is_traced((__u32)(pid_tgid >> 32)))
-		return 0;
-	struct pending_io io = {
-		.addr = ctx->args[1],
-		.count = ctx->args[2],
-		.fd = (__u32)ctx->args[0],
-		.shape = shape,
-		.dir = dir,
-	};
-	bpf_map_update_elem(&pending, &pid_tgid, &io, BPF_ANY);
-	return 0;
-}
 
 /* Locates the first bytes and the last five bytes of what an iovec array moved. */
 static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec *iov, __u64 count)
@@ -75,86 +46,81 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 	return d->first != 0;
 }
 
-static __always_inline int complete_io(struct syscall_exit_ctx *ctx)
+/* A data syscall of a traced process returned ret > 0 bytes: hand them to the tracker. */
+static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pending_io *io = bpf_map_lookup_elem(&pending, &pid_tgid);
-	if (!io)
-		return 0;
-	struct pending_io p = *io;
-	bpf_map_delete_elem(&pending, &pid_tgid);
 	if (ctx->ret <= 0)
 		return 0;
+	if (!is_traced((__u32)(bpf_get_current_pid_tgid() >> 32)))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u32 fd = (__u32)regs->di;
+	__u64 addr = regs->si;
+	__u64 count = regs->dx;
 
 	struct io_data d = {.total = (__u64)ctx->ret};
-	if (p.shape == IO_PLAIN) {
-		d.first = p.addr;
+	if (shape == IO_PLAIN) {
+		d.first = addr;
 		d.first_len = d.total;
 		if (d.total >= 5)
-			d.tail = p.addr + d.total - 5;
-	} else if (p.shape == IO_IOVEC) {
-		if (!resolve_iovecs(&d, (const struct iovec *)p.addr, p.count))
+			d.tail = addr + d.total - 5;
+	} else if (shape == IO_IOVEC) {
+		if (!resolve_iovecs(&d, (const struct iovec *)addr, count))
 			return 0;
-	} else {
+	} else if (shape == IO_MSG) {
 		struct user_msghdr msg = {};
-		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)p.addr))
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)addr))
 			return 0;
 		if (!resolve_iovecs(&d, msg.msg_iov, msg.msg_iovlen))
 			return 0;
 	}
-	track_io(p.fd, p.dir, &d);
+	/* IO_FILE: no bytes to look at; only a response body in progress can use the count. */
+	track_io(fd, dir, &d);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int enter_read(struct syscall_enter_ctx *ctx) { return remember_io(ctx, IO_PLAIN, DIR_INGRESS); }
+static __always_inline bool is_peek(unsigned long flags)
+{
+	return flags & MSG_PEEK;
+}
+
 SEC("tracepoint/syscalls/sys_exit_read")
-int exit_read(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
+int exit_read(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_INGRESS); }
 
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct syscall_enter_ctx *ctx)
-{
-	if (ctx->args[3] & MSG_PEEK)
-		return 0; /* a peek consumes nothing */
-	return remember_io(ctx, IO_PLAIN, DIR_INGRESS);
-}
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int enter_readv(struct syscall_enter_ctx *ctx) { return remember_io(ctx, IO_IOVEC, DIR_INGRESS); }
-SEC("tracepoint/syscalls/sys_exit_readv")
-int exit_readv(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct syscall_enter_ctx *ctx)
+int exit_recvfrom(struct syscall_exit_ctx *ctx)
 {
-	if (ctx->args[2] & MSG_PEEK)
+	/* a peek consumes nothing: the same bytes are read again */
+	if (ctx->ret > 0 && is_peek(((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()))->r10))
 		return 0;
-	return remember_io(ctx, IO_MSG, DIR_INGRESS);
+	return on_data(ctx, IO_PLAIN, DIR_INGRESS);
 }
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_INGRESS); }
+
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
+int exit_recvmsg(struct syscall_exit_ctx *ctx)
+{
+	if (ctx->ret > 0 && is_peek(((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()))->dx))
+		return 0;
+	return on_data(ctx, IO_MSG, DIR_INGRESS);
+}
 
-SEC("tracepoint/syscalls/sys_enter_write")
-int enter_write(struct syscall_enter_ctx *ctx) { return remember_io(ctx, IO_PLAIN, DIR_EGRESS); }
 SEC("tracepoint/syscalls/sys_exit_write")
-int exit_write(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
+int exit_write(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS); }
 
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int enter_sendto(struct syscall_enter_ctx *ctx) { return remember_io(ctx, IO_PLAIN, DIR_EGRESS); }
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
+int exit_sendto(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS); }
 
-SEC("tracepoint/syscalls/sys_enter_writev")
-int enter_writev(struct syscall_enter_ctx *ctx) { return remember_io(ctx, IO_IOVEC, DIR_EGRESS); }
 SEC("tracepoint/syscalls/sys_exit_writev")
-int exit_writev(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
+int exit_writev(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_EGRESS); }
 
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int enter_sendmsg(struct syscall_enter_ctx *ctx) { return remember_io(ctx, IO_MSG, DIR_EGRESS); }
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct syscall_exit_ctx *ctx) { return complete_io(ctx); }
+int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR_EGRESS); }
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_FILE, DIR_EGRESS); }
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct syscall_enter_ctx *ctx)

@@ -94,6 +94,15 @@ struct socket {
 	struct sock *sk;
 } __attribute__((preserve_access_index));
 
+/* The user registers saved at syscall entry (x86_64): the syscall's arguments are
+ * di, si, dx, r10, r8, r9, and they are still there at syscall exit. */
+struct pt_regs {
+	unsigned long r10;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+} __attribute__((preserve_access_index));
+
 /* User-space ABI structures (not relocated). */
 struct iovec {
 	void *iov_base;

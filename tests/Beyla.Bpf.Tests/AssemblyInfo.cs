@@ -1,0 +1,2 @@
+// Kernel tests share the machine's tracepoints and CPU: run them one at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]

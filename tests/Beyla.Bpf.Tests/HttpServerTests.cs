@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>
+/// The socket probe set against a real server: every request becomes exactly one server span
+/// with the right method, path, status, sizes, pid, addresses, and a duration inside what the
+/// client measured. Each subclass starts one kind of server.
+/// </summary>
+public abstract class HttpServerTests
+{
+    /// <summary>Starts the server on <paramref name="port"/>.</summary>
+    private protected abstract ServerProcess StartServer(int port);
+
+    /// <summary>Selects the server's processes for tracing.</summary>
+    private protected abstract void Select(ProcessSelector selector, ServerProcess server);
+
+    /// <summary>Process ids that may serve requests (the server, or its workers).</summary>
+    private protected virtual IReadOnlySet<int> ServingPids(ServerProcess server) => new HashSet<int> { server.Pid };
+
+    /// <summary>Whether the server reads a whole request body before it answers (nginx's <c>return</c> does not).</summary>
+    private protected virtual bool ReadsBodyBeforeAnswering => true;
+
+    private static readonly (string Path, int Status)[] s_mix =
+    [
+        ("/hello/1", 200), ("/hello/2?secret=hunter2", 200), ("/missing/3", 404),
+        ("/status/500", 500), ("/hello/5", 200), ("/status/404", 404),
+    ];
+
+    [BpfFact]
+    public async Task CurlRequestsOnOneConnectionAreEachOneSpan()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+
+        string[] urls = s_mix.Select(m => $"http://127.0.0.1:{server.Port}{m.Path}").ToArray();
+        long before = Stopwatch.GetTimestamp();
+        // One curl, one keep-alive connection; -o applies to one URL, so give it per URL.
+        string output = Run("curl", ["-s", "-w", "%{http_code} %{size_request} %{size_header} %{size_download} %{local_port}\\n", .. urls.SelectMany(u => new[] { "-o", "/dev/null", u })]);
+        long after = Stopwatch.GetTimestamp();
+        string[][] results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToArray();
+        Assert.Equal(s_mix.Length, results.Length);
+
+        List<HttpSpan> spans = await collector.WaitForAsync(s_mix.Length, s => pids.Contains(s.ProcessId));
+        Assert.Equal(s_mix.Length, spans.Count);
+        for (int i = 0; i < s_mix.Length; i++)
+        {
+            HttpSpan span = spans[i];
+            string[] r = results[i];
+            Assert.Equal(HttpSpanKind.Server, span.Kind);
+            Assert.Equal("GET", span.Method);
+            Assert.Equal(s_mix[i].Path.Split('?')[0], span.Path);
+            Assert.Null(span.QueryString);
+            Assert.Equal(s_mix[i].Status, span.StatusCode);
+            Assert.Equal(int.Parse(r[0], CultureInfo.InvariantCulture), span.StatusCode);
+            Assert.Equal(long.Parse(r[1], CultureInfo.InvariantCulture), span.RequestBytes);
+            Assert.Equal(long.Parse(r[2], CultureInfo.InvariantCulture) + long.Parse(r[3], CultureInfo.InvariantCulture), span.ResponseBytes);
+            Assert.Equal(IPAddress.Loopback, span.LocalAddress);
+            Assert.Equal(server.Port, span.LocalPort);
+            Assert.Equal(IPAddress.Loopback, span.PeerAddress);
+            Assert.Equal(int.Parse(r[4], CultureInfo.InvariantCulture), span.PeerPort);
+            Assert.Equal("1.1", span.ProtocolVersion);
+            Assert.Equal(SpanEndReason.ResponseComplete, span.EndReason);
+            Assert.True(span.ThreadId > 0);
+            AssertWithin(span, before, after);
+        }
+    }
+
+    [BpfFact]
+    public async Task KeepAliveRequestsHaveDurationsInsideWhatTheClientMeasured()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+
+        const int rounds = 5;
+        var exchanges = new List<ClientExchange>();
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            for (int round = 0; round < rounds; round++)
+            {
+                foreach ((string path, int status) in s_mix)
+                {
+                    ClientExchange exchange = client.Get(path.Replace("/1", $"/1{round}", StringComparison.Ordinal));
+                    Assert.Equal(status, exchange.Status);
+                    exchanges.Add(exchange);
+                }
+            }
+        }
+
+        List<HttpSpan> spans = await collector.WaitForAsync(exchanges.Count, s => pids.Contains(s.ProcessId));
+        Assert.Equal(exchanges.Count, spans.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+            AssertMatches(exchanges[i], spans[i], server);
+    }
+
+    [BpfFact]
+    public async Task PostWithBodySplitAcrossWritesIsOneSpan()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+
+        byte[] body = new byte[3000];
+        new Random(42).NextBytes(body);
+        ClientExchange exchange;
+        using (var client = new KeepAliveClient(server.Port))
+            exchange = client.Send("POST", "/echo", body, bodyPieces: 3, pauseMs: 30);
+        Assert.Equal(200, exchange.Status);
+
+        List<HttpSpan> spans = await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId));
+        HttpSpan span = Assert.Single(spans);
+        Assert.Equal("POST", span.Method);
+        Assert.Equal("/echo", span.Path);
+        Assert.Equal(200, span.StatusCode);
+        Assert.Equal(exchange.ResponseBytes, span.ResponseBytes);
+        AssertWithin(span, exchange.StartTimestamp, exchange.EndTimestamp);
+        if (ReadsBodyBeforeAnswering)
+        {
+            Assert.Equal(exchange.RequestBytes, span.RequestBytes);
+            // The server answered after the last piece: the span covers both pauses.
+            Assert.True(span.DurationNanoseconds >= 2 * 30_000_000 * 0.9, $"duration {span.DurationNanoseconds} ns");
+        }
+    }
+
+    [BpfFact]
+    public async Task RequestsOnAConnectionOpenedBeforeTracingAreSeen()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        using var client = new KeepAliveClient(server.Port);
+        Assert.Equal(200, client.Get("/hello/before").Status);
+
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+        var exchanges = new List<ClientExchange> { client.Get("/hello/after1"), client.Get("/status/500"), client.Get("/hello/after2") };
+
+        List<HttpSpan> spans = await collector.WaitForAsync(exchanges.Count, s => pids.Contains(s.ProcessId));
+        Assert.Equal(exchanges.Count, spans.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+            AssertMatches(exchanges[i], spans[i], server);
+    }
+
+    private BeylaTracer Build(ServerProcess server) =>
+        new BeylaBuilder().TraceProcesses(p => Select(p, server)).WithHttpProbes().Build();
+
+    private void AssertMatches(ClientExchange exchange, HttpSpan span, ServerProcess server)
+    {
+        Assert.Equal(HttpSpanKind.Server, span.Kind);
+        Assert.Equal(exchange.Method, span.Method);
+        Assert.Equal(exchange.Path.Split('?')[0], span.Path);
+        Assert.Equal(exchange.Status, span.StatusCode);
+        Assert.Equal(exchange.RequestBytes, span.RequestBytes);
+        Assert.Equal(exchange.ResponseBytes, span.ResponseBytes);
+        Assert.Contains(span.ProcessId, ServingPids(server));
+        Assert.Equal(server.Port, span.LocalPort);
+        Assert.Equal(exchange.LocalPort, span.PeerPort);
+        Assert.Equal(IPAddress.Loopback, span.PeerAddress);
+        AssertWithin(span, exchange.StartTimestamp, exchange.EndTimestamp);
+    }
+
+    /// <summary>The span lies inside [start, end] (Stopwatch timestamps, CLOCK_MONOTONIC on Linux).</summary>
+    private static void AssertWithin(HttpSpan span, long start, long end)
+    {
+        Assert.Equal(1_000_000_000, Stopwatch.Frequency);
+        Assert.True(span.DurationNanoseconds > 0, $"{span.Path}: duration {span.DurationNanoseconds}");
+        Assert.True(span.StartTimestamp >= start, $"{span.Path}: span starts {start - span.StartTimestamp} ns before the client sent");
+        Assert.True(span.StartTimestamp + span.DurationNanoseconds <= end, $"{span.Path}: span ends {span.StartTimestamp + span.DurationNanoseconds - end} ns after the client received");
+    }
+
+    private protected static string Run(string file, IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in arguments)
+            info.ArgumentList.Add(a);
+        using Process p = Process.Start(info)!;
+        string output = p.StandardOutput.ReadToEnd();
+        string error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{file} exited with {p.ExitCode}: {error}");
+        return output;
+    }
+}

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>
+/// A minimal HTTP/1.1 client on one keep-alive connection that measures each exchange
+/// itself, writes requests in as many pieces as asked, and reads Content-Length or chunked
+/// responses.
+/// </summary>
+internal sealed class KeepAliveClient : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly int _port;
+    private readonly byte[] _buffer = new byte[64 * 1024];
+    private int _buffered;
+
+    public KeepAliveClient(int port)
+    {
+        _port = port;
+        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        _socket.Connect(IPAddress.Loopback, port);
+    }
+
+    public int LocalPort => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+
+    public ClientExchange Get(string path) => Send("GET", path, null);
+
+    /// <summary>Sends a request; a body is written in <paramref name="bodyPieces"/> separate writes, <paramref name="pauseMs"/> apart.</summary>
+    public ClientExchange Send(string method, string path, byte[]? body, int bodyPieces = 1, int pauseMs = 0)
+    {
+        var head = new StringBuilder()
+            .Append(method).Append(' ').Append(path).Append(" HTTP/1.1\r\n")
+            .Append("Host: 127.0.0.1:").Append(_port).Append("\r\n")
+            .Append("User-Agent: beyla-tests\r\n");
+        if (body is not null)
+            head.Append("Content-Type: application/octet-stream\r\nContent-Length: ").Append(body.Length).Append("\r\n");
+        head.Append("\r\n");
+        byte[] headBytes = Encoding.ASCII.GetBytes(head.ToString());
+
+        long start = Stopwatch.GetTimestamp();
+        if (body is null || bodyPieces <= 1)
+        {
+            byte[] all = body is null ? headBytes : [.. headBytes, .. body];
+            SendAll(all);
+        }
+        else
+        {
+            SendAll(headBytes);
+            int pieceSize = (body.Length + bodyPieces - 1) / bodyPieces;
+            for (int offset = 0; offset < body.Length; offset += pieceSize)
+            {
+                Thread.Sleep(pauseMs);
+                SendAll(body.AsSpan(offset, Math.Min(pieceSize, body.Length - offset)));
+            }
+        }
+        (int status, long responseBytes) = ReadResponse(method == "HEAD");
+        long end = Stopwatch.GetTimestamp();
+        return new ClientExchange(method, path, status, headBytes.Length + (body?.Length ?? 0), responseBytes, start, end, LocalPort);
+    }
+
+    private void SendAll(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+            data = data[_socket.Send(data)..];
+    }
+
+    private (int Status, long Bytes) ReadResponse(bool head)
+    {
+        int headEnd;
+        while ((headEnd = _buffer.AsSpan(0, _buffered).IndexOf("\r\n\r\n"u8)) < 0)
+            Fill();
+        headEnd += 4;
+        string headText = Encoding.ASCII.GetString(_buffer, 0, headEnd);
+        int status = int.Parse(headText.AsSpan(9, 3), provider: System.Globalization.CultureInfo.InvariantCulture);
+        long total = headEnd;
+        Consume(headEnd);
+        string? contentLength = null;
+        bool chunked = false;
+        foreach (string line in headText.Split("\r\n"))
+        {
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                contentLength = line[15..].Trim();
+            if (line.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase) && line.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+                chunked = true;
+        }
+        if (head || status == 204 || status == 304)
+            return (status, total);
+        if (contentLength is not null)
+        {
+            long remaining = long.Parse(contentLength, System.Globalization.CultureInfo.InvariantCulture);
+            total += remaining;
+            while (remaining > 0)
+            {
+                if (_buffered == 0)
+                    Fill();
+                int take = (int)Math.Min(remaining, _buffered);
+                Consume(take);
+                remaining -= take;
+            }
+            return (status, total);
+        }
+        if (!chunked)
+            throw new InvalidOperationException("response with neither Content-Length nor chunked encoding");
+        int end;
+        while ((end = _buffer.AsSpan(0, _buffered).IndexOf("0\r\n\r\n"u8)) < 0)
+            Fill();
+        total += end + 5;
+        Consume(end + 5);
+        return (status, total);
+    }
+
+    private void Fill()
+    {
+        int n = _socket.Receive(_buffer.AsSpan(_buffered));
+        if (n == 0)
+            throw new IOException("server closed the connection");
+        _buffered += n;
+    }
+
+    private void Consume(int count)
+    {
+        Buffer.BlockCopy(_buffer, count, _buffer, 0, _buffered - count);
+        _buffered -= count;
+    }
+
+    public void Dispose() => _socket.Dispose();
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>nginx with a master and two workers, selected by the port it listens on.</summary>
+public sealed class NginxServerTests : HttpServerTests, IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("beyla-nginx-").FullName;
+
+    private protected override ServerProcess StartServer(int port)
+    {
+        string conf = Path.Combine(_dir, "nginx.conf");
+        File.WriteAllText(conf, $$"""
+            worker_processes 2;
+            daemon off;
+            user root;
+            pid {{_dir}}/nginx.pid;
+            error_log {{_dir}}/error.log;
+            events { worker_connections 256; }
+            http {
+                access_log off;
+                sendfile on;
+                keepalive_requests 100000;
+                client_body_temp_path {{_dir}}/body;
+                proxy_temp_path {{_dir}}/proxy;
+                fastcgi_temp_path {{_dir}}/fastcgi;
+                uwsgi_temp_path {{_dir}}/uwsgi;
+                scgi_temp_path {{_dir}}/scgi;
+                default_type text/plain;
+                server {
+                    listen 127.0.0.1:{{port}};
+                    root {{_dir}}/www;
+                    location /hello/ { return 200 "hello from nginx\n"; }
+                    location = /status/500 { return 500 "status\n"; }
+                    location = /status/404 { return 404 "status\n"; }
+                    location = /echo { return 200 "ok\n"; }
+                }
+            }
+            """);
+        Directory.CreateDirectory(Path.Combine(_dir, "www"));
+        return ServerProcess.Start("nginx", ["-c", conf, "-p", _dir], port);
+    }
+
+    private protected override void Select(ProcessSelector selector, ServerProcess server) => selector.ListeningOn(server.Port);
+
+    private protected override IReadOnlySet<int> ServingPids(ServerProcess server)
+    {
+        var pids = new HashSet<int> { server.Pid };
+        foreach (string stat in Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "stat")))
+        {
+            try
+            {
+                string text = File.ReadAllText(stat);
+                string[] fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == server.Pid)
+                    pids.Add(int.Parse(Path.GetFileName(Path.GetDirectoryName(stat)!), CultureInfo.InvariantCulture));
+            }
+            catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return pids;
+    }
+
+    private protected override bool ReadsBodyBeforeAnswering => false;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}

@@ -1,0 +1,44 @@
+"""Test HTTP/1.1 server (keep-alive, threaded) for the kernel tests.
+
+GET /hello/...   -> 200 with a small body
+GET /status/NNN  -> status NNN
+POST /echo       -> 200, body = number of request body bytes read
+anything else    -> 404
+Usage: python_server.py PORT; prints "listening PORT" when ready.
+"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path.startswith("/hello"):
+            self._send(200, "hello from python\n")
+        elif path.startswith("/status/"):
+            self._send(int(path.split("/")[2]), "status\n")
+        else:
+            self._send(404, "not found\n")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        self._send(200, "%d\n" % len(body))
+
+
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+print("listening", sys.argv[1], flush=True)
+server.serve_forever()
