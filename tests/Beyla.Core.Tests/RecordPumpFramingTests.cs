@@ -252,7 +252,7 @@ public sealed class RecordPumpFramingTests
     }
 
     [Fact]
-    public async Task CancellationStopsThePumpAndPublishesWhatWasDecoded()
+    public async Task CancellationEndsThePumpWithoutAnExceptionAfterPublishingWhatItRead()
     {
         (RecordPump pump, CollectingSink sink) = CreatePump();
         var pipe = new Pipe();

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing Beyla for .NET needs on Debian 12, and nothing twice:
+# apt-get runs only when a package is missing. Needs root (CI runs as root).
+set -euo pipefail
+
+packages=(
+  clang-14      # compiles the BPF C (src/Beyla.Bpf/bpf) during the build
+  libbpf-dev    # BPF headers: bpf_helpers.h, bpf_core_read.h
+  libbpf1       # libbpf.so.1, loaded at run time
+  bpftool       # tests check that nothing stays loaded; kernel cost figures
+  curl          # kernel tests drive servers with curl
+  nginx-light   # kernel tests trace nginx
+  nodejs        # kernel tests trace a Node server
+  python3       # kernel tests trace Python's http.server; test summary
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# nginx-light's package starts a system nginx on port 80; the tests start their own.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+
+command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK is missing (dotnet is not on PATH)" >&2; exit 1; }
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
