@@ -25,11 +25,8 @@ public sealed class BpfException : BeylaException
     internal static BpfException FromErrno(string operation, int errno, string? detail = null)
     {
         string text = errno == 0 ? "unknown error" : LibC.ErrorText(errno);
-        string hint = errno switch
-        {
-            1 or 13 => " (needs root, or CAP_BPF and CAP_PERFMON)",
-            _ => "",
-        };
+        // Without a log, EPERM/EACCES means privileges; with one, the verifier said no.
+        string hint = (errno is 1 or 13) && string.IsNullOrWhiteSpace(detail) ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "";
         string message = $"Could not {operation}: {text} (errno {errno}){hint}";
         if (!string.IsNullOrWhiteSpace(detail))
             message += Environment.NewLine + detail.Trim();

@@ -21,6 +21,17 @@ internal static class TestEnvironment
         }
     }
 
+    /// <summary>The sample agent (beyla-agent.dll) built in the same configuration as this assembly.</summary>
+    public static string AgentDll
+    {
+        get
+        {
+            string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            string path = Path.Combine(RepoRoot, "samples", "Beyla.Agent", "bin", configuration, "net10.0", "beyla-agent.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException("build samples/Beyla.Agent first", path);
+        }
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

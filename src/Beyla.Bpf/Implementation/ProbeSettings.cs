@@ -7,5 +7,5 @@ namespace Beyla.Implementation;
 internal struct ProbeSettings
 {
     public uint TraceAllProcesses;
-    public uint Reserved;
+    public uint WakeupBytes;
 }

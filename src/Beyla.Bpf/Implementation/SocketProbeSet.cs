@@ -13,7 +13,9 @@ namespace Beyla.Implementation;
 /// </summary>
 internal sealed class SocketProbeSet : IEventSource
 {
-    private const int PollTimeoutMs = 50;
+    // The kernel wakes the reader only when an eighth of the ring is full; otherwise records
+    // wait at most this long. Batching wakeups is what keeps the kernel cost per span low.
+    private const int PollTimeoutMs = 20;
     private const int MaxRecordsPerDrain = 4096;
 
     private readonly BpfObject _object;
@@ -41,7 +43,11 @@ internal sealed class SocketProbeSet : IEventSource
         try
         {
             bool all = context.Processes.IsAll;
-            _object.SetReadOnlyData(new ProbeSettings { TraceAllProcesses = all ? 1u : 0u });
+            _object.SetReadOnlyData(new ProbeSettings
+            {
+                TraceAllProcesses = all ? 1u : 0u,
+                WakeupBytes = (uint)(context.Options.RingBufferBytes / 8),
+            });
             _object.SetMaxEntries("events", context.Options.RingBufferBytes);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.Load();

@@ -38,7 +38,7 @@
 /* settings written into .rodata before the object is loaded */
 struct probe_settings {
 	__u32 trace_all_processes; /* 1: every process; 0: only the tgids in traced_pids */
-	__u32 reserved;
+	__u32 wakeup_bytes;        /* wake the reader when this much data waits in the ring */
 };
 
 struct http_span_event {

@@ -50,8 +50,8 @@ internal static class RequestLineParser
             else if (ver.SequenceEqual("HTTP/1.0"u8))
                 version = "1.0";
             else if (truncated && "HTTP/1.1".AsSpan().StartsWith(Encoding.ASCII.GetString(ver)))
-                version = "1.1";
-            else if (!truncated)
+                version = "1.1"; // the capture ended inside the version
+            else
                 return false;
         }
 

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Kernel-side cost of the socket probe set per request, and how long attaching takes.
+
+Starts nginx (2 workers) on a loopback port, the sample agent tracing that port, and wrk
+against it; reads each of the agent's BPF programs' run count and run time (bpftool, with
+kernel.bpf_stats_enabled=1), and divides by the requests wrk completed. Also reports the
+spans the agent saw against the requests sent. Needs root; run scripts/setup.sh first
+(this script installs wrk itself).
+
+usage: benchmarks/kernel_cost.py [--seconds 10] [--connections 4]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def prog_stats():
+    return {p["id"]: p for p in json.loads(sh("bpftool", "prog", "show", "--json"))}
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=4)
+    a = ap.parse_args()
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+    sh("dotnet", "build", os.path.join(ROOT, "samples/Beyla.Agent"), "-c", "Release", "-nologo", "-v", "quiet")
+    agent_dll = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
+
+    previous_stats = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
+    with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+        f.write("1")
+    work = tempfile.mkdtemp(prefix="beyla-cost-")
+    port = free_port()
+    with open(os.path.join(work, "nginx.conf"), "w") as f:
+        f.write(f"""worker_processes 2; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; keepalive_requests 1000000;
+  client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello\\n"; }} }} }}
+""")
+    nginx = subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf", "-p", work])
+    agent = None
+    try:
+        time.sleep(0.5)
+        before = set(prog_stats())
+        t0 = time.monotonic()
+        spans_file = open(os.path.join(work, "spans.jsonl"), "w+")
+        agent = subprocess.Popen(["dotnet", agent_dll, "--port", str(port), "--json"],
+                                 stdout=spans_file, stderr=subprocess.PIPE, text=True)
+        ready_line = ""
+        while "ready" not in ready_line:
+            ready_line = agent.stderr.readline()
+            if not ready_line:
+                raise SystemExit("agent ended before it was ready")
+        ready_s = time.monotonic() - t0
+        attach_ms = float(re.search(r"attached in (\d+) ms", ready_line).group(1))
+        ours = set(prog_stats()) - before
+        start = {i: prog_stats()[i] for i in ours}
+
+        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", f"http://127.0.0.1:{port}/")
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        end = prog_stats()
+        time.sleep(1)
+        agent.send_signal(signal.SIGINT)
+        _, stderr = agent.communicate(timeout=30)
+        spans_file.seek(0)
+        spans = sum(1 for line in spans_file if line.startswith("{"))
+        summary = [l for l in stderr.splitlines() if l.startswith("summary:")]
+
+        print(f"build+attach (Build()): {attach_ms:.0f} ms; agent start to ready: {ready_s:.1f} s")
+        print(f"wrk: {requests} requests in {a.seconds} s ({rps:.0f} req/s), {a.connections} connections")
+        print(f"spans seen / requests sent: {spans} / {requests} = {spans / requests:.4f}   {summary[0] if summary else ''}")
+        total_ns = total_cnt = 0
+        print(f"{'program':<16}{'runs/request':>14}{'ns/run':>10}{'ns/request':>12}")
+        for i in sorted(ours, key=lambda i: end[i].get("name", "")):
+            cnt = end[i].get("run_cnt", 0) - start[i].get("run_cnt", 0)
+            ns = end[i].get("run_time_ns", 0) - start[i].get("run_time_ns", 0)
+            total_ns += ns
+            total_cnt += cnt
+            if cnt:
+                print(f"{end[i].get('name', '?'):<16}{cnt / requests:>14.2f}{ns / cnt:>10.0f}{ns / requests:>12.0f}")
+        print(f"{'total':<16}{total_cnt / requests:>14.2f}{(total_ns / total_cnt if total_cnt else 0):>10.0f}{total_ns / requests:>12.0f}")
+    finally:
+        if agent and agent.poll() is None:
+            agent.kill()
+        nginx.terminate()
+        nginx.wait()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(previous_stats)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

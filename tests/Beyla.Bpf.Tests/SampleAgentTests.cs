@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>The sample agent's contract: ready line, JSON lines, summary, exit codes.</summary>
+public sealed class SampleAgentTests
+{
+    [BpfFact]
+    public async Task JsonModeReportsEveryRequestThenASummary()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using var agent = new AgentProcess("--port", port.ToString(CultureInfo.InvariantCulture), "--json", "--duration", "6");
+        await agent.WaitForReadyAsync();
+
+        const int requests = 7;
+        using (var client = new KeepAliveClient(port))
+        {
+            for (int i = 0; i < requests; i++)
+                Assert.Equal(i % 2 == 0 ? 200 : 404, client.Get(i % 2 == 0 ? $"/hello/{i}?token=x" : $"/nothing/{i}").Status);
+        }
+        (int exitCode, List<string> stdout, List<string> stderr) = await agent.WaitForExitAsync();
+
+        Assert.Equal(0, exitCode);
+        var spans = stdout.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(requests, spans.Count);
+        for (int i = 0; i < requests; i++)
+        {
+            JsonElement s = spans[i];
+            Assert.Equal("server", s.GetProperty("kind").GetString());
+            Assert.Equal(server.Pid, s.GetProperty("pid").GetInt32());
+            Assert.Equal("GET", s.GetProperty("method").GetString());
+            Assert.Equal(i % 2 == 0 ? $"/hello/{i}" : $"/nothing/{i}", s.GetProperty("path").GetString());
+            Assert.Equal(i % 2 == 0 ? 200 : 404, s.GetProperty("status").GetInt32());
+            Assert.True(s.GetProperty("durationNs").GetInt64() > 0);
+            Assert.Equal("127.0.0.1", s.GetProperty("localAddress").GetString());
+            Assert.Equal(port, s.GetProperty("localPort").GetInt32());
+            Assert.Equal("127.0.0.1", s.GetProperty("peerAddress").GetString());
+            Assert.True(s.GetProperty("peerPort").GetInt32() > 0);
+            Assert.True(s.GetProperty("requestBytes").GetInt64() > 0);
+            Assert.True(s.GetProperty("responseBytes").GetInt64() > 0);
+            Assert.Equal("HTTP/1.1", s.GetProperty("protocol").GetString());
+            Assert.False(s.TryGetProperty("query", out _));
+        }
+        Assert.Contains(stderr, l => l.Contains("ready", StringComparison.Ordinal));
+        Assert.Equal($"summary: spans={requests} lost=0", stderr.Last());
+    }
+
+    [BpfFact]
+    public async Task WithoutPrivilegesItExitsNonZeroWithOneLineSayingWhy()
+    {
+        // nobody (65534), no capabilities
+        using var agent = new AgentProcess(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"], "--port", "8080", "--duration", "5");
+        (int exitCode, List<string> stdout, List<string> stderr) = await agent.WaitForExitAsync();
+        Assert.Equal(2, exitCode);
+        Assert.Empty(stdout);
+        string line = Assert.Single(stderr);
+        Assert.Contains("cannot trace", line, StringComparison.Ordinal);
+        Assert.Contains("CAP_BPF", line, StringComparison.Ordinal);
+    }
+
+    /// <summary>The agent, run from its built dll, optionally under a wrapper such as setpriv.</summary>
+    private sealed class AgentProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly List<string> _stdout = [];
+        private readonly List<string> _stderr = [];
+        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public AgentProcess(params string[] args)
+            : this([], args)
+        {
+        }
+
+        public AgentProcess(string[] wrapper, params string[] args)
+        {
+            string[] command = [.. wrapper, "dotnet", TestEnvironment.AgentDll, .. args];
+            var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string a in command.Skip(1))
+                info.ArgumentList.Add(a);
+            info.Environment["DOTNET_CLI_HOME"] = Path.GetTempPath();
+            info.Environment["HOME"] = Path.GetTempPath();
+            _process = Process.Start(info)!;
+            _process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is not null)
+                    lock (_stdout)
+                        _stdout.Add(e.Data);
+            };
+            _process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is null)
+                    return;
+                lock (_stderr)
+                    _stderr.Add(e.Data);
+                if (e.Data.Contains("ready", StringComparison.Ordinal))
+                    _ready.TrySetResult();
+            };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public Task WaitForReadyAsync() => _ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+
+        public async Task<(int ExitCode, List<string> Stdout, List<string> Stderr)> WaitForExitAsync()
+        {
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            _process.WaitForExit(); // flushes the output events
+            lock (_stdout)
+                lock (_stderr)
+                    return (_process.ExitCode, [.. _stdout], [.. _stderr]);
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+                _process.Kill();
+            _process.Dispose();
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>Building attaches the socket probe set; disposing leaves nothing of ours in the kernel.</summary>
+public sealed class TracerLifecycleTests
+{
+    [BpfFact]
+    public async Task DisposeLeavesNoProgramOrMapInTheKernel()
+    {
+        HashSet<int> programsBefore = KernelObjects.ProgramIds();
+        HashSet<int> mapsBefore = KernelObjects.MapIds();
+
+        BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.Current()).WithHttpProbes().Build();
+        HashSet<int> programsDuring = KernelObjects.ProgramIds();
+        HashSet<int> mapsDuring = KernelObjects.MapIds();
+        Assert.True(programsDuring.Except(programsBefore).Count() >= 13, $"{programsDuring.Except(programsBefore).Count()} programs attached");
+        Assert.True(mapsDuring.Except(mapsBefore).Count() >= 5, $"{mapsDuring.Except(mapsBefore).Count()} maps created");
+
+        await tracer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        // The kernel frees programs and maps once their last reference goes, partly from a
+        // work queue: allow it a moment.
+        var deadline = Stopwatch.StartNew();
+        while ((KernelObjects.ProgramIds().Except(programsBefore).Any() || KernelObjects.MapIds().Except(mapsBefore).Any()) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+            await Task.Delay(100);
+        Assert.Empty(KernelObjects.ProgramStats().Where(p => !programsBefore.Contains(p.Key)).Select(p => $"{p.Key}:{p.Value.Name}"));
+        Assert.Empty(KernelObjects.MapIds().Except(mapsBefore));
+    }
+
+    [BpfFact]
+    public async Task SpansStopAndEnumerationEndsWhenTheTracerIsDisposed()
+    {
+        BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.Current()).WithHttpProbes().Build();
+        IAsyncEnumerator<HttpSpan> spans = tracer.Spans().GetAsyncEnumerator();
+        ValueTask<bool> next = spans.MoveNextAsync();
+        await tracer.DisposeAsync();
+        Assert.False(await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        await spans.DisposeAsync();
+    }
+}
