@@ -20,7 +20,6 @@
 #define PHASE_REQUEST 1
 #define PHASE_RESPONSE 2
 
-#define CONN_HEAD_REQUEST 0x1   /* HEAD: the response has no body */
 #define CONN_LENGTH_KNOWN 0x2   /* response_expected is the response's total size */
 #define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
 
@@ -35,13 +34,21 @@ struct conn_key {
 	__u32 fd;
 };
 
-struct conn_state {
+/* One request: when it started, what it looked like, how big it was. */
+struct request_slot {
 	__u64 start_ns;
-	__u64 end_ns;
-	__u64 request_bytes;
+	__u64 bytes;
+	__u32 tid;
+	__u16 head_len;
+	__u8 is_head;          /* HEAD method: the response has no body */
+	__u8 used;
+	__u8 head[REQUEST_HEAD_CAPTURE];
+};
+
+struct conn_state {
+	__u64 end_ns;          /* last response byte so far */
 	__u64 response_bytes;
 	__u64 response_expected;
-	__u32 tid;
 	__u16 status;
 	__u8 phase;
 	__u8 kind;
@@ -50,11 +57,13 @@ struct conn_state {
 	__u16 span_flags;
 	__u16 local_port;
 	__u16 peer_port;
-	__u16 head_len;
-	__u16 pad;
+	__u32 pad;
 	__u8 local_addr[16];
 	__u8 peer_addr[16];
-	__u8 head[REQUEST_HEAD_CAPTURE];
+	struct request_slot req;  /* the exchange in progress */
+	/* A request seen before the current response ended: pipelining, or on loopback the
+	 * next request read by one thread before another thread's response write returned. */
+	struct request_slot next;
 };
 
 /* What one read or write moved: enough to recognise and measure it. */
@@ -211,19 +220,19 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	e->kind = c->kind;
 	e->end_reason = end_reason;
 	e->flags = c->span_flags;
-	e->start_ns = c->start_ns;
-	e->end_ns = end_reason == END_NO_RESPONSE ? c->start_ns : c->end_ns;
-	e->request_bytes = c->request_bytes;
-	e->response_bytes = c->response_bytes;
+	e->start_ns = c->req.start_ns;
+	e->end_ns = end_reason == END_NO_RESPONSE ? c->req.start_ns : c->end_ns;
+	e->request_bytes = c->req.bytes;
+	e->response_bytes = end_reason == END_NO_RESPONSE ? 0 : c->response_bytes;
 	e->pid = 0;
-	e->tid = c->tid;
-	e->status = c->status;
+	e->tid = c->req.tid;
+	e->status = end_reason == END_NO_RESPONSE ? 0 : c->status;
 	e->local_port = c->local_port;
 	e->peer_port = c->peer_port;
-	e->head_len = c->head_len;
+	e->head_len = c->req.head_len;
 	__builtin_memcpy(e->local_addr, c->local_addr, 16);
 	__builtin_memcpy(e->peer_addr, c->peer_addr, 16);
-	__builtin_memcpy(e->head, c->head, REQUEST_HEAD_CAPTURE);
+	__builtin_memcpy(e->head, c->req.head, REQUEST_HEAD_CAPTURE);
 	e->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	/* Wake the reader only when much is waiting: it polls on a short timer anyway, and a
 	 * wakeup per event costs several microseconds. */
@@ -232,35 +241,43 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	stat_inc(STAT_EVENTS_SUBMITTED);
 }
 
-static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reason)
+static __always_inline void reset_response(struct conn_state *c)
 {
-	emit_span(c, end_reason);
-	c->phase = PHASE_IDLE;
 	c->status = 0;
-	c->request_bytes = 0;
 	c->response_bytes = 0;
 	c->response_expected = 0;
 	c->conn_flags = 0;
 }
 
-static __always_inline void begin_request(struct conn_state *c, const struct io_data *d, __u64 now)
+/* Reports the exchange in progress; a request waiting behind it becomes the current one. */
+static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reason)
+{
+	emit_span(c, end_reason);
+	reset_response(c);
+	if (c->next.used) {
+		c->req = c->next;
+		c->next.used = 0;
+		c->phase = PHASE_REQUEST;
+	} else {
+		c->req.used = 0;
+		c->phase = PHASE_IDLE;
+	}
+}
+
+static __always_inline void record_request(struct request_slot *r, const struct io_data *d, __u64 now)
 {
 	__u32 len = d->first_len > REQUEST_HEAD_CAPTURE ? REQUEST_HEAD_CAPTURE : (__u32)d->first_len;
 	/* keep the bound check next to the call, where the verifier needs it */
 	barrier_var(len);
 	if (len > REQUEST_HEAD_CAPTURE)
 		len = REQUEST_HEAD_CAPTURE;
-	bpf_probe_read_user(c->head, len, (const void *)d->first);
-	c->head_len = (__u16)len;
-	c->start_ns = now;
-	c->end_ns = now;
-	c->tid = (__u32)bpf_get_current_pid_tgid();
-	c->request_bytes = d->total;
-	c->response_bytes = 0;
-	c->response_expected = 0;
-	c->status = 0;
-	c->conn_flags = (c->head[0] == 'H' && c->head[1] == 'E') ? CONN_HEAD_REQUEST : 0;
-	c->phase = PHASE_REQUEST;
+	bpf_probe_read_user(r->head, len, (const void *)d->first);
+	r->head_len = (__u16)len;
+	r->start_ns = now;
+	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->bytes = d->total;
+	r->is_head = r->head[0] == 'H' && r->head[1] == 'E';
+	r->used = 1;
 }
 
 /* True when the last five bytes the call moved are the terminating chunk "0\r\n\r\n". */
@@ -382,7 +399,7 @@ static __always_inline void begin_response(struct conn_state *c, struct scratch 
 	c->response_bytes = d->total;
 	c->end_ns = now;
 
-	bool no_body = (c->conn_flags & CONN_HEAD_REQUEST) || status == 204 || status == 304;
+	bool no_body = c->req.is_head || status == 204 || status == 304;
 	parse_response_head(s, len);
 	__u32 head_end = s->head_end;
 	bool have_length = s->content_length >= 0;
@@ -433,22 +450,33 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		c = bpf_map_lookup_elem(&connections, &key);
 		if (!c)
 			return;
-		begin_request(c, d, now);
+		record_request(&c->req, d, now);
+		c->phase = PHASE_REQUEST;
 		return;
 	}
 
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {
-		if (c->phase != PHASE_REQUEST) {
-			if (d->first_len < 8 || bpf_probe_read_user(p, 8, (const void *)d->first))
+		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
+		if (c->phase == PHASE_IDLE) {
+			if (!starts)
 				return;
-			if (!is_request_start(p))
-				return;
-			if (c->phase == PHASE_RESPONSE)
-				finish_exchange(c, END_BY_NEXT_REQUEST);
-			begin_request(c, d, now);
-		} else {
-			c->request_bytes += d->total;
+			reset_response(c);
+			record_request(&c->req, d, now);
+			c->phase = PHASE_REQUEST;
+		} else if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
+			/* a response is still due for the current request */
+			if (c->next.used)
+				c->next.bytes += d->total;
+			else if (starts)
+				record_request(&c->next, d, now);
+			else
+				c->req.bytes += d->total;
+		} else if (starts) {
+			/* the response had no known end: the next request ends it */
+			finish_exchange(c, END_BY_NEXT_REQUEST);
+			record_request(&c->req, d, now);
+			c->phase = PHASE_REQUEST;
 		}
 		return;
 	}
@@ -480,9 +508,11 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 	if (!c)
 		return;
 	if (c->phase == PHASE_RESPONSE)
-		emit_span(c, END_BY_CLOSE);
-	else if (c->phase == PHASE_REQUEST)
-		emit_span(c, END_NO_RESPONSE);
+		finish_exchange(c, END_BY_CLOSE);
+	if (c->phase == PHASE_REQUEST)
+		finish_exchange(c, END_NO_RESPONSE);
+	if (c->phase == PHASE_REQUEST)
+		finish_exchange(c, END_NO_RESPONSE);
 	bpf_map_delete_elem(&connections, &key);
 }
 

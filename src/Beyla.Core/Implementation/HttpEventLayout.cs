@@ -21,7 +21,7 @@ internal static class HttpEventLayout
     public const int Pid = 40;
     public const int Tid = 44;
     public const int Status = 48;
-    public const int LocalPort = 52;
+    public const int LocalPort = 50;
     public const int PeerPort = 52;
     public const int HeadLength = 54;
     public const int LocalAddress = 56;
