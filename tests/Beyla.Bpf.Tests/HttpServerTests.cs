@@ -23,6 +23,9 @@ public abstract class HttpServerTests
     /// <summary>Whether the server reads a whole request body before it answers (nginx's <c>return</c> does not).</summary>
     private protected virtual bool ReadsBodyBeforeAnswering => true;
 
+    /// <summary>Requests each concurrent client sends in the load test (Python answers slowly: headers and body go out in two writes).</summary>
+    private protected virtual int LoadRequestsPerClient => 300;
+
     private static readonly (string Path, int Status)[] s_mix =
     [
         ("/hello/1", 200), ("/hello/2?secret=hunter2", 200), ("/missing/3", 404),
@@ -97,6 +100,35 @@ public abstract class HttpServerTests
         Assert.Equal(exchanges.Count, spans.Count);
         for (int i = 0; i < exchanges.Count; i++)
             AssertMatches(exchanges[i], spans[i], server);
+    }
+
+    [BpfFact]
+    public async Task ConcurrentKeepAliveClientsAreCountedExactly()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+
+        const int clients = 4;
+        int perClient = LoadRequestsPerClient;
+        ClientExchange[][] results = await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(() =>
+        {
+            using var client = new KeepAliveClient(server.Port);
+            return Enumerable.Range(0, perClient).Select(i => client.Get(i % 10 == 9 ? $"/status/500" : $"/hello/{c}/{i}")).ToArray();
+        })));
+
+        List<HttpSpan> spans = await collector.WaitForAsync(clients * perClient, s => pids.Contains(s.ProcessId));
+        Assert.Equal(clients * perClient, spans.Count);
+        Assert.Equal(0, tracer.Statistics.TotalLost);
+        foreach (ClientExchange[] perConnection in results)
+        {
+            int port = perConnection[0].LocalPort;
+            List<HttpSpan> ofConnection = spans.Where(s => s.PeerPort == port).ToList();
+            Assert.Equal(perConnection.Length, ofConnection.Count);
+            for (int i = 0; i < perConnection.Length; i++)
+                AssertMatches(perConnection[i], ofConnection[i], server);
+        }
     }
 
     [BpfFact]

@@ -47,6 +47,7 @@ struct request_slot {
 
 struct conn_state {
 	__u64 end_ns;          /* last response byte so far */
+	__u64 write_enter_ns;  /* when the write in progress on this connection entered the kernel */
 	__u64 response_bytes;
 	__u64 response_expected;
 	__u16 status;
@@ -455,6 +456,12 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		return;
 	}
 
+	/* Written bytes count from when the write entered the kernel: the peer may have them
+	 * before the write returns. Read bytes count from the return, when they were there. */
+	if (dir == DIR_EGRESS && c->write_enter_ns && c->write_enter_ns <= now)
+		now = c->write_enter_ns;
+	c->write_enter_ns = 0;
+
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
@@ -498,6 +505,15 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	}
 	if (c->phase == PHASE_RESPONSE && response_complete(c, d))
 		finish_exchange(c, END_BY_LENGTH);
+}
+
+/* A write on fd is entering the kernel: note the time if fd is a tracked connection. */
+static __always_inline void track_write_enter(__u32 tgid, __u32 fd)
+{
+	struct conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
+	if (c)
+		c->write_enter_ns = bpf_ktime_get_ns();
 }
 
 /* The connection on fd is going away: report what is in flight, forget the rest. */

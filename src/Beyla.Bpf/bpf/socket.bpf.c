@@ -122,6 +122,26 @@ int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_FILE, DIR_EGRESS); }
 
+/* Entry of the writes: only the time, for tracked connections (see track_io). */
+static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx)
+{
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (is_traced(tgid))
+		track_write_enter(tgid, (__u32)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int enter_write(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+SEC("tracepoint/syscalls/sys_enter_writev")
+int enter_writev(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct syscall_enter_ctx *ctx)
 {
