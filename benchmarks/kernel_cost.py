@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Kernel-side cost of the socket probe set per request, and how long attaching takes.
 
-Starts nginx (2 workers) on a loopback port, the sample agent tracing that port, and wrk
+Starts a server (nginx with 2 workers by default; or the Python, Node or Kestrel test
+server) on a loopback port, the sample agent tracing that port, and wrk
 against it; reads each of the agent's BPF programs' run count and run time (bpftool, with
 kernel.bpf_stats_enabled=1), and divides by the requests wrk completed. Also reports the
 spans the agent saw against the requests sent. Needs root; run scripts/setup.sh first
 (this script installs wrk itself).
 
-usage: benchmarks/kernel_cost.py [--seconds 10] [--connections 4]
+usage: benchmarks/kernel_cost.py [--server nginx|python|node|kestrel] [--seconds 10] [--connections 4]
 """
 import argparse
 import json
@@ -42,6 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--server", choices=["nginx", "python", "node", "kestrel"], default="nginx")
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
@@ -60,10 +62,26 @@ http {{ access_log off; keepalive_requests 1000000;
   client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
   server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello\\n"; }} }} }}
 """)
-    nginx = subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf", "-p", work])
+    servers = os.path.join(ROOT, "tests", "servers")
+    if a.server == "nginx":
+        command = ["nginx", "-c", f"{work}/nginx.conf", "-p", work]
+    elif a.server == "python":
+        command = ["python3", os.path.join(servers, "python_server.py"), str(port)]
+    elif a.server == "node":
+        command = ["node", os.path.join(servers, "node_server.js"), str(port)]
+    else:
+        sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
+        command = ["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"), "--urls", f"http://127.0.0.1:{port}"]
+    nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     agent = None
     try:
-        time.sleep(0.5)
+        import socket
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.1)
         before = set(prog_stats())
         t0 = time.monotonic()
         spans_file = open(os.path.join(work, "spans.jsonl"), "w+")
@@ -79,7 +97,7 @@ http {{ access_log off; keepalive_requests 1000000;
         ours = set(prog_stats()) - before
         start = {i: prog_stats()[i] for i in ours}
 
-        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", f"http://127.0.0.1:{port}/")
+        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", f"http://127.0.0.1:{port}/hello/1")
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         end = prog_stats()
@@ -91,6 +109,7 @@ http {{ access_log off; keepalive_requests 1000000;
         summary = [l for l in stderr.splitlines() if l.startswith("summary:")]
 
         print(f"build+attach (Build()): {attach_ms:.0f} ms; agent start to ready: {ready_s:.1f} s")
+        print(f"server: {a.server}")
         print(f"wrk: {requests} requests in {a.seconds} s ({rps:.0f} req/s), {a.connections} connections")
         print(f"spans seen / requests sent: {spans} / {requests} = {spans / requests:.4f}   {summary[0] if summary else ''}")
         total_ns = total_cnt = 0

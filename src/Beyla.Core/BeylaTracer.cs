@@ -87,7 +87,9 @@ public sealed class BeylaTracer : IAsyncDisposable
             var reader = subscription.Channel.Reader;
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (reader.TryRead(out HttpSpan? span))
+                // Checked per span: a consumer that cancels gets nothing more, even with spans buffered
+                // (WaitToReadAsync then throws OperationCanceledException).
+                while (!cancellationToken.IsCancellationRequested && reader.TryRead(out HttpSpan? span))
                     yield return span;
             }
         }

@@ -57,6 +57,7 @@ internal sealed class SocketProbeSet : IEventSource
             if (!all)
             {
                 _discovery = new ProcessDiscovery(context.Processes);
+                SelectCommands(_object.MapFd("traced_comms"), context.Processes.ExecutableNames);
                 SyncTracedProcesses();
             }
             _ring = new RingBufferReader(_object.MapFd("events"), context.Options.RingBufferBytes);
@@ -165,6 +166,21 @@ internal sealed class SocketProbeSet : IEventSource
         return total;
     }
 
+    /// <summary>Lets the kernel start tracing a selected executable at its exec, before the next rescan.</summary>
+    private static unsafe void SelectCommands(int commsFd, IReadOnlyCollection<string> names)
+    {
+        byte* key = stackalloc byte[16];
+        foreach (string name in names)
+        {
+            // /proc/PID/comm holds at most 15 bytes of the name.
+            new Span<byte>(key, 16).Clear();
+            int length = System.Text.Encoding.UTF8.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), new Span<byte>(key, 15));
+            byte one = 1;
+            if (length > 0 && LibBpf.MapUpdateElem(commsFd, key, &one, 0) != 0)
+                throw BpfException.FromErrno($"select the command name {name}", Marshal.GetLastPInvokeError());
+        }
+    }
+
     private unsafe void SyncTracedProcesses()
     {
         HashSet<int> wanted = _discovery!.Resolve();
@@ -173,16 +189,16 @@ internal sealed class SocketProbeSet : IEventSource
             byte one = 1;
             foreach (int pid in wanted)
             {
-                if (_tracedPids.Contains(pid))
-                    continue;
+                // Written every time: the kernel forgets a pid when its process exits, and
+                // a new process may have the same id by now.
                 uint key = (uint)pid;
                 if (LibBpf.MapUpdateElem(_pidsFd, &key, &one, 0) != 0)
                 {
                     SocketLog.PidMapFull(_logger, pid, LibC.ErrorText(Marshal.GetLastPInvokeError()));
                     continue;
                 }
-                _tracedPids.Add(pid);
-                SocketLog.Tracing(_logger, pid);
+                if (_tracedPids.Add(pid))
+                    SocketLog.Tracing(_logger, pid);
             }
             foreach (int pid in _tracedPids.Where(p => !wanted.Contains(p)).ToArray())
             {

@@ -91,6 +91,19 @@ struct {
 	__type(value, __u8);
 } traced_pids SEC(".maps");
 
+/* Command names (as in /proc/PID/comm, at most 15 characters) whose processes are traced
+ * from their exec on, without waiting for user space to notice them. */
+struct comm_key {
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct comm_key);
+	__type(value, __u8);
+} traced_comms SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);

@@ -169,3 +169,31 @@ SEC("tracepoint/syscalls/sys_exit_accept4")
 int exit_accept4(struct syscall_exit_ctx *ctx) { return ctx->ret >= 0 ? forget_fd((__u32)ctx->ret) : 0; }
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct syscall_enter_ctx *ctx) { return forget_fd((__u32)ctx->args[0]); }
+
+/* A process became a new program: trace it if its command name is selected. */
+SEC("tracepoint/sched/sched_process_exec")
+int on_exec(void *ctx)
+{
+	if (settings.trace_all_processes)
+		return 0;
+	struct comm_key key = {};
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	if (!bpf_map_lookup_elem(&traced_comms, &key))
+		return 0;
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	__u8 one = 1;
+	bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+/* A process ended: its id may be reused by a process nobody selected. */
+SEC("tracepoint/sched/sched_process_exit")
+int on_process_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)id != (__u32)(id >> 32))
+		return 0; /* a thread, not the process */
+	__u32 tgid = (__u32)(id >> 32);
+	bpf_map_delete_elem(&traced_pids, &tgid);
+	return 0;
+}
