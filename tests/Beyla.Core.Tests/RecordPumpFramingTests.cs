@@ -191,9 +191,10 @@ public sealed class RecordPumpFramingTests
         await pipe.Writer.WriteAsync(bad);
         // The pump ends by itself, without the writer completing: the stream cannot be trusted any more.
         await run.WaitAsync(TestTimeouts.Default);
-        FlushResult flush = await pipe.Writer.WriteAsync(after);
+        // The reader completed the pipe with the reason: the source's next write fails with it.
+        InvalidDataException ex = await Assert.ThrowsAsync<InvalidDataException>(async () => await pipe.Writer.WriteAsync(after));
 
-        Assert.True(flush.IsCompleted, "the reader should have completed the pipe");
+        Assert.Contains("source test", ex.Message, StringComparison.Ordinal);
         Assert.Equal(1, pump.Decoded);
         Assert.Equal(1, pump.Malformed);
         Assert.Equal(["/items/0"], sink.Spans.Select(s => s.Path));

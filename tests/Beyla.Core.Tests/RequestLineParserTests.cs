@@ -255,7 +255,7 @@ public sealed class RequestLineParserTests
             Assert.DoesNotContain('?', line.Path);
             if (line.Query is not null)
                 Assert.All(line.Query, c => Assert.InRange(c, '!', '~'));
-            Assert.Contains(line.Version, new[] { "1.0", "1.1" });
+            Assert.True(line.Version is "1.0" or "1.1", line.Version);
             bool hasLineEnd = Array.IndexOf(head, (byte)'\r') >= 0 || Array.IndexOf(head, (byte)'\n') >= 0;
             Assert.Equal(!hasLineEnd, line.Truncated);
         }

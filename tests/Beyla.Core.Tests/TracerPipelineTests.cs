@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
+using Beyla.Implementation;
 using Beyla.Tests.Support;
 
 namespace Beyla.Tests;
@@ -76,7 +79,7 @@ public sealed class TracerPipelineTests
     public async Task CancellingOneConsumerEndsItWithOperationCanceledAndLeavesTheOthersRunning()
     {
         var source = new FakeEventSource();
-        // A small buffer: if the cancelled consumer stayed subscribed, later spans would be dropped for it and counted.
+        // A small buffer: if the cancelled consumer's buffer still took spans, those beyond its capacity would be counted as drops.
         await using BeylaTracer tracer = Build(source, o => o.ConsumerBufferCapacity = 4);
         using var cts = new CancellationTokenSource();
         var threeSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -126,6 +129,33 @@ public sealed class TracerPipelineTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => consumer.Completion.WaitAsync(TestTimeouts.Default));
         Assert.False(tracer.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task CancellingWhileSpansAreBufferedYieldsNoFurtherSpan()
+    {
+        const int count = 100;
+        var source = new FakeEventSource();
+        await using BeylaTracer tracer = Build(source);
+        using var cts = new CancellationTokenSource();
+        IAsyncEnumerable<HttpSpan> spans = tracer.Spans(cts.Token);
+        for (int i = 0; i < count; i++)
+            source.Add(TestSpans.Numbered(i));
+        source.Complete();
+        await tracer.Completion.WaitAsync(TestTimeouts.Default); // every span is now in the consumer's buffer
+
+        var received = new List<HttpSpan>();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (HttpSpan span in spans)
+            {
+                received.Add(span);
+                await cts.CancelAsync();
+            }
+        }).WaitAsync(TestTimeouts.Default);
+
+        // "Until the token is cancelled": nothing is handed out after it.
+        AssertInOrder(received, 1);
     }
 
     [Fact]
@@ -225,7 +255,7 @@ public sealed class TracerPipelineTests
         const int count = 300;
         var source = new FakeEventSource();
         await using BeylaTracer tracer = Build(source, o => o.ConsumerBufferCapacity = 8);
-        IAsyncEnumerable<HttpSpan> idle = tracer.Spans();
+        _ = tracer.Spans(); // subscribes and never reads
         SpanCollector fast = SpanCollector.Start(tracer.Spans());
 
         for (int i = 0; i < count; i++)
@@ -238,7 +268,6 @@ public sealed class TracerPipelineTests
 
         AssertInOrder(fast.Spans, count);
         Assert.Equal(count - 8, tracer.Statistics.SpansDroppedForSlowConsumers);
-        Assert.NotNull(idle);
     }
 
     [Fact]
@@ -264,9 +293,9 @@ public sealed class TracerPipelineTests
         SpanCollector consumer = SpanCollector.Start(tracer.Spans());
         byte[] valid = EventRecords.EncodeHttpSpan(TestSpans.Numbered(1));
         byte[] badKind = (byte[])valid.Clone();
-        badKind[4] = 0;
+        badKind[HttpEventLayout.Kind] = 0;
         byte[] notHttp = (byte[])valid.Clone();
-        "SSH-2.0-x\r\n"u8.CopyTo(notHttp.AsSpan(EventRecords.HttpSpanRecordSize - EventRecords.RequestHeadCapacity));
+        "SSH-2.0-x\r\n"u8.CopyTo(notHttp.AsSpan(HttpEventLayout.Head));
 
         source.Add(TestSpans.Numbered(0));
         source.AddRecord([0xde, 0xad]);
@@ -287,6 +316,75 @@ public sealed class TracerPipelineTests
         Assert.Equal(3, stats.SpansDecoded);
         Assert.Equal(3, stats.EventsLostInSources);
         Assert.Equal(8, stats.TotalLost);
+    }
+
+    [Fact]
+    public async Task CorruptFramingEndsOnlyThatSourceAndIsCountedAsMalformed()
+    {
+        var corrupt = new CorruptFramingSource();
+        var good = new FakeEventSource("good");
+        await using BeylaTracer tracer = new BeylaBuilder().WithEventSource(corrupt).WithEventSource(good).Build();
+        SpanCollector consumer = SpanCollector.Start(tracer.Spans());
+        corrupt.Start();
+
+        // The corrupt source is stopped by the pipeline, not by disposal or cancellation.
+        Exception? sourceEnd = await corrupt.Ended.WaitAsync(TestTimeouts.Default);
+        Assert.IsType<InvalidDataException>(sourceEnd);
+        Assert.Equal(1, tracer.Statistics.MalformedRecords);
+        Assert.False(tracer.Completion.IsCompleted);
+
+        good.Add(TestSpans.Numbered(1));
+        good.Complete();
+        await tracer.Completion.WaitAsync(TestTimeouts.Default);
+        await consumer.Completion.WaitAsync(TestTimeouts.Default);
+
+        // The frame before the corrupt one was delivered; nothing after it was.
+        Assert.Equal(["/items/0", "/items/1"], consumer.Spans.Select(s => s.Path).Order(StringComparer.Ordinal));
+        Assert.Equal(1, tracer.Statistics.MalformedRecords);
+        Assert.Equal(2, tracer.Statistics.SpansDecoded);
+    }
+
+    /// <summary>Writes one good frame, then a frame with a negative length, then good frames until the pipe refuses them.</summary>
+    private sealed class CorruptFramingSource : IEventSource
+    {
+        private readonly TaskCompletionSource<Exception?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _start = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "corrupt";
+
+        public long LostEvents => 0;
+
+        public Task<Exception?> Ended => _ended.Task;
+
+        /// <summary>Lets the source write (after the test has subscribed).</summary>
+        public void Start() => _start.TrySetResult();
+
+        public async Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await _start.Task.WaitAsync(cancellationToken);
+                EventRecords.Write(output, EventRecords.EncodeHttpSpan(TestSpans.Numbered(0)));
+                output.Write(new byte[] { 0xff, 0xff, 0xff, 0xff, 1, 2, 3 });
+                await output.FlushAsync(cancellationToken);
+                for (int i = 100; ; i++)
+                {
+                    EventRecords.Write(output, EventRecords.EncodeHttpSpan(TestSpans.Numbered(i)));
+                    FlushResult flush = await output.FlushAsync(cancellationToken);
+                    if (flush.IsCompleted)
+                        break;
+                    await Task.Delay(1, cancellationToken);
+                }
+                _ended.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                _ended.TrySetResult(ex);
+                throw;
+            }
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     [Fact]
