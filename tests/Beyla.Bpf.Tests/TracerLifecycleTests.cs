@@ -37,4 +37,23 @@ public sealed class TracerLifecycleTests
         Assert.False(await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         await spans.DisposeAsync();
     }
+
+    [BpfFact]
+    public async Task BuildMountsTracefsWhenItIsMissing()
+    {
+        const string tracefs = "/sys/kernel/tracing";
+        if (Directory.Exists(Path.Combine(tracefs, "events")))
+            Assert.Equal(0, Run("umount", tracefs));
+        Assert.False(Directory.Exists(Path.Combine(tracefs, "events")));
+
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.Current()).WithHttpProbes().Build();
+        Assert.True(Directory.Exists(Path.Combine(tracefs, "events", "syscalls")));
+    }
+
+    private static int Run(string file, params string[] args)
+    {
+        using Process p = Process.Start(file, args);
+        p.WaitForExit();
+        return p.ExitCode;
+    }
 }
