@@ -179,6 +179,85 @@ public abstract class HttpServerTests
             AssertMatches(exchanges[i], spans[i], server);
     }
 
+    /// <summary>Whether the server has a /slow/MS route.</summary>
+    private protected virtual bool HasSlowRoute => true;
+
+    [BpfFact]
+    public async Task ConnectionClosedBeforeAnyResponseGivesASpanWithoutStatus()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+        (long start, long end) closed;
+        using (var client = new KeepAliveClient(server.Port))
+            closed = client.GetExpectingClose("/drop/now");
+
+        HttpSpan span = Assert.Single(await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId)));
+        Assert.Equal("/drop/now", span.Path);
+        Assert.Equal(0, span.StatusCode);
+        Assert.Equal(SpanEndReason.NoResponse, span.EndReason);
+        Assert.Equal(0, span.ResponseBytes);
+        Assert.True(span.StartTimestamp >= closed.start && span.StartTimestamp <= closed.end);
+    }
+
+    [BpfFact]
+    public async Task ResponseLargerThanASocketBufferIsOneCompleteSpan()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+        var exchanges = new List<ClientExchange>();
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            exchanges.Add(client.Get("/big/4194304"));
+            exchanges.Add(client.Get("/hello/after-big"));
+        }
+
+        List<HttpSpan> spans = await collector.WaitForAsync(2, s => pids.Contains(s.ProcessId));
+        Assert.Equal(2, spans.Count);
+        Assert.True(exchanges[0].ResponseBytes > 4194304);
+        for (int i = 0; i < 2; i++)
+        {
+            AssertMatches(exchanges[i], spans[i], server);
+            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
+        }
+    }
+
+    [BpfFact]
+    public async Task RequestHeadArrivingByteByByteIsOneSpan()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+        ClientExchange exchange;
+        using (var client = new KeepAliveClient(server.Port))
+            exchange = client.GetBytewise("/hello/one-byte-at-a-time", pauseMs: 2);
+
+        HttpSpan span = Assert.Single(await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId)));
+        AssertMatches(exchange, span, server);
+    }
+
+    [BpfFact]
+    public async Task SlowResponsesAreTimedAsTheClientWaited()
+    {
+        if (!HasSlowRoute)
+            return;
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+        ClientExchange exchange;
+        using (var client = new KeepAliveClient(server.Port))
+            exchange = client.Get("/slow/300");
+
+        HttpSpan span = Assert.Single(await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId)));
+        AssertMatches(exchange, span, server);
+        Assert.True(span.DurationNanoseconds >= 300_000_000, $"{span.DurationNanoseconds} ns");
+    }
+
     private BeylaTracer Build(ServerProcess server) =>
         new BeylaBuilder().TraceProcesses(p => Select(p, server)).WithHttpProbes().Build();
 

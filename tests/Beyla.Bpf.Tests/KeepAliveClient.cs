@@ -61,6 +61,39 @@ internal sealed class KeepAliveClient : IDisposable
         return new ClientExchange(method, path, status, headBytes.Length + (body?.Length ?? 0), responseBytes, start, end, LocalPort);
     }
 
+    /// <summary>Sends a GET whose request head goes out one byte per write, <paramref name="pauseMs"/> apart.</summary>
+    public ClientExchange GetBytewise(string path, int pauseMs)
+    {
+        byte[] head = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n");
+        long start = Stopwatch.GetTimestamp();
+        foreach (byte b in head)
+        {
+            SendAll([b]);
+            Thread.Sleep(pauseMs);
+        }
+        (int status, long responseBytes) = ReadResponse(false);
+        return new ClientExchange("GET", path, status, head.Length, responseBytes, start, Stopwatch.GetTimestamp(), LocalPort);
+    }
+
+    /// <summary>Sends a GET and waits until the server closes the connection without answering.</summary>
+    public (long Start, long End) GetExpectingClose(string path)
+    {
+        byte[] head = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n");
+        long start = Stopwatch.GetTimestamp();
+        SendAll(head);
+        try
+        {
+            while (_socket.Receive(_buffer) > 0)
+            {
+            }
+        }
+        catch (SocketException)
+        {
+            // reset instead of close
+        }
+        return (start, Stopwatch.GetTimestamp());
+    }
+
     private void SendAll(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)

@@ -34,10 +34,13 @@ public sealed class NginxServerTests : HttpServerTests, IDisposable
                     location = /status/500 { return 500 "status\n"; }
                     location = /status/404 { return 404 "status\n"; }
                     location = /echo { return 200 "ok\n"; }
+                    location /drop/ { return 444; }
                 }
             }
             """);
-        Directory.CreateDirectory(Path.Combine(_dir, "www"));
+        // /big/N is a static file, which nginx sends with sendfile.
+        Directory.CreateDirectory(Path.Combine(_dir, "www", "big"));
+        File.WriteAllBytes(Path.Combine(_dir, "www", "big", "4194304"), new byte[4194304]);
         return ServerProcess.Start("nginx", ["-c", conf, "-p", _dir], port);
     }
 
@@ -63,6 +66,8 @@ public sealed class NginxServerTests : HttpServerTests, IDisposable
     }
 
     private protected override bool ReadsBodyBeforeAnswering => false;
+
+    private protected override bool HasSlowRoute => false;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

@@ -5,6 +5,13 @@ builder.Logging.ClearProviders();
 var app = builder.Build();
 app.MapGet("/hello/{**rest}", () => Results.Text("hello from kestrel\n"));
 app.MapGet("/status/{code:int}", (int code) => Results.Text("status\n", statusCode: code));
+app.MapGet("/big/{n:int}", (int n) => Results.Text(new string('x', n)));
+app.MapGet("/slow/{ms:int}", async (int ms) =>
+{
+    await Task.Delay(ms);
+    return Results.Text("slow\n");
+});
+app.MapGet("/drop/{**rest}", (HttpContext context) => context.Abort());
 app.MapPost("/echo", async (HttpRequest request) =>
 {
     using var buffer = new MemoryStream();

@@ -16,6 +16,12 @@ const server = http.createServer((req, res) => {
     send(200, 'hello from node\n');
   } else if (path.startsWith('/status/')) {
     send(parseInt(path.split('/')[2], 10), 'status\n');
+  } else if (path.startsWith('/big/')) {
+    send(200, 'x'.repeat(parseInt(path.split('/')[2], 10)));
+  } else if (path.startsWith('/slow/')) {
+    setTimeout(() => send(200, 'slow\n'), parseInt(path.split('/')[2], 10));
+  } else if (path.startsWith('/drop/')) {
+    req.socket.destroy();
   } else {
     send(404, 'not found\n');
   }

@@ -2,11 +2,15 @@
 
 GET /hello/...   -> 200 with a small body
 GET /status/NNN  -> status NNN
+GET /big/N       -> 200 with an N-byte body
+GET /slow/MS     -> 200 after MS milliseconds
+GET /drop/...    -> the connection is closed with no response
 POST /echo       -> 200, body = number of request body bytes read
 anything else    -> 404
 Usage: python_server.py PORT; prints "listening PORT" when ready.
 """
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -30,6 +34,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, "hello from python\n")
         elif path.startswith("/status/"):
             self._send(int(path.split("/")[2]), "status\n")
+        elif path.startswith("/big/"):
+            self._send(200, "x" * int(path.split("/")[2]))
+        elif path.startswith("/slow/"):
+            time.sleep(int(path.split("/")[2]) / 1000)
+            self._send(200, "slow\n")
+        elif path.startswith("/drop/"):
+            self.close_connection = True
         else:
             self._send(404, "not found\n")
 

@@ -6,4 +6,5 @@ internal enum KernelStat : uint
     EventsSubmitted = 0,
     EventsLostRingBuffer = 1,
     ConnectionsTracked = 2,
+    ResponsesUnmatched = 3,
 }

@@ -151,7 +151,9 @@ internal sealed class SocketProbeSet : IEventSource
 
     private void RefreshLost()
     {
-        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer));
+        // Finished requests dropped because the ring was full, and requests known to have
+        // gone by unseen (a response turned up with no request waiting for it).
+        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer) + ReadStat(KernelStat.ResponsesUnmatched));
     }
 
     private unsafe long ReadStat(KernelStat stat)

@@ -61,6 +61,15 @@ internal static unsafe class LibBpfLibrary
     public static string RecentMessages(int maxChars = 4000)
     {
         string all = string.Concat(s_messages);
+        // A verifier log is long; its verdict is in the lines just before "processed N insns".
+        int processed = all.LastIndexOf("\nprocessed ", StringComparison.Ordinal);
+        if (processed > 0)
+        {
+            int from = processed;
+            for (int lines = 0; lines < 12 && from > 0; lines++)
+                from = all.LastIndexOf('\n', from - 1);
+            return "verifier log (end): " + all[(from + 1)..processed].Trim();
+        }
         return all.Length <= maxChars ? all : "..." + all[^maxChars..];
     }
 

@@ -33,6 +33,7 @@
 #define STAT_EVENTS_SUBMITTED 0
 #define STAT_EVENTS_LOST_RINGBUF 1   /* ring buffer full: a finished request was dropped */
 #define STAT_CONNECTIONS_TRACKED 2
+#define STAT_RESPONSES_UNMATCHED 3   /* a response on a tracked connection with no request seen: a request missed */
 #define STAT_COUNT 4
 
 /* settings written into .rodata before the object is loaded */

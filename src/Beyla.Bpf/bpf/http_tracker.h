@@ -19,9 +19,14 @@
 #define PHASE_IDLE 0
 #define PHASE_REQUEST 1
 #define PHASE_RESPONSE 2
+#define PHASE_PARTIAL 3  /* fewer than 8 bytes of what may be a request start have arrived */
 
 #define CONN_LENGTH_KNOWN 0x2   /* response_expected is the response's total size */
 #define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
+
+/* Masks v in the very register that is used next, so that the verifier sees the bound even
+ * where the compiler has proven it and would otherwise drop the check. */
+#define MASK_FOR_VERIFIER(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -42,7 +47,7 @@ struct request_slot {
 	__u16 head_len;
 	__u8 is_head;          /* HEAD method: the response has no body */
 	__u8 used;
-	__u8 head[REQUEST_HEAD_CAPTURE];
+	__u8 head[256];        /* REQUEST_HEAD_CAPTURE bytes used; 256 so that a masked index is always inside */
 };
 
 struct conn_state {
@@ -176,6 +181,28 @@ static __always_inline bool is_response_start(const __u8 *p)
 	return p[0] == 'H' && p[1] == 'T' && p[2] == 'T' && p[3] == 'P' && p[4] == '/' && p[5] == '1' && p[6] == '.';
 }
 
+static __always_inline bool prefix_of(const __u8 *p, __u32 n, const char *method, __u32 method_len)
+{
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		if (k >= n || k >= method_len)
+			break;
+		if (p[k] != (__u8)method[k])
+			return false;
+	}
+	return true;
+}
+
+/* The first n (< 8) bytes of a read could still become a request start ('G', 'PO', ...). */
+static __always_inline bool could_be_request_start(const __u8 *p, __u32 n)
+{
+	if (n == 0)
+		return false;
+	return prefix_of(p, n, "GET ", 4) || prefix_of(p, n, "POST ", 5) || prefix_of(p, n, "PUT ", 4) ||
+	       prefix_of(p, n, "HEAD ", 5) || prefix_of(p, n, "DELETE ", 7) || prefix_of(p, n, "PATCH ", 6) ||
+	       prefix_of(p, n, "OPTIONS ", 8) || prefix_of(p, n, "CONNECT ", 8) || prefix_of(p, n, "TRACE ", 6);
+}
+
 static __always_inline bool is_digit(__u8 c)
 {
 	return c >= '0' && c <= '9';
@@ -292,6 +319,48 @@ static __always_inline void record_request(struct request_slot *r, const struct 
 	r->bytes = d->total;
 	r->is_head = r->head[0] == 'H' && r->head[1] == 'E';
 	r->used = 1;
+}
+
+/*
+ * Appends n bytes from s->buf to the head captured for r, as far as the capture goes: a
+ * request line that arrives in pieces (even byte by byte) is still captured whole.
+ * Global: verified once.
+ */
+__noinline int beyla_append_head(struct request_slot *r, struct scratch *s, __u32 n)
+{
+	if (!r || !s)
+		return 0;
+	__u32 at = r->head_len;
+	for (__u32 i = 0; i < REQUEST_HEAD_CAPTURE; i++) {
+		if (i >= n || at >= REQUEST_HEAD_CAPTURE)
+			break;
+		__u64 to = at;
+		__u64 from = i;
+		MASK_FOR_VERIFIER(to, 255);
+		MASK_FOR_VERIFIER(from, 511);
+		r->head[to] = s->buf[from];
+		at++;
+	}
+	r->head_len = at;
+	return 0;
+}
+
+static __always_inline void append_request_bytes(struct request_slot *r, const struct io_data *d)
+{
+	r->bytes += d->total;
+	if (r->head_len >= REQUEST_HEAD_CAPTURE)
+		return;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return;
+	__u64 n = REQUEST_HEAD_CAPTURE - r->head_len;
+	if (n > d->first_len)
+		n = d->first_len;
+	MASK_FOR_VERIFIER(n, 255); /* n <= 224: the mask changes nothing */
+	if (bpf_probe_read_user(s->buf, n, (const void *)d->first))
+		return;
+	beyla_append_head(r, s, n);
 }
 
 /* True when the last five bytes the call moved are the terminating chunk "0\r\n\r\n". */
@@ -448,9 +517,10 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	if (!c) {
 		/* Unknown connection: only the start of a request makes it worth tracking. */
-		if (d->first_len < 8 || bpf_probe_read_user(p, 8, (const void *)d->first))
+		if (d->first_len == 0 || bpf_probe_read_user(p, d->first_len < 8 ? (d->first_len & 7) : 8, (const void *)d->first))
 			return;
-		if (!is_request_start(p))
+		bool partial = d->first_len < 8;
+		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
 			return;
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
@@ -465,7 +535,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		if (!c)
 			return;
 		record_request(&c->req, d, now);
-		c->phase = PHASE_REQUEST;
+		c->phase = partial ? PHASE_PARTIAL : PHASE_REQUEST;
 		return;
 	}
 
@@ -477,10 +547,34 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {
+		if (c->phase == PHASE_PARTIAL) {
+			/* a request start arriving in pieces: decide once 8 bytes are there */
+			append_request_bytes(&c->req, d);
+			if (c->req.head_len >= 8) {
+				if (is_request_start(c->req.head)) {
+					c->req.is_head = c->req.head[0] == 'H' && c->req.head[1] == 'E';
+					c->phase = PHASE_REQUEST;
+				} else {
+					c->req.used = 0;
+					c->phase = PHASE_IDLE;
+				}
+			} else if (!could_be_request_start(c->req.head, c->req.head_len & 7)) {
+				c->req.used = 0;
+				c->phase = PHASE_IDLE;
+			}
+			return;
+		}
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
 		if (c->phase == PHASE_IDLE) {
-			if (!starts)
+			if (!starts) {
+				if (d->first_len >= 8 || bpf_probe_read_user(p, d->first_len & 7, (const void *)d->first) ||
+				    !could_be_request_start(p, (__u32)d->first_len & 7))
+					return;
+				reset_response(c);
+				record_request(&c->req, d, now);
+				c->phase = PHASE_PARTIAL;
 				return;
+			}
 			reset_response(c);
 			record_request(&c->req, d, now);
 			c->phase = PHASE_REQUEST;
@@ -490,6 +584,8 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 				c->next.bytes += d->total;
 			else if (starts)
 				record_request(&c->next, d, now);
+			else if (c->phase == PHASE_REQUEST)
+				append_request_bytes(&c->req, d);
 			else
 				c->req.bytes += d->total;
 		} else if (starts) {
@@ -514,6 +610,10 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		c->response_bytes += d->total;
 		c->end_ns = now;
 	} else {
+		/* A status line with no request waiting: a request went by unseen (for example
+		 * pipelined behind another in one read). Count it; never report it silently. */
+		if (c->phase == PHASE_IDLE && d->first_len >= 12 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_response_start(p))
+			stat_inc(STAT_RESPONSES_UNMATCHED);
 		return;
 	}
 	if (c->phase == PHASE_RESPONSE && response_complete(c, d))
