@@ -19,6 +19,12 @@ public sealed class BeylaOptions
     /// <summary>Size of the kernel ring buffer in bytes (a power of two, at least 4 KiB). Default 4 MiB.</summary>
     public int RingBufferBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Also trace HTTPS through OpenSSL (uprobes on SSL_read/SSL_write in the libssl a
+    /// traced process maps, or in its executable). Default on.
+    /// </summary>
+    public bool TraceTls { get; set; } = true;
+
     /// <summary>Connections tracked at once in the kernel (least recently used ones are evicted). Default 16,384.</summary>
     public int MaxTrackedConnections { get; set; } = 16_384;
 

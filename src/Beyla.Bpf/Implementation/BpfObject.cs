@@ -69,6 +69,58 @@ internal sealed unsafe class BpfObject : IDisposable
             throw BpfException.FromErrno($"size the map {mapName}", -rc);
     }
 
+    /// <summary>Makes this object use another object's map (same definition) instead of creating its own.</summary>
+    public void ShareMap(string mapName, int fd)
+    {
+        nint map = FindMap(m => m == mapName) ?? throw new BeylaException($"The {_name} probe set has no map named {mapName}.");
+        int rc = LibBpf.MapReuseFd(map, fd);
+        if (rc != 0)
+            throw BpfException.FromErrno($"share the map {mapName} with the {_name} probe set", -rc);
+    }
+
+    /// <summary>
+    /// Attaches the program <paramref name="programName"/> as a uprobe (or uretprobe) on
+    /// <paramref name="function"/> in <paramref name="binaryPath"/>, for one process or all (-1).
+    /// Returns null when the binary has no such function.
+    /// </summary>
+    public BpfLinkHandle? AttachUprobe(string programName, int pid, string binaryPath, string function, bool returnProbe)
+    {
+        nint obj = _object.DangerousGetHandle();
+        nint program;
+        byte[] nameBytes = System.Text.Encoding.UTF8.GetBytes(programName + "\0");
+        fixed (byte* name = nameBytes)
+            program = LibBpf.ObjectFindProgramByName(obj, name);
+        if (program == 0)
+            throw new BeylaException($"The {_name} probe set has no program named {programName}.");
+        byte[] path = System.Text.Encoding.UTF8.GetBytes(binaryPath + "\0");
+        byte[] func = System.Text.Encoding.UTF8.GetBytes(function + "\0");
+        nint link;
+        int errno;
+        fixed (byte* pathPtr = path)
+        fixed (byte* funcPtr = func)
+        {
+            var options = new LibBpf.UprobeOpts
+            {
+                Size = (nuint)sizeof(LibBpf.UprobeOpts),
+                RetProbe = returnProbe ? (byte)1 : (byte)0,
+                FunctionName = funcPtr,
+            };
+            LibBpfLibrary.ClearMessages();
+            link = LibBpf.ProgramAttachUprobeOpts(program, pid, pathPtr, 0, &options);
+            errno = Marshal.GetLastPInvokeError();
+        }
+        if (link == 0)
+        {
+            // ENOENT: the file has no such symbol; ESRCH: the process is gone.
+            if (errno is 2 or 3)
+                return null;
+            throw BpfException.FromErrno($"attach a uprobe on {function} in {binaryPath} (pid {pid})", errno, LibBpfLibrary.RecentMessages());
+        }
+        var handle = new BpfLinkHandle();
+        Marshal.InitHandle(handle, link);
+        return handle;
+    }
+
     public void Load()
     {
         LibBpfLibrary.ClearMessages();

@@ -7,4 +7,5 @@ internal enum KernelStat : uint
     EventsLostRingBuffer = 1,
     ConnectionsTracked = 2,
     ResponsesUnmatched = 3,
+    TlsWithoutSocket = 4,
 }

@@ -8,4 +8,6 @@ internal struct ProbeSettings
 {
     public uint TraceAllProcesses;
     public uint WakeupBytes;
+    public uint TlsEnabled;
+    public uint Reserved;
 }

@@ -19,6 +19,7 @@ internal sealed class SocketProbeSet : IEventSource
     private const int MaxRecordsPerDrain = 4096;
 
     private readonly BpfObject _object;
+    private readonly TlsProbeSet? _tls;
     private readonly RingBufferReader _ring;
     private readonly ProcessDiscovery? _discovery;
     private readonly TimeSpan _rescanInterval;
@@ -43,16 +44,24 @@ internal sealed class SocketProbeSet : IEventSource
         try
         {
             bool all = context.Processes.IsAll;
-            _object.SetReadOnlyData(new ProbeSettings
+            var settings = new ProbeSettings
             {
                 TraceAllProcesses = all ? 1u : 0u,
                 WakeupBytes = (uint)(context.Options.RingBufferBytes / 8),
-            });
+                TlsEnabled = context.Options.TraceTls ? 1u : 0u,
+            };
+            _object.SetReadOnlyData(settings);
             _object.SetMaxEntries("events", context.Options.RingBufferBytes);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.Load();
             _pidsFd = _object.MapFd("traced_pids");
             _statsFd = _object.MapFd("stats");
+            if (context.Options.TraceTls)
+            {
+                _tls = new TlsProbeSet(_object, settings, _logger);
+                if (all)
+                    _tls.AttachEverywhere();
+            }
             _cpus = LibBpf.NumPossibleCpus();
             if (!all)
             {
@@ -65,6 +74,7 @@ internal sealed class SocketProbeSet : IEventSource
         }
         catch
         {
+            _tls?.Dispose();
             _object.Dispose();
             throw;
         }
@@ -153,7 +163,8 @@ internal sealed class SocketProbeSet : IEventSource
     {
         // Finished requests dropped because the ring was full, and requests known to have
         // gone by unseen (a response turned up with no request waiting for it).
-        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer) + ReadStat(KernelStat.ResponsesUnmatched));
+        // TLS plaintext whose socket was never learned is not reported either.
+        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer) + ReadStat(KernelStat.ResponsesUnmatched) + ReadStat(KernelStat.TlsWithoutSocket));
     }
 
     private unsafe long ReadStat(KernelStat stat)
@@ -208,6 +219,7 @@ internal sealed class SocketProbeSet : IEventSource
                 LibBpf.MapDeleteElem(_pidsFd, &key);
                 _tracedPids.Remove(pid);
             }
+            _tls?.Sync(_tracedPids);
         }
     }
 
@@ -218,6 +230,7 @@ internal sealed class SocketProbeSet : IEventSource
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         _ring.Dispose();
+        _tls?.Dispose();
         _object.Dispose();
     }
 }

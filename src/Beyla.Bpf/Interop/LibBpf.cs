@@ -46,6 +46,26 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
     public static partial nint ProgramAttach(nint program);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map__reuse_fd")]
+    public static partial int MapReuseFd(nint map, int fd);
+
+    [LibraryImport(Library, EntryPoint = "bpf_object__find_program_by_name")]
+    public static partial nint ObjectFindProgramByName(nint obj, byte* name);
+
+    /// <summary>struct bpf_uprobe_opts as of libbpf 1.0 (newer versions accept this size).</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    public struct UprobeOpts
+    {
+        public nuint Size;
+        public nuint RefCounterOffset;
+        public ulong Cookie;
+        public byte RetProbe;
+        public byte* FunctionName;
+    }
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__attach_uprobe_opts", SetLastError = true)]
+    public static partial nint ProgramAttachUprobeOpts(nint program, int pid, byte* binaryPath, nuint functionOffset, UprobeOpts* options);
+
     [LibraryImport(Library, EntryPoint = "bpf_link__destroy")]
     public static partial int LinkDestroy(nint link);
 

@@ -42,5 +42,27 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "vsnprintf")]
     public static partial int Vsnprintf(byte* buffer, nuint size, byte* format, nint args);
 
+    [LibraryImport(Library, EntryPoint = "realpath", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint RealPathNative(string path, nint resolved);
+
+    [LibraryImport(Library, EntryPoint = "free")]
+    private static partial void Free(nint pointer);
+
+    /// <summary>The canonical path of a file (symbolic links resolved), or null when it does not exist.</summary>
+    public static string? RealPath(string path)
+    {
+        nint resolved = RealPathNative(path, 0);
+        if (resolved == 0)
+            return null;
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            Free(resolved);
+        }
+    }
+
     public static string ErrorText(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }

@@ -34,12 +34,15 @@
 #define STAT_EVENTS_LOST_RINGBUF 1   /* ring buffer full: a finished request was dropped */
 #define STAT_CONNECTIONS_TRACKED 2
 #define STAT_RESPONSES_UNMATCHED 3   /* a response on a tracked connection with no request seen: a request missed */
-#define STAT_COUNT 4
+#define STAT_TLS_NO_SOCKET 4         /* TLS plaintext whose socket was never learned: not reported */
+#define STAT_COUNT 8
 
 /* settings written into .rodata before the object is loaded */
 struct probe_settings {
 	__u32 trace_all_processes; /* 1: every process; 0: only the tgids in traced_pids */
 	__u32 wakeup_bytes;        /* wake the reader when this much data waits in the ring */
+	__u32 tls_enabled;         /* 1: the TLS probe set shares the maps; socket hooks feed it fds */
+	__u32 reserved;
 };
 
 struct http_span_event {

@@ -39,6 +39,13 @@ struct conn_key {
 	__u32 fd;
 };
 
+/* Reads the first min(8, first_len) bytes of d into p (16 bytes); false when there are none. */
+#define read_prefix(p, d) ({                                              \
+	__u64 _n = (d)->first_len < 8 ? (d)->first_len : 8;                     \
+	MASK_FOR_VERIFIER(_n, 15);                                              \
+	_n > 0 && !bpf_probe_read_user((p), _n, (const void *)(d)->first);    \
+})
+
 /* One request: when it started, what it looked like, how big it was. */
 struct request_slot {
 	__u64 start_ns;
@@ -134,6 +141,38 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* An SSL_read/SSL_write call in progress on a thread (see tls.bpf.c). */
+struct tls_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 out_len;   /* size_t * of the _ex variants, 0 otherwise */
+	__u64 enter_ns;
+	__u32 fd_plus_one; /* set by a socket syscall made inside the call; 0 when none was */
+	__u8 dir;
+	__u8 pad[3];
+};
+
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct tls_call);
+} tls_calls SEC(".maps");
+
+/* Which socket an SSL object reads and writes, learned from the syscalls inside its calls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ssl_key);
+	__type(value, __u32);
+} ssl_fds SEC(".maps");
 
 static __always_inline void stat_inc(__u32 index)
 {
@@ -307,11 +346,8 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 
 static __always_inline void record_request(struct request_slot *r, const struct io_data *d, __u64 now)
 {
-	__u32 len = d->first_len > REQUEST_HEAD_CAPTURE ? REQUEST_HEAD_CAPTURE : (__u32)d->first_len;
-	/* keep the bound check next to the call, where the verifier needs it */
-	barrier_var(len);
-	if (len > REQUEST_HEAD_CAPTURE)
-		len = REQUEST_HEAD_CAPTURE;
+	__u64 len = d->first_len > REQUEST_HEAD_CAPTURE ? REQUEST_HEAD_CAPTURE : d->first_len;
+	MASK_FOR_VERIFIER(len, 255); /* len <= 224 < 256 = sizeof(head): the mask changes nothing */
 	bpf_probe_read_user(r->head, len, (const void *)d->first);
 	r->head_len = (__u16)len;
 	r->start_ns = now;
@@ -464,10 +500,8 @@ static __always_inline void parse_response_head(struct scratch *s, __u32 len)
  */
 static __always_inline void begin_response(struct conn_state *c, struct scratch *s, const struct io_data *d, __u64 now)
 {
-	__u32 len = d->first_len > RESPONSE_HEAD_SCAN ? RESPONSE_HEAD_SCAN : (__u32)d->first_len;
-	barrier_var(len);
-	if (len > RESPONSE_HEAD_SCAN)
-		len = RESPONSE_HEAD_SCAN;
+	__u64 len = d->first_len > RESPONSE_HEAD_SCAN - 1 ? RESPONSE_HEAD_SCAN - 1 : d->first_len;
+	MASK_FOR_VERIFIER(len, 511);
 	if (bpf_probe_read_user(s->buf, len, (const void *)d->first))
 		return;
 	__u8 *b = s->buf;
@@ -504,20 +538,24 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 	return false;
 }
 
-/* One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on fd by the current task. */
-static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d)
+/*
+ * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on fd by the current task:
+ * plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on fd
+ * (tls true; write_ns is when SSL_write was entered).
+ */
+static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d, bool tls, __u64 write_ns)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct conn_key key = {.tgid = (__u32)(pid_tgid >> 32), .fd = fd};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 zero = 0;
 	struct scratch *s;
-	__u8 p[8] = {};
+	__u8 p[16] = {};
 
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	if (!c) {
 		/* Unknown connection: only the start of a request makes it worth tracking. */
-		if (d->first_len == 0 || bpf_probe_read_user(p, d->first_len < 8 ? (d->first_len & 7) : 8, (const void *)d->first))
+		if (!read_prefix(p, d))
 			return;
 		bool partial = d->first_len < 8;
 		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
@@ -529,6 +567,8 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		if (!read_socket_addresses(fd, &s->conn))
 			return;
 		s->conn.kind = dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
+		if (tls)
+			s->conn.span_flags |= SPAN_FLAG_TLS;
 		bpf_map_update_elem(&connections, &key, &s->conn, BPF_ANY);
 		stat_inc(STAT_CONNECTIONS_TRACKED);
 		c = bpf_map_lookup_elem(&connections, &key);
@@ -539,11 +579,20 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		return;
 	}
 
-	/* Written bytes count from when the write entered the kernel: the peer may have them
-	 * before the write returns. Read bytes count from the return, when they were there. */
-	if (dir == DIR_EGRESS && c->write_enter_ns && c->write_enter_ns <= now)
-		now = c->write_enter_ns;
-	c->write_enter_ns = 0;
+	/* Ciphertext of a TLS connection is not HTTP: its plaintext comes through the TLS hooks. */
+	if (!!(c->span_flags & SPAN_FLAG_TLS) != tls)
+		return;
+
+	/* Written bytes count from when the write entered the kernel (or SSL_write was called):
+	 * the peer may have them before the call returns. Read bytes count from the return. */
+	if (tls) {
+		if (dir == DIR_EGRESS && write_ns && write_ns <= now)
+			now = write_ns;
+	} else {
+		if (dir == DIR_EGRESS && c->write_enter_ns && c->write_enter_ns <= now)
+			now = c->write_enter_ns;
+		c->write_enter_ns = 0;
+	}
 
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {
@@ -567,7 +616,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
 		if (c->phase == PHASE_IDLE) {
 			if (!starts) {
-				if (d->first_len >= 8 || bpf_probe_read_user(p, d->first_len & 7, (const void *)d->first) ||
+				if (d->first_len >= 8 || !read_prefix(p, d) ||
 				    !could_be_request_start(p, (__u32)d->first_len & 7))
 					return;
 				reset_response(c);

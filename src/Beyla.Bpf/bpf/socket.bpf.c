@@ -58,6 +58,18 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 	__u64 addr = regs->si;
 	__u64 count = regs->dx;
 
+	if (settings.tls_enabled) {
+		/* Inside SSL_read/SSL_write: these are ciphertext bytes, and they tell which
+		 * socket the SSL object uses. */
+		__u64 id = bpf_get_current_pid_tgid();
+		struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &id);
+		if (call) {
+			if (call->dir == dir && !call->fd_plus_one)
+				call->fd_plus_one = fd + 1;
+			return 0;
+		}
+	}
+
 	struct io_data d = {.total = (__u64)ctx->ret};
 	if (shape == IO_PLAIN) {
 		d.first = addr;
@@ -75,7 +87,7 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 			return 0;
 	}
 	/* IO_FILE: no bytes to look at; only a response body in progress can use the count. */
-	track_io(fd, dir, &d);
+	track_io(fd, dir, &d, false, 0);
 	return 0;
 }
 

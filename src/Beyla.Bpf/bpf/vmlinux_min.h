@@ -101,10 +101,14 @@ struct socket {
 	struct sock *sk;
 } __attribute__((preserve_access_index));
 
-/* The user registers saved at syscall entry (x86_64): the syscall's arguments are
- * di, si, dx, r10, r8, r9, and they are still there at syscall exit. */
+/* User registers (x86_64). At syscall entry and exit the syscall's arguments are di, si,
+ * dx, r10, r8, r9; in a uprobe a function's are di, si, dx, cx, r8, r9, and ax holds the
+ * return value in a uretprobe. */
 struct pt_regs {
 	unsigned long r10;
+	unsigned long r8;
+	unsigned long ax;
+	unsigned long cx;
 	unsigned long dx;
 	unsigned long si;
 	unsigned long di;

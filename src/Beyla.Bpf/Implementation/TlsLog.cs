@@ -1,0 +1,12 @@
+using Microsoft.Extensions.Logging;
+
+namespace Beyla.Implementation;
+
+internal static partial class TlsLog
+{
+    [LoggerMessage(110, LogLevel.Debug, "TLS probes attached to {File} for process {Pid} ({Probes} probes)")]
+    public static partial void Attached(ILogger logger, string file, int pid, int probes);
+
+    [LoggerMessage(111, LogLevel.Warning, "TLS probes could not be attached to {File} for process {Pid}: {Reason}")]
+    public static partial void AttachFailed(ILogger logger, string file, int pid, string reason);
+}

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The TLS probe set: uprobes on OpenSSL's SSL_read, SSL_write, SSL_read_ex and SSL_write_ex
+ * see the plaintext of HTTPS in any program that uses OpenSSL (libssl.so.3 / 1.1, or a copy
+ * linked into the program). Its maps are the socket probe set's (shared before load), so
+ * the same tracker pairs requests and responses. The socket an SSL object uses is learned
+ * from the read/write syscalls made inside its calls (socket BIOs: nginx, curl, Python).
+ */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "http_tracker.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!is_traced((__u32)(id >> 32)))
+		return 0;
+	struct tls_call call = {
+		.ssl = ctx->di,
+		.buf = ctx->si,
+		.out_len = ex ? ctx->cx : 0,
+		.enter_ns = bpf_ktime_get_ns(),
+		.dir = dir,
+	};
+	bpf_map_update_elem(&tls_calls, &id, &call, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_call *found = bpf_map_lookup_elem(&tls_calls, &id);
+	if (!found)
+		return 0;
+	struct tls_call call = *found;
+	bpf_map_delete_elem(&tls_calls, &id);
+
+	long ret = (long)ctx->ax;
+	__u64 bytes = 0;
+	if (ex) {
+		if ((int)ret != 1 || bpf_probe_read_user(&bytes, sizeof(bytes), (const void *)call.out_len))
+			return 0;
+	} else {
+		if ((int)ret <= 0)
+			return 0;
+		bytes = (__u64)(int)ret;
+	}
+	if (!bytes)
+		return 0;
+
+	struct ssl_key key = {.ssl = call.ssl, .tgid = (__u32)(id >> 32)};
+	__u32 fd;
+	if (call.fd_plus_one) {
+		fd = call.fd_plus_one - 1;
+		bpf_map_update_elem(&ssl_fds, &key, &fd, BPF_ANY);
+	} else {
+		/* served from OpenSSL's buffer, no syscall: use what an earlier call taught */
+		__u32 *known = bpf_map_lookup_elem(&ssl_fds, &key);
+		if (!known) {
+			stat_inc(STAT_TLS_NO_SOCKET);
+			return 0;
+		}
+		fd = *known;
+	}
+	struct io_data d = {
+		.first = call.buf,
+		.first_len = bytes,
+		.total = bytes,
+		.tail = bytes >= 5 ? call.buf + bytes - 5 : 0,
+	};
+	track_io(fd, call.dir, &d, true, call.enter_ns);
+	return 0;
+}
+
+SEC("uprobe")
+int ssl_read_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, false); }
+SEC("uretprobe")
+int ssl_read_exit(struct pt_regs *ctx) { return tls_exit(ctx, false); }
+SEC("uprobe")
+int ssl_read_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, true); }
+SEC("uretprobe")
+int ssl_read_ex_exit(struct pt_regs *ctx) { return tls_exit(ctx, true); }
+SEC("uprobe")
+int ssl_write_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, false); }
+SEC("uretprobe")
+int ssl_write_exit(struct pt_regs *ctx) { return tls_exit(ctx, false); }
+SEC("uprobe")
+int ssl_write_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, true); }
+SEC("uretprobe")
+int ssl_write_ex_exit(struct pt_regs *ctx) { return tls_exit(ctx, true); }
