@@ -9,6 +9,7 @@ packages=(
   libbpf1       # libbpf.so.1, loaded at run time
   bpftool       # tests check that nothing stays loaded; kernel cost figures
   curl          # kernel tests drive servers with curl
+  openssl       # kernel tests make self-signed certificates for HTTPS
   nginx         # kernel tests trace nginx
   nodejs        # kernel tests trace a Node server
   python3       # kernel tests trace Python's http.server; test summary

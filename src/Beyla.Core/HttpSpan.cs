@@ -99,5 +99,5 @@ public sealed class HttpSpan
     /// <inheritdoc />
     public override string ToString() =>
         $"{(Kind == HttpSpanKind.Server ? "server" : "client")} pid={ProcessId} {Method} {Path} {(StatusCode == 0 ? "-" : StatusCode)} " +
-        $"{DurationNanoseconds / 1e6:F3}ms {LocalAddress}:{LocalPort}<->{PeerAddress}:{PeerPort} req={RequestBytes}B resp={ResponseBytes}B";
+        $"{DurationNanoseconds / 1e6:F3}ms {LocalAddress}:{LocalPort}<->{PeerAddress}:{PeerPort} req={RequestBytes}B resp={ResponseBytes}B{(IsTls ? " tls" : "")}";
 }

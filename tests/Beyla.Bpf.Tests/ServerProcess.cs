@@ -18,7 +18,7 @@ internal sealed class ServerProcess : IDisposable
 
     public int Port { get; }
 
-    public static ServerProcess Start(string fileName, IEnumerable<string> arguments, int port, string? workingDirectory = null)
+    public static ServerProcess Start(string fileName, IEnumerable<string> arguments, int port, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -29,6 +29,8 @@ internal sealed class ServerProcess : IDisposable
         };
         foreach (string a in arguments)
             info.ArgumentList.Add(a);
+        foreach (KeyValuePair<string, string> variable in environment ?? new Dictionary<string, string>())
+            info.Environment[variable.Key] = variable.Value;
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start " + fileName);
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };

@@ -1,6 +1,7 @@
 // Kestrel test server for the kernel tests: same routes as tests/servers/python_server.py.
 // Usage: dotnet Beyla.TestServer.dll --urls http://127.0.0.1:PORT
 var builder = WebApplication.CreateSlimBuilder(args);
+builder.WebHost.UseKestrelHttpsConfiguration(); // https:// URLs, certificate from ASPNETCORE_Kestrel__Certificates__Default__Path
 builder.Logging.ClearProviders();
 var app = builder.Build();
 app.MapGet("/hello/{**rest}", () => Results.Text("hello from kestrel\n"));

@@ -7,7 +7,8 @@ GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
 POST /echo       -> 200, body = number of request body bytes read
 anything else    -> 404
-Usage: python_server.py PORT; prints "listening PORT" when ready.
+Usage: python_server.py PORT [CERT KEY]; with a certificate and key it serves HTTPS.
+Prints "listening PORT" when ready.
 """
 import sys
 import time
@@ -51,5 +52,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+if len(sys.argv) > 3:
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("listening", sys.argv[1], flush=True)
 server.serve_forever()

@@ -14,6 +14,7 @@ internal sealed class TlsProbeSet : IDisposable
 {
     private static readonly (string Program, string Function, bool Return)[] s_probes =
     [
+        ("ssl_handshake_enter", "SSL_do_handshake", false), ("ssl_handshake_exit", "SSL_do_handshake", true),
         ("ssl_read_enter", "SSL_read", false), ("ssl_read_exit", "SSL_read", true),
         ("ssl_read_ex_enter", "SSL_read_ex", false), ("ssl_read_ex_exit", "SSL_read_ex", true),
         ("ssl_write_enter", "SSL_write", false), ("ssl_write_exit", "SSL_write", true),
@@ -21,7 +22,7 @@ internal sealed class TlsProbeSet : IDisposable
     ];
 
     private static readonly string[] s_sharedMaps =
-        ["traced_pids", "traced_comms", "connections", "events", "scratch_space", "stats", "tls_calls", "ssl_fds"];
+        ["traced_pids", "traced_comms", "connections", "events", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending"];
 
     private static readonly string[] s_systemLibraries =
     [
@@ -33,6 +34,7 @@ internal sealed class TlsProbeSet : IDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<(int Pid, string File), List<BpfLinkHandle>> _attached = [];
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _filesForAll = new(StringComparer.Ordinal);
 
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
@@ -55,11 +57,17 @@ internal sealed class TlsProbeSet : IDisposable
     /// <summary>Files with OpenSSL attached to, and for how many processes.</summary>
     public int Attachments => _attached.Count;
 
-    /// <summary>Tracing every process: attach once, for all processes, to the system's libssl.</summary>
+    /// <summary>
+    /// Attaches once, for all processes, to the system's libssl (the probes return at once in
+    /// processes that are not traced); other copies of OpenSSL are attached per process.
+    /// </summary>
     public void AttachEverywhere()
     {
         foreach (string file in s_systemLibraries.Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal))
-            Attach(-1, file);
+        {
+            if (_filesForAll.Add(file))
+                Attach(-1, file);
+        }
     }
 
     /// <summary>Attaches to what the given processes map now, and releases what processes no longer traced had.</summary>
@@ -70,6 +78,8 @@ internal sealed class TlsProbeSet : IDisposable
         {
             foreach (string file in OpenSslCandidates(pid))
             {
+                if (_filesForAll.Contains(file))
+                    continue; // already attached for every process
                 wanted.Add((pid, file));
                 if (!_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
                     Attach(pid, file);

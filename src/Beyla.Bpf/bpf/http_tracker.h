@@ -174,6 +174,15 @@ struct {
 	__type(value, __u32);
 } ssl_fds SEC(".maps");
 
+/* Threads that just left an SSL call on an SSL object whose socket is still unknown: the
+ * next socket write on the thread carries that object's ciphertext (memory BIOs: .NET, Node). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct ssl_key);
+} tls_pending SEC(".maps");
+
 static __always_inline void stat_inc(__u32 index)
 {
 	__u64 *value = bpf_map_lookup_elem(&stats, &index);

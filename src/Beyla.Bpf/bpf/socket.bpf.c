@@ -60,13 +60,21 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 
 	if (settings.tls_enabled) {
 		/* Inside SSL_read/SSL_write: these are ciphertext bytes, and they tell which
-		 * socket the SSL object uses. */
+		 * socket the SSL object uses. Right after an SSL call on an object whose socket
+		 * is unknown, the thread's next write tells it too. */
 		__u64 id = bpf_get_current_pid_tgid();
 		struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &id);
 		if (call) {
-			if (call->dir == dir && !call->fd_plus_one)
+			if ((call->dir == dir || !call->dir) && !call->fd_plus_one)
 				call->fd_plus_one = fd + 1;
 			return 0;
+		}
+		if (dir == DIR_EGRESS) {
+			struct ssl_key *pending = bpf_map_lookup_elem(&tls_pending, &id);
+			if (pending) {
+				bpf_map_update_elem(&ssl_fds, pending, &fd, BPF_ANY);
+				bpf_map_delete_elem(&tls_pending, &id);
+			}
 		}
 	}
 

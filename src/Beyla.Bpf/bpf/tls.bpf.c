@@ -4,7 +4,9 @@
  * see the plaintext of HTTPS in any program that uses OpenSSL (libssl.so.3 / 1.1, or a copy
  * linked into the program). Its maps are the socket probe set's (shared before load), so
  * the same tracker pairs requests and responses. The socket an SSL object uses is learned
- * from the read/write syscalls made inside its calls (socket BIOs: nginx, curl, Python).
+ * from the read/write syscalls made inside its calls (socket BIOs: nginx, curl, Python), or,
+ * where the program moves the ciphertext itself (memory BIOs: .NET, Node), from the socket
+ * write the same thread makes right after a handshake or read/write call.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -38,6 +40,16 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 	struct tls_call call = *found;
 	bpf_map_delete_elem(&tls_calls, &id);
 
+	struct ssl_key key = {.ssl = call.ssl, .tgid = (__u32)(id >> 32)};
+	if (call.fd_plus_one) {
+		__u32 learned = call.fd_plus_one - 1;
+		bpf_map_update_elem(&ssl_fds, &key, &learned, BPF_ANY);
+	} else if (!bpf_map_lookup_elem(&ssl_fds, &key)) {
+		bpf_map_update_elem(&tls_pending, &id, &key, BPF_ANY);
+	}
+	if (!call.dir)
+		return 0; /* a handshake: no application data */
+
 	long ret = (long)ctx->ax;
 	__u64 bytes = 0;
 	if (ex) {
@@ -51,11 +63,9 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 	if (!bytes)
 		return 0;
 
-	struct ssl_key key = {.ssl = call.ssl, .tgid = (__u32)(id >> 32)};
 	__u32 fd;
 	if (call.fd_plus_one) {
 		fd = call.fd_plus_one - 1;
-		bpf_map_update_elem(&ssl_fds, &key, &fd, BPF_ANY);
 	} else {
 		/* served from OpenSSL's buffer, no syscall: use what an earlier call taught */
 		__u32 *known = bpf_map_lookup_elem(&ssl_fds, &key);
@@ -75,6 +85,10 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 	return 0;
 }
 
+SEC("uprobe")
+int ssl_handshake_enter(struct pt_regs *ctx) { return tls_enter(ctx, 0, false); }
+SEC("uretprobe")
+int ssl_handshake_exit(struct pt_regs *ctx) { return tls_exit(ctx, false); }
 SEC("uprobe")
 int ssl_read_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, false); }
 SEC("uretprobe")

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>
+/// HTTPS through OpenSSL: servers that use a socket BIO (Python, nginx) or move the
+/// ciphertext themselves (Kestrel, Node), and clients (curl, .NET HttpClient). Every span is
+/// marked TLS and counts match the requests sent.
+/// </summary>
+public sealed class TlsTests : IClassFixture<TestCertificate>
+{
+    private static readonly (string Path, int Status)[] s_requests =
+        [("/hello/1", 200), ("/missing/2", 404), ("/status/500", 500), ("/hello/4?secret=x", 200), ("/hello/5", 200)];
+
+    private readonly TestCertificate _certificate;
+
+    public TlsTests(TestCertificate certificate) => _certificate = certificate;
+
+    [BpfFact]
+    public Task PythonSslServerAndCurlClient() => ServerAndCurlAsync(port => ServerProcess.Start("python3",
+        [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port),
+        (p, server) => p.ProcessId(server.Pid), traceCurl: true);
+
+    [BpfFact]
+    public Task NodeHttpsServerWithOpenSslInsideTheBinary() => ServerAndCurlAsync(port => ServerProcess.Start("node",
+        [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port),
+        (p, server) => p.ProcessId(server.Pid), traceCurl: false);
+
+    [BpfFact]
+    public Task KestrelHttpsServer() => ServerAndCurlAsync(port => ServerProcess.Start("dotnet",
+        [TestEnvironment.KestrelServerDll, "--urls", $"https://127.0.0.1:{port}"], port, environment: new Dictionary<string, string>
+        {
+            ["ASPNETCORE_Kestrel__Certificates__Default__Path"] = _certificate.CertificatePath,
+            ["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = _certificate.KeyPath,
+        }),
+        (p, server) => p.ProcessId(server.Pid), traceCurl: false);
+
+    [BpfFact]
+    public async Task NginxHttpsServerSelectedByPort()
+    {
+        string dir = Directory.CreateTempSubdirectory("beyla-nginx-tls-").FullName;
+        try
+        {
+            await ServerAndCurlAsync(port =>
+            {
+                string conf = Path.Combine(dir, "nginx.conf");
+                File.WriteAllText(conf, $$"""
+                    worker_processes 2;
+                    daemon off;
+                    user root;
+                    pid {{dir}}/nginx.pid;
+                    error_log {{dir}}/error.log;
+                    events { worker_connections 256; }
+                    http {
+                        access_log off;
+                        client_body_temp_path {{dir}}/body;
+                        proxy_temp_path {{dir}}/proxy;
+                        fastcgi_temp_path {{dir}}/fastcgi;
+                        uwsgi_temp_path {{dir}}/uwsgi;
+                        scgi_temp_path {{dir}}/scgi;
+                        server {
+                            listen 127.0.0.1:{{port}} ssl;
+                            ssl_certificate {{_certificate.CertificatePath}};
+                            ssl_certificate_key {{_certificate.KeyPath}};
+                            root {{dir}}/www;
+                            location /hello/ { return 200 "hello from nginx\n"; }
+                            location = /status/500 { return 500 "status\n"; }
+                        }
+                    }
+                    """);
+                Directory.CreateDirectory(Path.Combine(dir, "www"));
+                return ServerProcess.Start("nginx", ["-c", conf, "-p", dir], port);
+            }, (p, server) => p.ListeningOn(server.Port), traceCurl: false, anyPidOf: "nginx");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [BpfFact]
+    public async Task HttpClientInThisProcess()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3",
+            [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.Current()).WithHttpProbes().Build();
+        await using var collector = new SpanCollector(tracer);
+
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        using var client = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}") };
+        foreach ((string path, int status) in s_requests)
+        {
+            using HttpResponseMessage response = await client.GetAsync(path);
+            await response.Content.ReadAsByteArrayAsync();
+            Assert.Equal(status, (int)response.StatusCode);
+        }
+
+        List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == Environment.ProcessId && s.PeerPort == port);
+        AssertSpans(spans, HttpSpanKind.Client);
+    }
+
+    private static async Task ServerAndCurlAsync(Func<int, ServerProcess> start, Action<ProcessSelector, ServerProcess> select, bool traceCurl, string? anyPidOf = null)
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = start(port);
+        await using BeylaTracer tracer = new BeylaBuilder()
+            .TraceProcesses(p =>
+            {
+                select(p, server);
+                if (traceCurl)
+                    p.ExecutableName("curl");
+            })
+            .WithHttpProbes()
+            .Build();
+        await using var collector = new SpanCollector(tracer);
+
+        var info = new ProcessStartInfo("curl") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { "--http1.1", "-sk", "-w", "%{http_code}\\n" })
+            info.ArgumentList.Add(a);
+        foreach ((string path, _) in s_requests)
+        {
+            info.ArgumentList.Add("-o");
+            info.ArgumentList.Add("/dev/null");
+            info.ArgumentList.Add($"https://127.0.0.1:{port}{path}");
+        }
+        using Process curl = Process.Start(info)!;
+        string[] codes = (await curl.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        await curl.WaitForExitAsync();
+        Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
+
+        Func<HttpSpan, bool> fromServer = anyPidOf is null ? s => s.ProcessId == server.Pid : s => s.Kind == HttpSpanKind.Server && s.LocalPort == port;
+        List<HttpSpan> serverSpans = await collector.WaitForAsync(s_requests.Length, fromServer);
+        AssertSpans(serverSpans, HttpSpanKind.Server);
+        Assert.All(serverSpans, s => Assert.Equal(port, s.LocalPort));
+        if (traceCurl)
+        {
+            List<HttpSpan> clientSpans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == curl.Id);
+            AssertSpans(clientSpans, HttpSpanKind.Client);
+            for (int i = 0; i < s_requests.Length; i++)
+            {
+                Assert.Equal(serverSpans[i].RequestBytes, clientSpans[i].RequestBytes);
+                Assert.Equal(serverSpans[i].ResponseBytes, clientSpans[i].ResponseBytes);
+            }
+        }
+    }
+
+    private static void AssertSpans(List<HttpSpan> spans, HttpSpanKind kind)
+    {
+        Assert.Equal(s_requests.Length, spans.Count);
+        for (int i = 0; i < s_requests.Length; i++)
+        {
+            Assert.Equal(kind, spans[i].Kind);
+            Assert.True(spans[i].IsTls);
+            Assert.Equal("GET", spans[i].Method);
+            Assert.Equal(s_requests[i].Path.Split('?')[0], spans[i].Path);
+            Assert.Null(spans[i].QueryString);
+            Assert.Equal(s_requests[i].Status, spans[i].StatusCode);
+            Assert.Equal(IPAddress.Loopback, spans[i].PeerAddress);
+            Assert.True(spans[i].RequestBytes > 0 && spans[i].ResponseBytes > 0 && spans[i].DurationNanoseconds > 0);
+        }
+    }
+
+    private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+}
