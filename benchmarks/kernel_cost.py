@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--server", choices=["nginx", "python", "node", "kestrel"], default="nginx")
+    ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (self-signed certificate)")
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
@@ -55,12 +56,17 @@ def main():
         f.write("1")
     work = tempfile.mkdtemp(prefix="beyla-cost-")
     port = free_port()
+    tls_conf = ""
+    if a.tls:
+        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+           "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem")
+        tls_conf = f"ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem;"
     with open(os.path.join(work, "nginx.conf"), "w") as f:
         f.write(f"""worker_processes 2; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
 events {{ worker_connections 1024; }}
 http {{ access_log off; keepalive_requests 1000000;
   client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
-  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello\\n"; }} }} }}
+  server {{ listen 127.0.0.1:{port}{" ssl" if a.tls else ""}; {tls_conf} location / {{ return 200 "hello\\n"; }} }} }}
 """)
     servers = os.path.join(ROOT, "tests", "servers")
     if a.server == "nginx":
@@ -97,7 +103,7 @@ http {{ access_log off; keepalive_requests 1000000;
         ours = set(prog_stats()) - before
         start = {i: prog_stats()[i] for i in ours}
 
-        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", f"http://127.0.0.1:{port}/hello/1")
+        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/hello/1")
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         end = prog_stats()
@@ -109,7 +115,7 @@ http {{ access_log off; keepalive_requests 1000000;
         summary = [l for l in stderr.splitlines() if l.startswith("summary:")]
 
         print(f"build+attach (Build()): {attach_ms:.0f} ms; agent start to ready: {ready_s:.1f} s")
-        print(f"server: {a.server}")
+        print(f"server: {a.server}{' (https)' if a.tls else ''}")
         print(f"wrk: {requests} requests in {a.seconds} s ({rps:.0f} req/s), {a.connections} connections")
         print(f"spans seen / requests sent: {spans} / {requests} = {spans / requests:.4f}   {summary[0] if summary else ''}")
         total_ns = total_cnt = 0
