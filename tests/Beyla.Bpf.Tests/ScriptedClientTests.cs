@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>
+/// Client spans from real HTTP clients in other languages, on keep-alive and fresh
+/// connections and against a slow route. Each client waits until the tracer is attached,
+/// then reports its own CLOCK_MONOTONIC timing per request.
+/// </summary>
+public sealed class ScriptedClientTests
+{
+    private static readonly (string Path, int Status)[] s_requests =
+        [("/hello/1", 200), ("/missing/2", 404), ("/slow/150", 200), ("/status/500", 500), ("/hello/5?q=1", 200)];
+
+    [BpfFact]
+    public Task PythonUrllibOnFreshConnections() => RunAsync("python3", "python_client.py", "urllib");
+
+    [BpfFact]
+    public Task PythonHttpClientOnOneKeepAliveConnection() => RunAsync("python3", "python_client.py", "keepalive");
+
+    [BpfFact]
+    public Task NodeFetch() => RunAsync("node", "node_client.js", "fetch");
+
+    [BpfFact]
+    public Task NodeHttpRequestKeepAlive() => RunAsync("node", "node_client.js", "request");
+
+    [BpfFact]
+    public Task NodeHttpRequestFreshConnections() => RunAsync("node", "node_client.js", "request-fresh");
+
+    private static async Task RunAsync(string interpreter, string script, string mode)
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"http://127.0.0.1:{port}"], port);
+
+        var info = new ProcessStartInfo(interpreter) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { Path.Combine(TestEnvironment.ServersDirectory, script), $"http://127.0.0.1:{port}", mode }.Concat(s_requests.Select(r => r.Path)))
+            info.ArgumentList.Add(a);
+        using Process client = Process.Start(info)!;
+        try
+        {
+            Assert.Equal("ready", await client.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+            await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Id)).WithHttpProbes().Build();
+            await using var collector = new SpanCollector(tracer);
+            await client.StandardInput.WriteLineAsync("go");
+            client.StandardInput.Close();
+            string output = await client.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            await client.WaitForExitAsync();
+            Assert.True(client.ExitCode == 0, await client.StandardError.ReadToEndAsync());
+            long[][] measured = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+            Assert.Equal(s_requests.Length, measured.Length);
+
+            List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Id);
+            Assert.Equal(s_requests.Length, spans.Count);
+            for (int i = 0; i < s_requests.Length; i++)
+            {
+                HttpSpan span = spans[i];
+                Assert.Equal(HttpSpanKind.Client, span.Kind);
+                Assert.Equal("GET", span.Method);
+                Assert.Equal(s_requests[i].Path.Split('?')[0], span.Path);
+                Assert.Equal(s_requests[i].Status, span.StatusCode);
+                Assert.Equal(measured[i][0], span.StatusCode);
+                Assert.Equal(IPAddress.Loopback, span.PeerAddress);
+                Assert.Equal(port, span.PeerPort);
+                Assert.True(span.RequestBytes > 0 && span.ResponseBytes > 0);
+                Assert.True(span.StartTimestamp >= measured[i][1], $"{span.Path}: span starts before the client's request");
+                Assert.True(span.StartTimestamp + span.DurationNanoseconds <= measured[i][2], $"{span.Path}: span ends after the client had the response");
+                if (s_requests[i].Path.StartsWith("/slow/", StringComparison.Ordinal))
+                    Assert.True(span.DurationNanoseconds >= 150_000_000);
+            }
+        }
+        finally
+        {
+            if (!client.HasExited)
+                client.Kill();
+        }
+    }
+}
