@@ -241,6 +241,27 @@ public abstract class HttpServerTests
     }
 
     [BpfFact]
+    public async Task PipelinedRequestsInOneWriteAreEachOneSpan()
+    {
+        using ServerProcess server = StartServer(FreePort.Next());
+        await using BeylaTracer tracer = Build(server);
+        await using var collector = new SpanCollector(tracer);
+        IReadOnlySet<int> pids = ServingPids(server);
+        List<ClientExchange> exchanges;
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            exchanges = client.GetPipelined("/hello/p1", "/status/500", "/hello/p3");
+            exchanges.Add(client.Get("/hello/after"));
+        }
+
+        List<HttpSpan> spans = await collector.WaitForAsync(exchanges.Count, s => pids.Contains(s.ProcessId));
+        Assert.Equal(exchanges.Count, spans.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+            AssertMatches(exchanges[i], spans[i], server);
+        Assert.Equal(0, tracer.Statistics.TotalLost);
+    }
+
+    [BpfFact]
     public async Task SlowResponsesAreTimedAsTheClientWaited()
     {
         if (!HasSlowRoute)

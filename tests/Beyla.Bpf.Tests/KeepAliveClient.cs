@@ -61,6 +61,21 @@ internal sealed class KeepAliveClient : IDisposable
         return new ClientExchange(method, path, status, headBytes.Length + (body?.Length ?? 0), responseBytes, start, end, LocalPort);
     }
 
+    /// <summary>Pipelines GET requests: all heads in one write, then reads the responses in order.</summary>
+    public List<ClientExchange> GetPipelined(params string[] paths)
+    {
+        byte[][] heads = paths.Select(p => Encoding.ASCII.GetBytes($"GET {p} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n")).ToArray();
+        long start = Stopwatch.GetTimestamp();
+        SendAll(heads.SelectMany(h => h).ToArray());
+        var exchanges = new List<ClientExchange>();
+        for (int i = 0; i < paths.Length; i++)
+        {
+            (int status, long responseBytes) = ReadResponse(false);
+            exchanges.Add(new ClientExchange("GET", paths[i], status, heads[i].Length, responseBytes, start, Stopwatch.GetTimestamp(), LocalPort));
+        }
+        return exchanges;
+    }
+
     /// <summary>Sends a GET whose request head goes out one byte per write, <paramref name="pauseMs"/> apart.</summary>
     public ClientExchange GetBytewise(string path, int pauseMs)
     {

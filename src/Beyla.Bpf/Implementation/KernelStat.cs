@@ -8,4 +8,5 @@ internal enum KernelStat : uint
     ConnectionsTracked = 2,
     ResponsesUnmatched = 3,
     TlsWithoutSocket = 4,
+    RequestsDropped = 5,
 }

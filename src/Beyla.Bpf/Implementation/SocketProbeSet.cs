@@ -165,8 +165,10 @@ internal sealed class SocketProbeSet : IEventSource
     {
         // Finished requests dropped because the ring was full, and requests known to have
         // gone by unseen (a response turned up with no request waiting for it).
-        // TLS plaintext whose socket was never learned is not reported either.
-        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer) + ReadStat(KernelStat.ResponsesUnmatched) + ReadStat(KernelStat.TlsWithoutSocket));
+        // TLS plaintext whose socket was never learned, and requests queued beyond what a
+        // connection holds, are not reported either.
+        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer) + ReadStat(KernelStat.ResponsesUnmatched)
+            + ReadStat(KernelStat.TlsWithoutSocket) + ReadStat(KernelStat.RequestsDropped));
     }
 
     private unsafe long ReadStat(KernelStat stat)

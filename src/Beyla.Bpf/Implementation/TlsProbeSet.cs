@@ -22,7 +22,7 @@ internal sealed class TlsProbeSet : IDisposable
     ];
 
     private static readonly string[] s_sharedMaps =
-        ["traced_pids", "traced_comms", "connections", "events", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending"];
+        ["traced_pids", "traced_comms", "connections", "events", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests"];
 
     private static readonly string[] s_systemLibraries =
     [

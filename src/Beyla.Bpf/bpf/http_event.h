@@ -35,6 +35,7 @@
 #define STAT_CONNECTIONS_TRACKED 2
 #define STAT_RESPONSES_UNMATCHED 3   /* a response on a tracked connection with no request seen: a request missed */
 #define STAT_TLS_NO_SOCKET 4         /* TLS plaintext whose socket was never learned: not reported */
+#define STAT_REQUESTS_DROPPED 5      /* more requests queued on a connection than it can hold */
 #define STAT_COUNT 8
 
 /* settings written into .rodata before the object is loaded */

@@ -73,10 +73,24 @@ struct conn_state {
 	__u32 pad;
 	__u8 local_addr[16];
 	__u8 peer_addr[16];
+	__u32 tgid;
+	__u32 fd;
+	/* Requests seen before the current response ended wait in queued_requests under
+	 * sequence numbers [queue_head, queue_tail): pipelining, or on loopback the next
+	 * request read by one thread before another thread's response write returned. */
+	__u32 queue_head;
+	__u32 queue_tail;
 	struct request_slot req;  /* the exchange in progress */
-	/* A request seen before the current response ended: pipelining, or on loopback the
-	 * next request read by one thread before another thread's response write returned. */
-	struct request_slot next;
+};
+
+#define MAX_QUEUED 8       /* requests waiting behind the current one, per connection */
+#define MAX_PIPELINED 4    /* requests taken from one read */
+
+struct queue_key {
+	__u32 tgid;
+	__u32 fd;
+	__u32 seq;
+	__u32 pad;
 };
 
 /* What one read or write moved: enough to recognise and measure it. */
@@ -92,6 +106,7 @@ struct scratch {
 	__u32 head_end;                     /* set by beyla_parse_response_head */
 	__s32 content_length;               /* -1 when absent */
 	struct conn_state conn;
+	struct request_slot slot;
 };
 
 const volatile struct probe_settings settings = {};
@@ -122,6 +137,13 @@ struct {
 	__type(key, struct conn_key);
 	__type(value, struct conn_state);
 } connections SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct queue_key);
+	__type(value, struct request_slot);
+} queued_requests SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -182,6 +204,40 @@ struct {
 	__type(key, __u64);
 	__type(value, struct ssl_key);
 } tls_pending SEC(".maps");
+
+/* The same, per process: the program may hand the ciphertext to another thread to send
+ * (Kestrel's transport does). Only a socket with no SSL object yet, whose bytes look like a
+ * TLS record, is taken. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ssl_key);
+} tls_pending_process SEC(".maps");
+
+/* Which SSL object uses a socket: so that a socket is never given to two. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct conn_key);
+	__type(value, __u64);
+} socket_ssl SEC(".maps");
+
+static __always_inline void tie_ssl_to_socket(const struct ssl_key *ssl, __u32 fd)
+{
+	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
+	bpf_map_update_elem(&ssl_fds, ssl, &fd, BPF_ANY);
+	bpf_map_update_elem(&socket_ssl, &socket, &ssl->ssl, BPF_ANY);
+}
+
+/* The first bytes of a TLS record: content type 20-23 (handshake 22, data 23), version 3.x. */
+static __always_inline bool is_tls_record(__u64 addr, __u64 len)
+{
+	__u8 h[2] = {};
+	if (len < 5 || bpf_probe_read_user(h, 2, (const void *)addr))
+		return false;
+	return h[0] >= 20 && h[0] <= 23 && h[1] == 3;
+}
 
 static __always_inline void stat_inc(__u32 index)
 {
@@ -343,14 +399,20 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 {
 	emit_span(c, end_reason);
 	reset_response(c);
-	if (c->next.used) {
-		c->req = c->next;
-		c->next.used = 0;
-		c->phase = PHASE_REQUEST;
-	} else {
-		c->req.used = 0;
-		c->phase = PHASE_IDLE;
+	c->req.used = 0;
+	c->phase = PHASE_IDLE;
+	if (c->queue_head == c->queue_tail)
+		return;
+	struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_head};
+	c->queue_head++;
+	struct request_slot *waiting = bpf_map_lookup_elem(&queued_requests, &key);
+	if (!waiting) {
+		stat_inc(STAT_REQUESTS_DROPPED); /* evicted from the queue */
+		return;
 	}
+	c->req = *waiting;
+	bpf_map_delete_elem(&queued_requests, &key);
+	c->phase = PHASE_REQUEST;
 }
 
 static __always_inline void record_request(struct request_slot *r, const struct io_data *d, __u64 now)
@@ -387,6 +449,78 @@ __noinline int beyla_append_head(struct request_slot *r, struct scratch *s, __u3
 		at++;
 	}
 	r->head_len = at;
+	return 0;
+}
+
+/* Offset just past the blank line ending the captured head of r, or 0 if the capture has none. */
+__noinline int beyla_request_head_end(struct request_slot *r)
+{
+	if (!r)
+		return 0;
+	__u32 len = r->head_len;
+	for (__u32 at = 3; at < REQUEST_HEAD_CAPTURE; at++) {
+		if (at >= len)
+			break;
+		__u64 i = at;
+		MASK_FOR_VERIFIER(i, 255);
+		if (r->head[i] != '\n')
+			continue;
+		__u64 j = at - 1;
+		__u64 k = at - 2;
+		MASK_FOR_VERIFIER(j, 255);
+		MASK_FOR_VERIFIER(k, 255);
+		if (r->head[j] == '\r' && r->head[k] == '\n')
+			return at + 1;
+	}
+	return 0;
+}
+
+/* Methods whose requests carry no body: bytes after their head belong to the next request. */
+static __always_inline bool has_no_body(const struct request_slot *r)
+{
+	return r->head[0] == 'G' || r->head[0] == 'H' || r->head[0] == 'D' || r->head[0] == 'O' || r->head[0] == 'T';
+}
+
+/*
+ * Takes the requests that start at d: the first becomes the current exchange (to_current)
+ * or waits in the queue; bodiless requests pipelined behind it in the same read are queued
+ * too. Global: verified once.
+ */
+__noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u64 now, int to_current)
+{
+	if (!c || !d)
+		return 0;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	__u8 p[16] = {};
+	for (int i = 0; i < MAX_PIPELINED; i++) {
+		bool current = to_current && i == 0;
+		struct request_slot *r = current ? &c->req : &s->slot;
+		record_request(r, d, now);
+		__u32 end = beyla_request_head_end(r);
+		bool more = false;
+		if (end && end < d->total && end < d->first_len && has_no_body(r)) {
+			struct io_data rest = {.first = d->first + end, .first_len = d->first_len - end, .tail = d->tail, .total = d->total - end};
+			if (rest.first_len >= 8 && read_prefix(p, &rest) && is_request_start(p)) {
+				more = true;
+				r->bytes = end;
+				*d = rest;
+			}
+		}
+		if (!current) {
+			if (c->queue_tail - c->queue_head >= MAX_QUEUED) {
+				stat_inc(STAT_REQUESTS_DROPPED);
+			} else {
+				struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail};
+				bpf_map_update_elem(&queued_requests, &key, r, BPF_ANY);
+				c->queue_tail++;
+			}
+		}
+		if (!more)
+			break;
+	}
 	return 0;
 }
 
@@ -507,18 +641,20 @@ static __always_inline void parse_response_head(struct scratch *s, __u32 len)
  * response ends: header length + Content-Length, no body (HEAD, 1xx, 204, 304), or
  * unknown (chunked or close-delimited).
  */
-static __always_inline void begin_response(struct conn_state *c, struct scratch *s, const struct io_data *d, __u64 now)
+__noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, struct io_data *d, __u64 now)
 {
+	if (!c || !s || !d)
+		return 0;
 	__u64 len = d->first_len > RESPONSE_HEAD_SCAN - 1 ? RESPONSE_HEAD_SCAN - 1 : d->first_len;
 	MASK_FOR_VERIFIER(len, 511);
 	if (bpf_probe_read_user(s->buf, len, (const void *)d->first))
-		return;
+		return 0;
 	__u8 *b = s->buf;
 	__u16 status = 0;
 	if (is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
 		status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
 	if (status < 200)
-		return; /* not a status line, or an interim (1xx) response: the final one follows */
+		return 0; /* not a status line, or an interim (1xx) response: the final one follows */
 
 	c->status = status;
 	c->phase = PHASE_RESPONSE;
@@ -536,6 +672,7 @@ static __always_inline void begin_response(struct conn_state *c, struct scratch 
 	} else if (head_end) {
 		c->conn_flags |= CONN_AWAIT_LAST_CHUNK;
 	}
+	return 0;
 }
 
 static __always_inline bool response_complete(struct conn_state *c, const struct io_data *d)
@@ -558,7 +695,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	struct conn_key key = {.tgid = (__u32)(pid_tgid >> 32), .fd = fd};
 	__u64 now = bpf_ktime_get_ns();
 	__u32 zero = 0;
-	struct scratch *s;
+	struct scratch *s = 0;
 	__u8 p[16] = {};
 
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
@@ -583,8 +720,16 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		c = bpf_map_lookup_elem(&connections, &key);
 		if (!c)
 			return;
-		record_request(&c->req, d, now);
-		c->phase = partial ? PHASE_PARTIAL : PHASE_REQUEST;
+		c->tgid = key.tgid;
+		c->fd = key.fd;
+		if (partial) {
+			record_request(&c->req, d, now);
+			c->phase = PHASE_PARTIAL;
+		} else {
+			struct io_data taken = *d;
+			beyla_take_requests(c, &taken, now, 1);
+			c->phase = PHASE_REQUEST;
+		}
 		return;
 	}
 
@@ -634,22 +779,30 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 				return;
 			}
 			reset_response(c);
-			record_request(&c->req, d, now);
+			struct io_data taken = *d;
+			beyla_take_requests(c, &taken, now, 1);
 			c->phase = PHASE_REQUEST;
 		} else if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
 			/* a response is still due for the current request */
-			if (c->next.used)
-				c->next.bytes += d->total;
-			else if (starts)
-				record_request(&c->next, d, now);
-			else if (c->phase == PHASE_REQUEST)
+			if (starts) {
+				struct io_data taken = *d;
+				beyla_take_requests(c, &taken, now, 0);
+			} else if (c->queue_head != c->queue_tail) {
+				struct queue_key last = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail - 1};
+				struct request_slot *waiting = bpf_map_lookup_elem(&queued_requests, &last);
+				if (waiting)
+					waiting->bytes += d->total;
+			} else if (c->phase == PHASE_REQUEST) {
 				append_request_bytes(&c->req, d);
-			else
+			} else {
 				c->req.bytes += d->total;
+			}
 		} else if (starts) {
 			/* the response had no known end: the next request ends it */
 			finish_exchange(c, END_BY_NEXT_REQUEST);
-			record_request(&c->req, d, now);
+			reset_response(c);
+			struct io_data taken = *d;
+			beyla_take_requests(c, &taken, now, 1);
 			c->phase = PHASE_REQUEST;
 		}
 		return;
@@ -663,7 +816,8 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
 			return;
-		begin_response(c, s, d, now);
+		struct io_data head = *d;
+		beyla_begin_response(c, s, &head, now);
 	} else if (c->phase == PHASE_RESPONSE) {
 		c->response_bytes += d->total;
 		c->end_ns = now;
@@ -674,8 +828,33 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			stat_inc(STAT_RESPONSES_UNMATCHED);
 		return;
 	}
-	if (c->phase == PHASE_RESPONSE && response_complete(c, d))
+	/* One write may hold several responses (answers to pipelined requests): what goes
+	 * past the declared end of one is the start of the next. */
+	struct io_data rest = *d;
+	for (int i = 0; i < MAX_PIPELINED; i++) {
+		if (c->phase != PHASE_RESPONSE || !response_complete(c, &rest))
+			break;
+		__u64 excess = 0;
+		if ((c->conn_flags & CONN_LENGTH_KNOWN) && c->response_bytes > c->response_expected) {
+			excess = c->response_bytes - c->response_expected;
+			c->response_bytes = c->response_expected;
+		}
 		finish_exchange(c, END_BY_LENGTH);
+		if (!excess || excess > rest.total || c->phase != PHASE_REQUEST)
+			break;
+		__u64 offset = rest.total - excess;
+		if (offset + 12 > rest.first_len)
+			break;
+		rest.first += offset;
+		rest.first_len -= offset;
+		rest.total = excess;
+		if (!s) {
+			s = bpf_map_lookup_elem(&scratch_space, &zero);
+			if (!s)
+				break;
+		}
+		beyla_begin_response(c, s, &rest, now);
+	}
 }
 
 /* A write on fd is entering the kernel: note the time if fd is a tracked connection. */
@@ -696,10 +875,12 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 		return;
 	if (c->phase == PHASE_RESPONSE)
 		finish_exchange(c, END_BY_CLOSE);
-	if (c->phase == PHASE_REQUEST)
+	/* the request in progress and those queued behind it got no response */
+	for (int i = 0; i <= MAX_QUEUED; i++) {
+		if (c->phase != PHASE_REQUEST)
+			break;
 		finish_exchange(c, END_NO_RESPONSE);
-	if (c->phase == PHASE_REQUEST)
-		finish_exchange(c, END_NO_RESPONSE);
+	}
 	bpf_map_delete_elem(&connections, &key);
 }
 

@@ -46,6 +46,34 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 	return d->first != 0;
 }
 
+/*
+ * A socket write right after an SSL call whose object has no socket yet: if it carries a
+ * TLS record and the socket belongs to no other SSL object, the two go together. A thread's
+ * own pending object comes first, then one of the process's.
+ */
+static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, long len)
+{
+	__u32 tgid = (__u32)(id >> 32);
+	struct ssl_key *pending = bpf_map_lookup_elem(&tls_pending, &id);
+	bool per_thread = pending != 0;
+	if (!pending)
+		pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
+	if (!pending)
+		return;
+	struct conn_key socket = {.tgid = tgid, .fd = fd};
+	if (bpf_map_lookup_elem(&socket_ssl, &socket))
+		return; /* already another SSL object's */
+	if (!addr || !is_tls_record(addr, (__u64)len))
+		return;
+	struct ssl_key ssl = *pending;
+	tie_ssl_to_socket(&ssl, fd);
+	if (per_thread)
+		bpf_map_delete_elem(&tls_pending, &id);
+	struct ssl_key *process_pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
+	if (process_pending && process_pending->ssl == ssl.ssl)
+		bpf_map_delete_elem(&tls_pending_process, &tgid);
+}
+
 /* A data syscall of a traced process returned ret > 0 bytes: hand them to the tracker. */
 static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir)
 {
@@ -69,13 +97,8 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 				call->fd_plus_one = fd + 1;
 			return 0;
 		}
-		if (dir == DIR_EGRESS) {
-			struct ssl_key *pending = bpf_map_lookup_elem(&tls_pending, &id);
-			if (pending) {
-				bpf_map_update_elem(&ssl_fds, pending, &fd, BPF_ANY);
-				bpf_map_delete_elem(&tls_pending, &id);
-			}
-		}
+		if (dir == DIR_EGRESS)
+			learn_ssl_socket(id, fd, shape == IO_PLAIN ? addr : 0, ctx->ret);
 	}
 
 	struct io_data d = {.total = (__u64)ctx->ret};
@@ -169,6 +192,10 @@ int enter_close(struct syscall_enter_ctx *ctx)
 	if (!is_traced(tgid))
 		return 0;
 	track_close(tgid, (__u32)ctx->args[0]);
+	if (settings.tls_enabled) {
+		struct conn_key socket = {.tgid = tgid, .fd = (__u32)ctx->args[0]};
+		bpf_map_delete_elem(&socket_ssl, &socket);
+	}
 	return 0;
 }
 

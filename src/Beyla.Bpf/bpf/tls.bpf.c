@@ -42,10 +42,12 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 
 	struct ssl_key key = {.ssl = call.ssl, .tgid = (__u32)(id >> 32)};
 	if (call.fd_plus_one) {
-		__u32 learned = call.fd_plus_one - 1;
-		bpf_map_update_elem(&ssl_fds, &key, &learned, BPF_ANY);
+		tie_ssl_to_socket(&key, call.fd_plus_one - 1);
 	} else if (!bpf_map_lookup_elem(&ssl_fds, &key)) {
+		/* the program moves the ciphertext itself: learn the socket from its next write */
+		__u32 tgid = key.tgid;
 		bpf_map_update_elem(&tls_pending, &id, &key, BPF_ANY);
+		bpf_map_update_elem(&tls_pending_process, &tgid, &key, BPF_ANY);
 	}
 	if (!call.dir)
 		return 0; /* a handshake: no application data */
@@ -70,7 +72,10 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 		/* served from OpenSSL's buffer, no syscall: use what an earlier call taught */
 		__u32 *known = bpf_map_lookup_elem(&ssl_fds, &key);
 		if (!known) {
-			stat_inc(STAT_TLS_NO_SOCKET);
+			/* count a request that goes unreported, once: where its plaintext starts */
+			__u8 p[16] = {};
+			if (bytes >= 8 && !bpf_probe_read_user(p, 8, (const void *)call.buf) && is_request_start(p))
+				stat_inc(STAT_TLS_NO_SOCKET);
 			return 0;
 		}
 		fd = *known;
