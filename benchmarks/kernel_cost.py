@@ -45,6 +45,7 @@ def main():
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--server", choices=["nginx", "python", "node", "kestrel"], default="nginx")
     ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (self-signed certificate)")
+    ap.add_argument("--compare", action="store_true", help="first run the same load untraced and report the throughput ratio")
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
@@ -88,6 +89,11 @@ http {{ access_log off; keepalive_requests 1000000;
                 break
             except OSError:
                 time.sleep(0.1)
+        url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/hello/1"
+        untraced_rps = None
+        if a.compare:
+            out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", url)
+            untraced_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         before = set(prog_stats())
         t0 = time.monotonic()
         spans_file = open(os.path.join(work, "spans.jsonl"), "w+")
@@ -103,7 +109,7 @@ http {{ access_log off; keepalive_requests 1000000;
         ours = set(prog_stats()) - before
         start = {i: prog_stats()[i] for i in ours}
 
-        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/hello/1")
+        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", url)
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         end = prog_stats()
@@ -117,6 +123,8 @@ http {{ access_log off; keepalive_requests 1000000;
         print(f"build+attach (Build()): {attach_ms:.0f} ms; agent start to ready: {ready_s:.1f} s")
         print(f"server: {a.server}{' (https)' if a.tls else ''}")
         print(f"wrk: {requests} requests in {a.seconds} s ({rps:.0f} req/s), {a.connections} connections")
+        if untraced_rps:
+            print(f"untraced: {untraced_rps:.0f} req/s; traced/untraced throughput: {rps / untraced_rps:.3f}")
         print(f"spans seen / requests sent: {spans} / {requests} = {spans / requests:.4f}   {summary[0] if summary else ''}")
         total_ns = total_cnt = 0
         print(f"{'program':<16}{'runs/request':>14}{'ns/run':>10}{'ns/request':>12}")

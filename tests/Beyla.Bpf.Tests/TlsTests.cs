@@ -29,6 +29,20 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         (p, server) => p.ProcessId(server.Pid), traceCurl: false);
 
     [BpfFact]
+    public async Task NodeStartedAfterTracingBeganIsTracedFromItsFirstRequest()
+    {
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ExecutableName("node")).WithHttpProbes().Build();
+        await using var collector = new SpanCollector(tracer);
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("node",
+            [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+        await CurlAsync(port);
+        List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == server.Pid);
+        AssertSpans(spans, HttpSpanKind.Server);
+        Assert.Equal(0, tracer.Statistics.TotalLost);
+    }
+
+    [BpfFact]
     public Task KestrelHttpsServer() => ServerAndCurlAsync(port => ServerProcess.Start("dotnet",
         [TestEnvironment.KestrelServerDll, "--urls", $"https://127.0.0.1:{port}"], port, environment: new Dictionary<string, string>
         {
@@ -117,6 +131,27 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             .Build();
         await using var collector = new SpanCollector(tracer);
 
+        int curlPid = await CurlAsync(port);
+
+        Func<HttpSpan, bool> fromServer = anyPidOf is null ? s => s.ProcessId == server.Pid : s => s.Kind == HttpSpanKind.Server && s.LocalPort == port;
+        List<HttpSpan> serverSpans = await collector.WaitForAsync(s_requests.Length, fromServer);
+        AssertSpans(serverSpans, HttpSpanKind.Server);
+        Assert.All(serverSpans, s => Assert.Equal(port, s.LocalPort));
+        if (traceCurl)
+        {
+            List<HttpSpan> clientSpans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == curlPid);
+            AssertSpans(clientSpans, HttpSpanKind.Client);
+            for (int i = 0; i < s_requests.Length; i++)
+            {
+                Assert.Equal(serverSpans[i].RequestBytes, clientSpans[i].RequestBytes);
+                Assert.Equal(serverSpans[i].ResponseBytes, clientSpans[i].ResponseBytes);
+            }
+        }
+    }
+
+    /// <summary>Sends every request with one curl (HTTP/1.1, one connection); returns curl's pid.</summary>
+    private static async Task<int> CurlAsync(int port)
+    {
         var info = new ProcessStartInfo("curl") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string a in new[] { "--http1.1", "-sk", "-w", "%{http_code}\\n" })
             info.ArgumentList.Add(a);
@@ -130,21 +165,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         string[] codes = (await curl.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         await curl.WaitForExitAsync();
         Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
-
-        Func<HttpSpan, bool> fromServer = anyPidOf is null ? s => s.ProcessId == server.Pid : s => s.Kind == HttpSpanKind.Server && s.LocalPort == port;
-        List<HttpSpan> serverSpans = await collector.WaitForAsync(s_requests.Length, fromServer);
-        AssertSpans(serverSpans, HttpSpanKind.Server);
-        Assert.All(serverSpans, s => Assert.Equal(port, s.LocalPort));
-        if (traceCurl)
-        {
-            List<HttpSpan> clientSpans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == curl.Id);
-            AssertSpans(clientSpans, HttpSpanKind.Client);
-            for (int i = 0; i < s_requests.Length; i++)
-            {
-                Assert.Equal(serverSpans[i].RequestBytes, clientSpans[i].RequestBytes);
-                Assert.Equal(serverSpans[i].ResponseBytes, clientSpans[i].ResponseBytes);
-            }
-        }
+        return curl.Id;
     }
 
     private static void AssertSpans(List<HttpSpan> spans, HttpSpanKind kind)

@@ -59,10 +59,10 @@ internal sealed class SocketProbeSet : IEventSource
             if (context.Options.TraceTls)
             {
                 _tls = new TlsProbeSet(_object, settings, _logger);
-                // The system's libssl is probed for every process (the probes return at once
-                // in untraced ones): a process that loads it late, or starts and ends between
+                // The system's libssl, and selected executables that carry OpenSSL, are probed
+                // from the start: a process that loads libssl late, or starts and ends between
                 // two rescans, is still seen from its first handshake.
-                _tls.AttachEverywhere();
+                _tls.AttachPinned(context.Processes.ExecutableNames);
             }
             _cpus = LibBpf.NumPossibleCpus();
             if (!all)

@@ -6,9 +6,10 @@ namespace Beyla.Implementation;
 /// <summary>
 /// The TLS probe set (bpf/tls.bpf.c): uprobes on OpenSSL's read and write functions, in
 /// every libssl a traced process maps and in its executable when OpenSSL is linked in
-/// (Node). Shares the socket probe set's maps, so both feed one tracker. Attachments follow
-/// the traced processes: made when a process (or a library it loads) appears, released when
-/// it goes.
+/// (Node). Shares the socket probe set's maps, so both feed one tracker. Probes are attached
+/// per file, for every process (the BPF side returns at once for processes not traced), and
+/// follow the traced processes: made when a process (or a library it loads) appears,
+/// released when no traced process uses the file any more.
 /// </summary>
 internal sealed class TlsProbeSet : IDisposable
 {
@@ -32,9 +33,9 @@ internal sealed class TlsProbeSet : IDisposable
 
     private readonly BpfObject _object;
     private readonly ILogger _logger;
-    private readonly Dictionary<(int Pid, string File), List<BpfLinkHandle>> _attached = [];
+    private readonly Dictionary<string, List<BpfLinkHandle>> _attached = new(StringComparer.Ordinal);
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _filesForAll = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _pinned = new(StringComparer.Ordinal);
 
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
@@ -54,68 +55,70 @@ internal sealed class TlsProbeSet : IDisposable
         }
     }
 
-    /// <summary>Files with OpenSSL attached to, and for how many processes.</summary>
-    public int Attachments => _attached.Count;
+    /// <summary>Files with OpenSSL that the probes are attached to.</summary>
+    public IReadOnlyCollection<string> AttachedFiles => _attached.Keys;
 
     /// <summary>
-    /// Attaches once, for all processes, to the system's libssl (the probes return at once in
-    /// processes that are not traced); other copies of OpenSSL are attached per process.
+    /// Attaches, for the life of the tracer, to the system's libssl and to the executables the
+    /// selection names (found on PATH) when they carry OpenSSL: a process that starts later,
+    /// or loads libssl late, is traced from its first handshake. Probes are per file, for every
+    /// process; they return at once in processes that are not traced.
     /// </summary>
-    public void AttachEverywhere()
+    public void AttachPinned(IEnumerable<string> executableNames)
     {
-        foreach (string file in s_systemLibraries.Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal))
+        IEnumerable<string> onPath = executableNames.SelectMany(name =>
+            (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Select(dir => Path.Combine(dir, name)));
+        foreach (string file in s_systemLibraries.Concat(onPath).Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal))
         {
-            if (_filesForAll.Add(file))
-                Attach(-1, file);
+            if (_pinned.Add(file))
+                Attach(file);
         }
     }
 
-    /// <summary>Attaches to what the given processes map now, and releases what processes no longer traced had.</summary>
+    /// <summary>Attaches to the copies of OpenSSL the traced processes use, and releases those no traced process uses any more.</summary>
     public void Sync(IReadOnlyCollection<int> pids)
     {
-        var wanted = new HashSet<(int, string)>();
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
         foreach (int pid in pids)
+            wanted.UnionWith(OpenSslCandidates(pid));
+        foreach (string file in wanted)
         {
-            foreach (string file in OpenSslCandidates(pid))
-            {
-                if (_filesForAll.Contains(file))
-                    continue; // already attached for every process
-                wanted.Add((pid, file));
-                if (!_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
-                    Attach(pid, file);
-            }
+            if (!_attached.ContainsKey(file) && !_filesWithoutOpenSsl.Contains(file))
+                Attach(file);
         }
-        foreach (var key in _attached.Keys.Where(k => k.Pid != -1 && !wanted.Contains(k)).ToArray())
+        foreach (string file in _attached.Keys.Where(f => !wanted.Contains(f) && !_pinned.Contains(f)).ToArray())
         {
-            foreach (BpfLinkHandle link in _attached[key])
+            foreach (BpfLinkHandle link in _attached[file])
                 link.Dispose();
-            _attached.Remove(key);
+            _attached.Remove(file);
+            TlsLog.Released(_logger, file);
         }
     }
 
-    private void Attach(int pid, string file)
+    private void Attach(string file)
     {
         var links = new List<BpfLinkHandle>();
         try
         {
             foreach ((string program, string function, bool isReturn) in s_probes)
             {
-                BpfLinkHandle? link = _object.AttachUprobe(program, pid, file, function, isReturn);
+                BpfLinkHandle? link = _object.AttachUprobe(program, -1, file, function, isReturn);
                 if (link is not null)
                     links.Add(link);
             }
         }
         catch (BeylaException ex)
         {
-            TlsLog.AttachFailed(_logger, file, pid, ex.Message);
+            TlsLog.AttachFailed(_logger, file, ex.Message);
         }
         if (links.Count == 0)
         {
             _filesWithoutOpenSsl.Add(file);
             return;
         }
-        _attached[(pid, file)] = links;
-        TlsLog.Attached(_logger, file, pid, links.Count);
+        _attached[file] = links;
+        TlsLog.Attached(_logger, file, links.Count);
     }
 
     /// <summary>libssl files mapped by the process, and its executable (OpenSSL may be linked in).</summary>
