@@ -66,8 +66,11 @@ internal sealed unsafe class RingBufferReader : IDisposable
 
     public bool HasData() => Volatile.Read(ref *_consumerPos) < Volatile.Read(ref *_producerPos);
 
-    /// <summary>Copies every committed record into <paramref name="writer"/> (framed, not flushed); returns the count.</summary>
-    public int Drain(PipeWriter writer, int maxRecords)
+    /// <summary>
+    /// Copies every committed record into <paramref name="writer"/> (framed, not flushed),
+    /// except those <paramref name="keep"/> takes for the probe set itself; returns the count.
+    /// </summary>
+    public int Drain(PipeWriter writer, int maxRecords, RecordInterceptor? keep = null)
     {
         ulong consumerPos = Volatile.Read(ref *_consumerPos);
         ulong producerPos = Volatile.Read(ref *_producerPos);
@@ -79,7 +82,7 @@ internal sealed unsafe class RingBufferReader : IDisposable
             if ((lengthWord & BusyBit) != 0)
                 break;
             int length = (int)(lengthWord & ~(BusyBit | DiscardBit));
-            if ((lengthWord & DiscardBit) == 0)
+            if ((lengthWord & DiscardBit) == 0 && (keep is null || !keep(new ReadOnlySpan<byte>(header + HeaderSize, length))))
             {
                 Span<byte> dest = writer.GetSpan(4 + length);
                 BinaryPrimitives.WriteInt32LittleEndian(dest, length);
@@ -93,6 +96,9 @@ internal sealed unsafe class RingBufferReader : IDisposable
         Volatile.Write(ref *_consumerPos, consumerPos);
         return count;
     }
+
+    /// <summary>Looks at a record before it is forwarded; returns true to keep it from the pipe.</summary>
+    public delegate bool RecordInterceptor(ReadOnlySpan<byte> record);
 
     public void Dispose()
     {

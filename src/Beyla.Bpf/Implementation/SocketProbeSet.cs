@@ -29,6 +29,7 @@ internal sealed class SocketProbeSet : IEventSource
     private readonly int _cpus;
     private readonly HashSet<int> _tracedPids = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly RingBufferReader.RecordInterceptor? _intercept;
     private long _lost;
     private bool _running;
     private int _disposed;
@@ -59,10 +60,7 @@ internal sealed class SocketProbeSet : IEventSource
             if (context.Options.TraceTls)
             {
                 _tls = new TlsProbeSet(_object, settings, _logger);
-                // The system's libssl, and selected executables that carry OpenSSL, are probed
-                // from the start: a process that loads libssl late, or starts and ends between
-                // two rescans, is still seen from its first handshake.
-                _tls.AttachPinned(context.Processes.ExecutableNames);
+                _tls.AttachForEveryProcess(systemLibraries: all, context.Processes.ExecutableNames);
             }
             _cpus = LibBpf.NumPossibleCpus();
             if (!all)
@@ -72,6 +70,8 @@ internal sealed class SocketProbeSet : IEventSource
                 SyncTracedProcesses();
             }
             _ring = new RingBufferReader(_object.MapFd("events"), context.Options.RingBufferBytes);
+            if (_tls is not null)
+                _intercept = OnNotice;
             _object.AttachAll();
         }
         catch
@@ -151,12 +151,38 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>Moves records into the pipe; false when the reader has gone.</summary>
     private bool Pump(PipeWriter output)
     {
-        while (_ring.Drain(output, MaxRecordsPerDrain) > 0)
+        while (_ring.Drain(output, MaxRecordsPerDrain, _intercept) > 0)
         {
             ValueTask<FlushResult> flush = output.FlushAsync();
             FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
             if (result.IsCompleted)
                 return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Process notices from the kernel (a selected program started, a traced process opened a
+    /// libssl): attach the TLS probes for that process now rather than at the next rescan.
+    /// </summary>
+    private bool OnNotice(ReadOnlySpan<byte> record)
+    {
+        if (record.Length < ProcessNotice.Size || System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record) != ProcessNotice.Type)
+            return false;
+        int pid = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record[4..]);
+        uint reason = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record[8..]);
+        if (reason == ProcessNotice.LibsslOpened)
+        {
+            ReadOnlySpan<byte> path = record.Slice(ProcessNotice.PathOffset, ProcessNotice.PathCapacity);
+            int end = path.IndexOf((byte)0);
+            string file = System.Text.Encoding.UTF8.GetString(end < 0 ? path : path[..end]);
+            _tls!.AttachFile(pid, file);
+        }
+        else
+        {
+            lock (_tracedPids)
+                _tracedPids.Add(pid);
+            _tls!.Refresh(pid);
         }
         return true;
     }

@@ -7,9 +7,10 @@ namespace Beyla.Implementation;
 /// The TLS probe set (bpf/tls.bpf.c): uprobes on OpenSSL's read and write functions, in
 /// every libssl a traced process maps and in its executable when OpenSSL is linked in
 /// (Node). Shares the socket probe set's maps, so both feed one tracker. Probes are attached
-/// per file, for every process (the BPF side returns at once for processes not traced), and
-/// follow the traced processes: made when a process (or a library it loads) appears,
-/// released when no traced process uses the file any more.
+/// per traced process, so that untraced programs using the same libssl pay nothing (a uprobe
+/// costs every process that maps the file, traced or not); they follow the traced processes:
+/// made when a process starts or loads libssl (the kernel says so at once), released when it
+/// goes.
 /// </summary>
 internal sealed class TlsProbeSet : IDisposable
 {
@@ -33,9 +34,10 @@ internal sealed class TlsProbeSet : IDisposable
 
     private readonly BpfObject _object;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, List<BpfLinkHandle>> _attached = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(int Pid, string File), List<BpfLinkHandle>> _attached = [];
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _pinned = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _forEveryProcess = new(StringComparer.Ordinal);
 
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
@@ -55,70 +57,117 @@ internal sealed class TlsProbeSet : IDisposable
         }
     }
 
-    /// <summary>Files with OpenSSL that the probes are attached to.</summary>
-    public IReadOnlyCollection<string> AttachedFiles => _attached.Keys;
+    /// <summary>(process, file) pairs the probes are attached to; process -1 means every process.</summary>
+    public IReadOnlyCollection<(int Pid, string File)> Attachments
+    {
+        get
+        {
+            lock (_lock)
+                return [.. _attached.Keys];
+        }
+    }
 
     /// <summary>
-    /// Attaches, for the life of the tracer, to the system's libssl and to the executables the
-    /// selection names (found on PATH) when they carry OpenSSL: a process that starts later,
-    /// or loads libssl late, is traced from its first handshake. Probes are per file, for every
-    /// process; they return at once in processes that are not traced.
+    /// Attaches for every process: to the system's libssl when every process is traced, and to
+    /// the executables a selection names (found on PATH) when they carry OpenSSL, so that a
+    /// program started later is seen from its first handshake. Only processes that map those
+    /// files pay for the probes, and a named executable is the user's choice.
     /// </summary>
-    public void AttachPinned(IEnumerable<string> executableNames)
+    public void AttachForEveryProcess(bool systemLibraries, IEnumerable<string> executableNames)
     {
         IEnumerable<string> onPath = executableNames.SelectMany(name =>
             (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
                 .Select(dir => Path.Combine(dir, name)));
-        foreach (string file in s_systemLibraries.Concat(onPath).Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal))
+        IEnumerable<string> files = systemLibraries ? s_systemLibraries.Concat(onPath) : onPath;
+        lock (_lock)
         {
-            if (_pinned.Add(file))
-                Attach(file);
+            foreach (string file in files.Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal))
+            {
+                if (_forEveryProcess.Add(file))
+                    Attach(-1, file);
+            }
         }
     }
 
-    /// <summary>Attaches to the copies of OpenSSL the traced processes use, and releases those no traced process uses any more.</summary>
+    /// <summary>
+    /// Attaches to the copies of OpenSSL the traced processes map (only those processes pay
+    /// for the probes), and releases what processes no longer traced had.
+    /// </summary>
     public void Sync(IReadOnlyCollection<int> pids)
     {
-        var wanted = new HashSet<string>(StringComparer.Ordinal);
-        foreach (int pid in pids)
-            wanted.UnionWith(OpenSslCandidates(pid));
-        foreach (string file in wanted)
+        lock (_lock)
         {
-            if (!_attached.ContainsKey(file) && !_filesWithoutOpenSsl.Contains(file))
-                Attach(file);
-        }
-        foreach (string file in _attached.Keys.Where(f => !wanted.Contains(f) && !_pinned.Contains(f)).ToArray())
-        {
-            foreach (BpfLinkHandle link in _attached[file])
-                link.Dispose();
-            _attached.Remove(file);
-            TlsLog.Released(_logger, file);
+            var wanted = new HashSet<(int, string)>();
+            foreach (int pid in pids)
+            {
+                foreach (string file in OpenSslCandidates(pid))
+                {
+                    if (_forEveryProcess.Contains(file))
+                        continue;
+                    wanted.Add((pid, file));
+                    if (!_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
+                        Attach(pid, file);
+                }
+            }
+            foreach ((int Pid, string File) key in _attached.Keys.Where(k => k.Pid != -1 && !wanted.Contains(k)).ToArray())
+            {
+                foreach (BpfLinkHandle link in _attached[key])
+                    link.Dispose();
+                _attached.Remove(key);
+                TlsLog.Released(_logger, key.File, key.Pid);
+            }
         }
     }
 
-    private void Attach(string file)
+    /// <summary>A traced process started a program or opened a libssl: attach to what it maps now.</summary>
+    public void Refresh(int pid)
+    {
+        lock (_lock)
+        {
+            foreach (string file in OpenSslCandidates(pid))
+            {
+                if (!_forEveryProcess.Contains(file) && !_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
+                    Attach(pid, file);
+            }
+        }
+    }
+
+    /// <summary>A traced process opened a libssl: attach to it for that process before it is used.</summary>
+    public void AttachFile(int pid, string path)
+    {
+        string? file = LibC.RealPath(path.StartsWith('/') ? path : $"/proc/{pid}/cwd/{path}");
+        if (file is null)
+            return;
+        lock (_lock)
+        {
+            if (!_forEveryProcess.Contains(file) && !_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
+                Attach(pid, file);
+        }
+    }
+
+    private void Attach(int pid, string file)
     {
         var links = new List<BpfLinkHandle>();
         try
         {
             foreach ((string program, string function, bool isReturn) in s_probes)
             {
-                BpfLinkHandle? link = _object.AttachUprobe(program, -1, file, function, isReturn);
+                BpfLinkHandle? link = _object.AttachUprobe(program, pid, file, function, isReturn);
                 if (link is not null)
                     links.Add(link);
             }
         }
         catch (BeylaException ex)
         {
-            TlsLog.AttachFailed(_logger, file, ex.Message);
+            TlsLog.AttachFailed(_logger, file, pid, ex.Message);
         }
         if (links.Count == 0)
         {
             _filesWithoutOpenSsl.Add(file);
             return;
         }
-        _attached[file] = links;
-        TlsLog.Attached(_logger, file, links.Count);
+        _attached[(pid, file)] = links;
+        TlsLog.Attached(_logger, file, pid, links.Count);
     }
 
     /// <summary>libssl files mapped by the process, and its executable (OpenSSL may be linked in).</summary>
@@ -149,12 +198,15 @@ internal sealed class TlsProbeSet : IDisposable
 
     public void Dispose()
     {
-        foreach (List<BpfLinkHandle> links in _attached.Values)
+        lock (_lock)
         {
-            foreach (BpfLinkHandle link in links)
-                link.Dispose();
+            foreach (List<BpfLinkHandle> links in _attached.Values)
+            {
+                foreach (BpfLinkHandle link in links)
+                    link.Dispose();
+            }
+            _attached.Clear();
         }
-        _attached.Clear();
         _object.Dispose();
     }
 }

@@ -11,6 +11,21 @@
 
 /* record types */
 #define EVENT_HTTP_SPAN 1
+#define EVENT_PROCESS_NOTICE 2 /* for the probe set's own user side; never reaches the decoder */
+
+/* why a process notice was sent */
+#define NOTICE_EXEC 1          /* a selected program started */
+#define NOTICE_LIBSSL_OPENED 2 /* a traced process opened a libssl: attach TLS probes now */
+
+#define NOTICE_PATH_CAPTURE 128
+
+struct process_notice_event {
+	__u32 type;            /* EVENT_PROCESS_NOTICE */
+	__u32 pid;
+	__u32 reason;          /* NOTICE_* */
+	__u32 path_len;
+	char path[NOTICE_PATH_CAPTURE];
+};
 
 /* bytes of the request head (request line and first headers) carried by each span */
 #define REQUEST_HEAD_CAPTURE 224

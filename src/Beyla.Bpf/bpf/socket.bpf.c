@@ -217,6 +217,46 @@ int exit_accept4(struct syscall_exit_ctx *ctx) { return ctx->ret >= 0 ? forget_f
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct syscall_enter_ctx *ctx) { return forget_fd((__u32)ctx->args[0]); }
 
+/* "libssl.so" at the start of the last path component of s->buf[0, len). Global: verified once. */
+__noinline int beyla_is_libssl_path(struct scratch *s, __u32 len)
+{
+	if (!s)
+		return 0;
+	/* len counts the final NUL: search back from the last character for the last '/' */
+	__u32 base = 0;
+	for (__u32 i = 2; i <= NOTICE_PATH_CAPTURE; i++) {
+		if (i > len)
+			break;
+		__u64 at = len - i;
+		MASK_FOR_VERIFIER(at, 127);
+		if (s->buf[at] == '/') {
+			base = (__u32)at + 1;
+			break;
+		}
+	}
+	__u64 b = base;
+	MASK_FOR_VERIFIER(b, 127);
+	const __u8 *name = s->buf + b;
+	return name[0] == 'l' && name[1] == 'i' && name[2] == 'b' && name[3] == 's' && name[4] == 's' &&
+	       name[5] == 'l' && name[6] == '.' && name[7] == 's' && name[8] == 'o';
+}
+
+static __always_inline void notify_process(__u32 pid, __u32 reason, struct scratch *s)
+{
+	struct process_notice_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->type = EVENT_PROCESS_NOTICE;
+	e->pid = pid;
+	e->reason = reason;
+	e->path_len = 0;
+	if (s) {
+		__builtin_memcpy(e->path, s->buf, NOTICE_PATH_CAPTURE);
+		e->path_len = NOTICE_PATH_CAPTURE;
+	}
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
 /* A process became a new program: trace it if its command name is selected. */
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
@@ -230,6 +270,29 @@ int on_exec(void *ctx)
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	__u8 one = 1;
 	bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_ANY);
+	if (settings.tls_enabled)
+		notify_process(tgid, NOTICE_EXEC, 0);
+	return 0;
+}
+
+/* A traced process opens a file: if it is a libssl, user space attaches the TLS probes to it
+ * for this process before the library is mapped and used. */
+SEC("tracepoint/syscalls/sys_enter_openat")
+int enter_openat(struct syscall_enter_ctx *ctx)
+{
+	if (!settings.tls_enabled)
+		return 0;
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (!is_traced(tgid))
+		return 0;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	long len = bpf_probe_read_user_str(s->buf, NOTICE_PATH_CAPTURE, (const void *)ctx->args[1]);
+	if (len <= 0 || !beyla_is_libssl_path(s, (__u32)len))
+		return 0;
+	notify_process(tgid, NOTICE_LIBSSL_OPENED, s);
 	return 0;
 }
 
