@@ -35,10 +35,8 @@ public abstract class HttpServerTests
     [BpfFact]
     public async Task CurlRequestsOnOneConnectionAreEachOneSpan()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
 
         string[] urls = s_mix.Select(m => $"http://127.0.0.1:{server.Port}{m.Path}").ToArray();
         long before = Stopwatch.GetTimestamp();
@@ -48,7 +46,7 @@ public abstract class HttpServerTests
         string[][] results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')).ToArray();
         Assert.Equal(s_mix.Length, results.Length);
 
-        List<HttpSpan> spans = await collector.WaitForAsync(s_mix.Length, s => pids.Contains(s.ProcessId));
+        List<HttpSpan> spans = await traced.SpansAsync(s_mix.Length);
         Assert.Equal(s_mix.Length, spans.Count);
         for (int i = 0; i < s_mix.Length; i++)
         {
@@ -76,10 +74,8 @@ public abstract class HttpServerTests
     [BpfFact]
     public async Task KeepAliveRequestsHaveDurationsInsideWhatTheClientMeasured()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
 
         const int rounds = 5;
         var exchanges = new List<ClientExchange>();
@@ -96,7 +92,7 @@ public abstract class HttpServerTests
             }
         }
 
-        List<HttpSpan> spans = await collector.WaitForAsync(exchanges.Count, s => pids.Contains(s.ProcessId));
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
         Assert.Equal(exchanges.Count, spans.Count);
         for (int i = 0; i < exchanges.Count; i++)
             AssertMatches(exchanges[i], spans[i], server);
@@ -105,10 +101,8 @@ public abstract class HttpServerTests
     [BpfFact]
     public async Task ConcurrentKeepAliveClientsAreCountedExactly()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
 
         const int clients = 4;
         int perClient = LoadRequestsPerClient;
@@ -118,9 +112,9 @@ public abstract class HttpServerTests
             return Enumerable.Range(0, perClient).Select(i => client.Get(i % 10 == 9 ? $"/status/500" : $"/hello/{c}/{i}")).ToArray();
         })));
 
-        List<HttpSpan> spans = await collector.WaitForAsync(clients * perClient, s => pids.Contains(s.ProcessId));
+        List<HttpSpan> spans = await traced.SpansAsync(clients * perClient);
         Assert.Equal(clients * perClient, spans.Count);
-        Assert.Equal(0, tracer.Statistics.TotalLost);
+        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
         foreach (ClientExchange[] perConnection in results)
         {
             int port = perConnection[0].LocalPort;
@@ -134,10 +128,8 @@ public abstract class HttpServerTests
     [BpfFact]
     public async Task PostWithBodySplitAcrossWritesIsOneSpan()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
 
         byte[] body = new byte[3000];
         new Random(42).NextBytes(body);
@@ -146,7 +138,7 @@ public abstract class HttpServerTests
             exchange = client.Send("POST", "/echo", body, bodyPieces: 3, pauseMs: 30);
         Assert.Equal(200, exchange.Status);
 
-        List<HttpSpan> spans = await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId));
+        List<HttpSpan> spans = await traced.SpansAsync(1);
         HttpSpan span = Assert.Single(spans);
         Assert.Equal("POST", span.Method);
         Assert.Equal("/echo", span.Path);
@@ -185,15 +177,13 @@ public abstract class HttpServerTests
     [BpfFact]
     public async Task ConnectionClosedBeforeAnyResponseGivesASpanWithoutStatus()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
         (long start, long end) closed;
         using (var client = new KeepAliveClient(server.Port))
             closed = client.GetExpectingClose("/drop/now");
 
-        HttpSpan span = Assert.Single(await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId)));
+        HttpSpan span = Assert.Single(await traced.SpansAsync(1));
         Assert.Equal("/drop/now", span.Path);
         Assert.Equal(0, span.StatusCode);
         Assert.Equal(SpanEndReason.NoResponse, span.EndReason);
@@ -204,10 +194,8 @@ public abstract class HttpServerTests
     [BpfFact]
     public async Task ResponseLargerThanASocketBufferIsOneCompleteSpan()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
         var exchanges = new List<ClientExchange>();
         using (var client = new KeepAliveClient(server.Port))
         {
@@ -215,7 +203,7 @@ public abstract class HttpServerTests
             exchanges.Add(client.Get("/hello/after-big"));
         }
 
-        List<HttpSpan> spans = await collector.WaitForAsync(2, s => pids.Contains(s.ProcessId));
+        List<HttpSpan> spans = await traced.SpansAsync(2);
         Assert.Equal(2, spans.Count);
         Assert.True(exchanges[0].ResponseBytes > 4194304);
         for (int i = 0; i < 2; i++)
@@ -228,25 +216,21 @@ public abstract class HttpServerTests
     [BpfFact]
     public async Task RequestHeadArrivingByteByByteIsOneSpan()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
         ClientExchange exchange;
         using (var client = new KeepAliveClient(server.Port))
             exchange = client.GetBytewise("/hello/one-byte-at-a-time", pauseMs: 2);
 
-        HttpSpan span = Assert.Single(await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId)));
+        HttpSpan span = Assert.Single(await traced.SpansAsync(1));
         AssertMatches(exchange, span, server);
     }
 
     [BpfFact]
     public async Task PipelinedRequestsInOneWriteAreEachOneSpan()
     {
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
         List<ClientExchange> exchanges;
         using (var client = new KeepAliveClient(server.Port))
         {
@@ -254,11 +238,11 @@ public abstract class HttpServerTests
             exchanges.Add(client.Get("/hello/after"));
         }
 
-        List<HttpSpan> spans = await collector.WaitForAsync(exchanges.Count, s => pids.Contains(s.ProcessId));
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
         Assert.Equal(exchanges.Count, spans.Count);
         for (int i = 0; i < exchanges.Count; i++)
             AssertMatches(exchanges[i], spans[i], server);
-        Assert.Equal(0, tracer.Statistics.TotalLost);
+        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
     }
 
     [BpfFact]
@@ -266,21 +250,65 @@ public abstract class HttpServerTests
     {
         if (!HasSlowRoute)
             return;
-        using ServerProcess server = StartServer(FreePort.Next());
-        await using BeylaTracer tracer = Build(server);
-        await using var collector = new SpanCollector(tracer);
-        IReadOnlySet<int> pids = ServingPids(server);
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
         ClientExchange exchange;
         using (var client = new KeepAliveClient(server.Port))
             exchange = client.Get("/slow/300");
 
-        HttpSpan span = Assert.Single(await collector.WaitForAsync(1, s => pids.Contains(s.ProcessId)));
+        HttpSpan span = Assert.Single(await traced.SpansAsync(1));
         AssertMatches(exchange, span, server);
-        Assert.True(span.DurationNanoseconds >= 300_000_000, $"{span.DurationNanoseconds} ns");
+        // Server timers (Task.Delay, setTimeout) have millisecond granularity and may fire a little early.
+        Assert.True(span.DurationNanoseconds >= 295_000_000, $"{span.DurationNanoseconds} ns");
     }
 
     private BeylaTracer Build(ServerProcess server) =>
         new BeylaBuilder().TraceProcesses(p => Select(p, server)).WithHttpProbes().Build();
+
+    /// <summary>Starts the server, then a tracer selecting it, and collects its spans.</summary>
+    private TracedServer StartTraced()
+    {
+        ServerProcess server = StartServer(FreePort.Next());
+        try
+        {
+            BeylaTracer tracer = Build(server);
+            return new TracedServer(server, tracer, ServingPids(server));
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A server, the tracer watching it, and the spans its processes produce.</summary>
+    private sealed class TracedServer : IAsyncDisposable
+    {
+        private readonly SpanCollector _collector;
+        private readonly IReadOnlySet<int> _pids;
+
+        public TracedServer(ServerProcess server, BeylaTracer tracer, IReadOnlySet<int> pids)
+        {
+            Server = server;
+            Tracer = tracer;
+            _pids = pids;
+            _collector = new SpanCollector(tracer);
+        }
+
+        public ServerProcess Server { get; }
+
+        public BeylaTracer Tracer { get; }
+
+        /// <summary>Waits for <paramref name="count"/> spans of the server's processes (and a quiet moment for extras).</summary>
+        public Task<List<HttpSpan>> SpansAsync(int count) => _collector.WaitForAsync(count, s => _pids.Contains(s.ProcessId));
+
+        public async ValueTask DisposeAsync()
+        {
+            await _collector.DisposeAsync();
+            await Tracer.DisposeAsync();
+            Server.Dispose();
+        }
+    }
 
     private void AssertMatches(ClientExchange exchange, HttpSpan span, ServerProcess server)
     {

@@ -9,34 +9,13 @@ public sealed class NginxServerTests : HttpServerTests, IDisposable
 
     private protected override ServerProcess StartServer(int port)
     {
-        string conf = Path.Combine(_dir, "nginx.conf");
-        File.WriteAllText(conf, $$"""
-            worker_processes 2;
-            daemon off;
-            user root;
-            pid {{_dir}}/nginx.pid;
-            error_log {{_dir}}/error.log;
-            events { worker_connections 256; }
-            http {
-                access_log off;
-                sendfile on;
-                keepalive_requests 100000;
-                client_body_temp_path {{_dir}}/body;
-                proxy_temp_path {{_dir}}/proxy;
-                fastcgi_temp_path {{_dir}}/fastcgi;
-                uwsgi_temp_path {{_dir}}/uwsgi;
-                scgi_temp_path {{_dir}}/scgi;
-                default_type text/plain;
-                server {
+        string conf = NginxConfig.Write(_dir, $$"""
                     listen 127.0.0.1:{{port}};
-                    root {{_dir}}/www;
                     location /hello/ { return 200 "hello from nginx\n"; }
                     location = /status/500 { return 500 "status\n"; }
                     location = /status/404 { return 404 "status\n"; }
                     location = /echo { return 200 "ok\n"; }
                     location /drop/ { return 444; }
-                }
-            }
             """);
         // /big/N is a static file, which nginx sends with sendfile.
         Directory.CreateDirectory(Path.Combine(_dir, "www", "big"));

@@ -59,32 +59,13 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         {
             await ServerAndCurlAsync(port =>
             {
-                string conf = Path.Combine(dir, "nginx.conf");
-                File.WriteAllText(conf, $$"""
-                    worker_processes 2;
-                    daemon off;
-                    user root;
-                    pid {{dir}}/nginx.pid;
-                    error_log {{dir}}/error.log;
-                    events { worker_connections 256; }
-                    http {
-                        access_log off;
-                        client_body_temp_path {{dir}}/body;
-                        proxy_temp_path {{dir}}/proxy;
-                        fastcgi_temp_path {{dir}}/fastcgi;
-                        uwsgi_temp_path {{dir}}/uwsgi;
-                        scgi_temp_path {{dir}}/scgi;
-                        server {
+                string conf = NginxConfig.Write(dir, $$"""
                             listen 127.0.0.1:{{port}} ssl;
                             ssl_certificate {{_certificate.CertificatePath}};
                             ssl_certificate_key {{_certificate.KeyPath}};
-                            root {{dir}}/www;
                             location /hello/ { return 200 "hello from nginx\n"; }
                             location = /status/500 { return 500 "status\n"; }
-                        }
-                    }
                     """);
-                Directory.CreateDirectory(Path.Combine(dir, "www"));
                 return ServerProcess.Start("nginx", ["-c", conf, "-p", dir], port);
             }, (p, server) => p.ListeningOn(server.Port), traceCurl: false, anyPidOf: "nginx");
         }
