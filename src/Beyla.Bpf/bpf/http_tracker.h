@@ -99,6 +99,8 @@ struct io_data {
 	__u64 first_len;  /* bytes readable at first (<= total) */
 	__u64 tail;       /* user address of the last 5 bytes, 0 if unknown */
 	__u64 total;      /* bytes moved by the call */
+	__u64 iov;        /* user address of the iovec array the bytes came from, 0 if none */
+	__u64 iov_count;
 };
 
 struct scratch {
@@ -415,12 +417,17 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 	c->phase = PHASE_REQUEST;
 }
 
+__noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
+
 static __always_inline void record_request(struct request_slot *r, const struct io_data *d, __u64 now)
 {
 	__u64 len = d->first_len > REQUEST_HEAD_CAPTURE ? REQUEST_HEAD_CAPTURE : d->first_len;
 	MASK_FOR_VERIFIER(len, 255); /* len <= 224 < 256 = sizeof(head): the mask changes nothing */
 	bpf_probe_read_user(r->head, len, (const void *)d->first);
 	r->head_len = (__u16)len;
+	/* a head written from several buffers (writev, sendmsg): gather the rest of it */
+	if (d->iov && d->iov_count > 1 && len < REQUEST_HEAD_CAPTURE && d->first_len < d->total)
+		beyla_append_iovecs(r, (struct io_data *)d);
 	r->start_ns = now;
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->bytes = d->total;
@@ -520,6 +527,36 @@ __noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u6
 		}
 		if (!more)
 			break;
+	}
+	return 0;
+}
+
+/* Appends to r's head what the second and later iovecs of d carried. Global: verified once. */
+__noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d)
+{
+	if (!r || !d)
+		return 0;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	__u64 seen = d->first_len;
+	for (int i = 1; i < 4; i++) {
+		if (i >= d->iov_count || r->head_len >= REQUEST_HEAD_CAPTURE || seen >= d->total)
+			break;
+		struct iovec v = {};
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(d->iov + i * sizeof(struct iovec))))
+			break;
+		__u64 n = v.iov_len;
+		if (n > d->total - seen)
+			n = d->total - seen;
+		if (n > REQUEST_HEAD_CAPTURE - r->head_len)
+			n = REQUEST_HEAD_CAPTURE - r->head_len;
+		seen += v.iov_len;
+		MASK_FOR_VERIFIER(n, 255);
+		if (!n || bpf_probe_read_user(s->buf, n, v.iov_base))
+			continue;
+		beyla_append_head(r, s, (__u32)n);
 	}
 	return 0;
 }

@@ -23,6 +23,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Locates the first bytes and the last five bytes of what an iovec array moved. */
 static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec *iov, __u64 count)
 {
+	d->iov = (__u64)iov;
+	d->iov_count = count;
 	struct iovec v = {};
 	__u64 done = 0;
 	for (int i = 0; i < MAX_IOVECS; i++) {

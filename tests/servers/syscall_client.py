@@ -1,0 +1,50 @@
+"""Sends one GET over a fresh connection using one pair of syscalls, for the kernel tests.
+
+Usage: syscall_client.py PORT PATH MODE, MODE one of:
+  write-read      os.write / os.read
+  sendto-recvfrom socket.send / socket.recv (sendto/recvfrom syscalls)
+  writev-readv    os.writev (head in two pieces) / os.readv
+  sendmsg-recvmsg socket.sendmsg (head in two pieces) / socket.recvmsg
+Waits for a line on stdin first (after printing "ready"), then prints
+"STATUS REQUEST_BYTES RESPONSE_BYTES START_NS END_NS".
+"""
+import os
+import socket
+import sys
+import time
+
+port, path, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
+s = socket.create_connection(("127.0.0.1", port))
+print("ready", flush=True)
+sys.stdin.readline()
+start = time.monotonic_ns()
+fd = s.fileno()
+if mode == "write-read":
+    os.write(fd, head)
+elif mode == "sendto-recvfrom":
+    s.send(head)
+elif mode == "writev-readv":
+    os.writev(fd, [head[:10], head[10:]])
+else:
+    s.sendmsg([head[:10], head[10:]])
+
+response = b""
+while True:
+    if mode == "write-read":
+        chunk = os.read(fd, 65536)
+    elif mode == "sendto-recvfrom":
+        chunk = s.recv(65536)
+    elif mode == "writev-readv":
+        buf = bytearray(65536)
+        n = os.readv(fd, [buf])
+        chunk = bytes(buf[:n])
+    else:
+        chunk = s.recvmsg(65536)[0]
+    if not chunk:
+        break
+    response += chunk
+end = time.monotonic_ns()
+status = int(response[9:12])
+print(status, len(head), len(response), start, end, flush=True)
+s.close()
