@@ -83,7 +83,7 @@ internal sealed unsafe class BpfObject : IDisposable
     /// <paramref name="function"/> in <paramref name="binaryPath"/>, for one process or all (-1).
     /// Returns null when the binary has no such function.
     /// </summary>
-    public BpfLinkHandle? AttachUprobe(string programName, int pid, string binaryPath, string function, bool returnProbe)
+    public BpfLinkHandle? AttachUprobe(string programName, int pid, string binaryPath, string function, bool returnProbe, ulong functionOffset = 0)
     {
         nint obj = _object.DangerousGetHandle();
         nint program;
@@ -99,14 +99,15 @@ internal sealed unsafe class BpfObject : IDisposable
         fixed (byte* pathPtr = path)
         fixed (byte* funcPtr = func)
         {
+            // With an offset, libbpf need not read the file's symbols again: much faster.
             var options = new LibBpf.UprobeOpts
             {
                 Size = (nuint)sizeof(LibBpf.UprobeOpts),
                 RetProbe = returnProbe ? (byte)1 : (byte)0,
-                FunctionName = funcPtr,
+                FunctionName = functionOffset == 0 ? funcPtr : null,
             };
             LibBpfLibrary.ClearMessages();
-            link = LibBpf.ProgramAttachUprobeOpts(program, pid, pathPtr, 0, &options);
+            link = LibBpf.ProgramAttachUprobeOpts(program, pid, pathPtr, (nuint)functionOffset, &options);
             errno = Marshal.GetLastPInvokeError();
         }
         if (link == 0)

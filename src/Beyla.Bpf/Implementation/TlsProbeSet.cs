@@ -23,6 +23,8 @@ internal sealed class TlsProbeSet : IDisposable
         ("ssl_write_ex_enter", "SSL_write_ex", false), ("ssl_write_ex_exit", "SSL_write_ex", true),
     ];
 
+    private static readonly HashSet<string> s_functions = new(s_probes.Select(p => p.Function), StringComparer.Ordinal);
+
     private static readonly string[] s_sharedMaps =
         ["traced_pids", "traced_comms", "connections", "events", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests"];
 
@@ -38,6 +40,7 @@ internal sealed class TlsProbeSet : IDisposable
     private readonly Dictionary<(int Pid, string File), List<BpfLinkHandle>> _attached = [];
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
     private readonly HashSet<string> _forEveryProcess = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, ulong>> _offsets = new(StringComparer.Ordinal);
 
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
@@ -150,14 +153,21 @@ internal sealed class TlsProbeSet : IDisposable
         var links = new List<BpfLinkHandle>();
         try
         {
+            if (!_offsets.TryGetValue(file, out Dictionary<string, ulong>? offsets))
+            {
+                offsets = ElfSymbols.FindFunctions(file, s_functions);
+                _offsets[file] = offsets;
+            }
             foreach ((string program, string function, bool isReturn) in s_probes)
             {
-                BpfLinkHandle? link = _object.AttachUprobe(program, pid, file, function, isReturn);
+                if (!offsets.TryGetValue(function, out ulong offset))
+                    continue;
+                BpfLinkHandle? link = _object.AttachUprobe(program, pid, file, function, isReturn, offset);
                 if (link is not null)
                     links.Add(link);
             }
         }
-        catch (BeylaException ex)
+        catch (Exception ex) when (ex is BeylaException or IOException or UnauthorizedAccessException)
         {
             TlsLog.AttachFailed(_logger, file, pid, ex.Message);
         }

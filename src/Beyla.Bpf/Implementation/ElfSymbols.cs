@@ -1,0 +1,90 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Beyla.Implementation;
+
+/// <summary>
+/// Finds functions in an ELF64 little-endian file (its .symtab and .dynsym) and gives their
+/// file offsets, which is what a uprobe is placed at. Resolving once per file keeps attaching
+/// fast enough to win the race against a program that has just loaded a library.
+/// </summary>
+internal static class ElfSymbols
+{
+    private const uint SectionSymbolTable = 2;
+    private const uint SectionDynamicSymbols = 11;
+    private const uint SegmentLoad = 1;
+
+    /// <summary>File offsets of the wanted function names that the file defines; missing names are absent.</summary>
+    public static Dictionary<string, ulong> FindFunctions(string path, IReadOnlyCollection<string> names)
+    {
+        var found = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        byte[] file = File.ReadAllBytes(path);
+        ReadOnlySpan<byte> elf = file;
+        if (elf.Length < 64 || !elf[..4].SequenceEqual("\u007fELF"u8) || elf[4] != 2 || elf[5] != 1)
+            return found; // not a 64-bit little-endian ELF file
+        ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[32..]);
+        ulong shoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[40..]);
+        int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf[54..]);
+        int phnum = BinaryPrimitives.ReadUInt16LittleEndian(elf[56..]);
+        int shentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf[58..]);
+        int shnum = BinaryPrimitives.ReadUInt16LittleEndian(elf[60..]);
+
+        var segments = new List<(ulong VirtualAddress, ulong Size, ulong Offset)>();
+        for (int i = 0; i < phnum; i++)
+        {
+            ReadOnlySpan<byte> ph = Slice(elf, phoff + (ulong)(i * phentsize), 56);
+            if (ph.IsEmpty || BinaryPrimitives.ReadUInt32LittleEndian(ph) != SegmentLoad || (BinaryPrimitives.ReadUInt32LittleEndian(ph[4..]) & 1) == 0)
+                continue; // only executable PT_LOAD segments hold functions
+            segments.Add((BinaryPrimitives.ReadUInt64LittleEndian(ph[16..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[40..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[8..])));
+        }
+
+        for (int i = 0; i < shnum; i++)
+        {
+            ReadOnlySpan<byte> sh = Slice(elf, shoff + (ulong)(i * shentsize), 64);
+            if (sh.IsEmpty)
+                continue;
+            uint type = BinaryPrimitives.ReadUInt32LittleEndian(sh[4..]);
+            if (type is not (SectionSymbolTable or SectionDynamicSymbols))
+                continue;
+            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(sh[24..]);
+            ulong size = BinaryPrimitives.ReadUInt64LittleEndian(sh[32..]);
+            int link = (int)BinaryPrimitives.ReadUInt32LittleEndian(sh[40..]);
+            ulong entsize = BinaryPrimitives.ReadUInt64LittleEndian(sh[56..]);
+            ReadOnlySpan<byte> strings = Slice(elf, shoff + (ulong)(link * shentsize), 64);
+            if (strings.IsEmpty || entsize < 24)
+                continue;
+            ReadOnlySpan<byte> stringTable = Slice(elf, BinaryPrimitives.ReadUInt64LittleEndian(strings[24..]), BinaryPrimitives.ReadUInt64LittleEndian(strings[32..]));
+            for (ulong at = 0; at + 24 <= size; at += entsize)
+            {
+                ReadOnlySpan<byte> sym = Slice(elf, offset + at, 24);
+                if (sym.IsEmpty)
+                    break;
+                byte info = sym[4];
+                ushort section = BinaryPrimitives.ReadUInt16LittleEndian(sym[6..]);
+                ulong value = BinaryPrimitives.ReadUInt64LittleEndian(sym[8..]);
+                if ((info & 0xf) != 2 || section == 0 || value == 0)
+                    continue; // not a defined function
+                uint nameOffset = BinaryPrimitives.ReadUInt32LittleEndian(sym);
+                if (nameOffset >= stringTable.Length)
+                    continue;
+                ReadOnlySpan<byte> name = stringTable[(int)nameOffset..];
+                int end = name.IndexOf((byte)0);
+                string symbol = Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
+                if (!names.Contains(symbol) || found.ContainsKey(symbol))
+                    continue;
+                foreach ((ulong vaddr, ulong segmentSize, ulong segmentOffset) in segments)
+                {
+                    if (value >= vaddr && value < vaddr + segmentSize)
+                    {
+                        found[symbol] = value - vaddr + segmentOffset;
+                        break;
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> data, ulong offset, ulong length) =>
+        offset + length <= (ulong)data.Length ? data.Slice((int)offset, (int)length) : default;
+}
