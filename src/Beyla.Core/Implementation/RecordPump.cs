@@ -125,6 +125,9 @@ internal sealed class RecordPump
             Flush();
     }
 
+    /// <summary>Hands out the spans decoded so far (benchmarks call it after <see cref="ProcessFrames"/>).</summary>
+    internal void FlushForBenchmark() => Flush();
+
     private void Flush()
     {
         if (_batchCount == 0)

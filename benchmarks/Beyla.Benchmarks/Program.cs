@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(Beyla.Benchmarks.DecodePipelineBenchmarks).Assembly).Run(args);
