@@ -157,15 +157,6 @@ internal sealed unsafe class BpfObject : IDisposable
         }
     }
 
-    public IEnumerable<int> ProgramFds()
-    {
-        nint obj = _object.DangerousGetHandle();
-        var fds = new List<int>();
-        for (nint prog = LibBpf.ObjectNextProgram(obj, 0); prog != 0; prog = LibBpf.ObjectNextProgram(obj, prog))
-            fds.Add(LibBpf.ProgramFd(prog));
-        return fds;
-    }
-
     private void DetachAll()
     {
         foreach (BpfLinkHandle link in _links)

@@ -80,7 +80,6 @@ internal sealed class SocketProbeSet : IEventSource
             _object.Dispose();
             throw;
         }
-        AttachTime = started.Elapsed;
         SocketLog.Attached(_logger, _object.AttachedPrograms, started.Elapsed.TotalMilliseconds, _tracedPids.Count);
     }
 
@@ -93,19 +92,6 @@ internal sealed class SocketProbeSet : IEventSource
             if (_running && Volatile.Read(ref _disposed) == 0)
                 RefreshLost();
             return Interlocked.Read(ref _lost);
-        }
-    }
-
-    /// <summary>How long loading and attaching took.</summary>
-    public TimeSpan AttachTime { get; }
-
-    /// <summary>The process ids currently traced (empty when tracing every process).</summary>
-    public IReadOnlyCollection<int> TracedProcessIds
-    {
-        get
-        {
-            lock (_tracedPids)
-                return [.. _tracedPids];
         }
     }
 

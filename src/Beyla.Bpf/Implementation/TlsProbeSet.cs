@@ -60,16 +60,6 @@ internal sealed class TlsProbeSet : IDisposable
         }
     }
 
-    /// <summary>(process, file) pairs the probes are attached to; process -1 means every process.</summary>
-    public IReadOnlyCollection<(int Pid, string File)> Attachments
-    {
-        get
-        {
-            lock (_lock)
-                return [.. _attached.Keys];
-        }
-    }
-
     /// <summary>
     /// Attaches for every process: to the system's libssl when every process is traced, and to
     /// the executables a selection names (found on PATH) when they carry OpenSSL, so that a

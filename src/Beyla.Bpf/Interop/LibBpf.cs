@@ -34,14 +34,8 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map__initial_value")]
     public static partial void* MapInitialValue(nint map, nuint* size);
 
-    [LibraryImport(Library, EntryPoint = "bpf_program__name")]
-    public static partial byte* ProgramName(nint program);
-
     [LibraryImport(Library, EntryPoint = "bpf_program__section_name")]
     public static partial byte* ProgramSectionName(nint program);
-
-    [LibraryImport(Library, EntryPoint = "bpf_program__fd")]
-    public static partial int ProgramFd(nint program);
 
     [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
     public static partial nint ProgramAttach(nint program);
@@ -77,9 +71,6 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
     public static partial int MapDeleteElem(int fd, void* key);
-
-    [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
-    public static partial int MapGetNextKey(int fd, void* key, void* nextKey);
 
     [LibraryImport(Library, EntryPoint = "libbpf_num_possible_cpus")]
     public static partial int NumPossibleCpus();
