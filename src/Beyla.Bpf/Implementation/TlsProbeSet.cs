@@ -163,17 +163,31 @@ internal sealed class TlsProbeSet : IDisposable
         }
         if (links.Count == 0)
         {
-            _filesWithoutOpenSsl.Add(file);
+            // No OpenSSL functions in the file: never try it again. (An attach that found
+            // the functions but no process, because it just exited, says nothing of the file.)
+            if (_offsets.TryGetValue(file, out Dictionary<string, ulong>? found) && found.Count == 0)
+                _filesWithoutOpenSsl.Add(file);
             return;
         }
         _attached[(pid, file)] = links;
         TlsLog.Attached(_logger, file, pid, links.Count);
     }
 
-    /// <summary>libssl files mapped by the process, and its executable (OpenSSL may be linked in).</summary>
+    /// <summary>The system's libssl files that exist, resolved once.</summary>
+    private static readonly string[] s_systemLibraryFiles =
+        [.. s_systemLibraries.Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// The system's libssl (attached for the process even before it loads it: the probes cost
+    /// nothing until it does, and there is no race with its first handshake), the libssl
+    /// files it maps, and its executable (OpenSSL may be linked in).
+    /// </summary>
     private static HashSet<string> OpenSslCandidates(int pid)
     {
         var files = new HashSet<string>(StringComparer.Ordinal);
+        if (!Directory.Exists($"/proc/{pid}"))
+            return files;
+        files.UnionWith(s_systemLibraryFiles);
         try
         {
             foreach (string line in File.ReadLines($"/proc/{pid}/maps"))
