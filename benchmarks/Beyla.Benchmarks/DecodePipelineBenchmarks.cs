@@ -59,7 +59,7 @@ public class DecodePipelineBenchmarks
     {
         ReadOnlySequence<byte> frames = _frames;
         bool ok = _pump.ProcessFrames(ref frames);
-        _pump.FlushForBenchmark();
+        _pump.Flush();
         return ok;
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 
@@ -34,48 +33,31 @@ public sealed class ScriptedClientTests
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"http://127.0.0.1:{port}"], port);
 
-        var info = new ProcessStartInfo(interpreter) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { Path.Combine(TestEnvironment.ServersDirectory, script), $"http://127.0.0.1:{port}", mode }.Concat(s_requests.Select(r => r.Path)))
-            info.ArgumentList.Add(a);
-        using Process client = Process.Start(info)!;
-        try
-        {
-            Assert.Equal("ready", await client.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
-            await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Id)).WithHttpProbes().Build();
-            await using var collector = new SpanCollector(tracer);
-            await client.StandardInput.WriteLineAsync("go");
-            client.StandardInput.Close();
-            string output = await client.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            await client.WaitForExitAsync();
-            Assert.True(client.ExitCode == 0, await client.StandardError.ReadToEndAsync());
-            long[][] measured = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(l => l.Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray()).ToArray();
-            Assert.Equal(s_requests.Length, measured.Length);
+        using GatedClient client = await GatedClient.StartAsync(interpreter, script, [$"http://127.0.0.1:{port}", mode, .. s_requests.Select(r => r.Path)]);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
+        await using var collector = new SpanCollector(tracer);
+        long[][] measured = (await client.RunAsync())
+            .Select(l => l.Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        Assert.Equal(s_requests.Length, measured.Length);
 
-            List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Id);
-            Assert.Equal(s_requests.Length, spans.Count);
-            for (int i = 0; i < s_requests.Length; i++)
-            {
-                HttpSpan span = spans[i];
-                Assert.Equal(HttpSpanKind.Client, span.Kind);
-                Assert.Equal("GET", span.Method);
-                Assert.Equal(s_requests[i].Path.Split('?')[0], span.Path);
-                Assert.Equal(s_requests[i].Status, span.StatusCode);
-                Assert.Equal(measured[i][0], span.StatusCode);
-                Assert.Equal(IPAddress.Loopback, span.PeerAddress);
-                Assert.Equal(port, span.PeerPort);
-                Assert.True(span.RequestBytes > 0 && span.ResponseBytes > 0);
-                Assert.True(span.StartTimestamp >= measured[i][1], $"{span.Path}: span starts before the client's request");
-                Assert.True(span.StartTimestamp + span.DurationNanoseconds <= measured[i][2], $"{span.Path}: span ends after the client had the response");
-                if (s_requests[i].Path.StartsWith("/slow/", StringComparison.Ordinal))
-                    // Server timers (Task.Delay, setTimeout) have millisecond granularity and may fire a little early.
-                    Assert.True(span.DurationNanoseconds >= 145_000_000, $"{span.Path}: {span.DurationNanoseconds} ns, {span.EndReason}, client measured {measured[i][2] - measured[i][1]} ns");
-            }
-        }
-        finally
+        List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
+        Assert.Equal(s_requests.Length, spans.Count);
+        for (int i = 0; i < s_requests.Length; i++)
         {
-            if (!client.HasExited)
-                client.Kill();
+            HttpSpan span = spans[i];
+            Assert.Equal(HttpSpanKind.Client, span.Kind);
+            Assert.Equal("GET", span.Method);
+            Assert.Equal(s_requests[i].Path.Split('?')[0], span.Path);
+            Assert.Equal(s_requests[i].Status, span.StatusCode);
+            Assert.Equal(measured[i][0], span.StatusCode);
+            Assert.Equal(IPAddress.Loopback, span.PeerAddress);
+            Assert.Equal(port, span.PeerPort);
+            Assert.True(span.RequestBytes > 0 && span.ResponseBytes > 0);
+            Assert.True(span.StartTimestamp >= measured[i][1], $"{span.Path}: span starts before the client's request");
+            Assert.True(span.StartTimestamp + span.DurationNanoseconds <= measured[i][2], $"{span.Path}: span ends after the client had the response");
+            if (s_requests[i].Path.StartsWith("/slow/", StringComparison.Ordinal))
+                // Server timers (Task.Delay, setTimeout) have millisecond granularity and may fire a little early.
+                Assert.True(span.DurationNanoseconds >= 145_000_000, $"{span.Path}: {span.DurationNanoseconds} ns, {span.EndReason}, client measured {measured[i][2] - measured[i][1]} ns");
         }
     }
 }

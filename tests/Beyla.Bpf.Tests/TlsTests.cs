@@ -48,28 +48,14 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("node",
             [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
-        var info = new ProcessStartInfo("python3") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in new[] { Path.Combine(TestEnvironment.ServersDirectory, "python_late_tls_client.py"), Port(port) }.Concat(s_requests.Select(r => r.Path)))
-            info.ArgumentList.Add(a);
-        using Process client = Process.Start(info)!;
-        try
-        {
-            Assert.Equal("ready", await client.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
-            Assert.DoesNotContain(File.ReadLines($"/proc/{client.Id}/maps"), l => l.Contains("libssl", StringComparison.Ordinal));
-            await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Id)).WithHttpProbes().Build();
-            await using var collector = new SpanCollector(tracer);
-            await client.StandardInput.WriteLineAsync("go");
-            client.StandardInput.Close();
-            string[] codes = (await client.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
-            AssertSpans(await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Id), HttpSpanKind.Client);
-            Assert.Equal(0, tracer.Statistics.TotalLost);
-        }
-        finally
-        {
-            if (!client.HasExited)
-                client.Kill();
-        }
+        using GatedClient client = await GatedClient.StartAsync("python3", "python_late_tls_client.py", [Port(port), .. s_requests.Select(r => r.Path)]);
+        Assert.DoesNotContain(File.ReadLines($"/proc/{client.Pid}/maps"), l => l.Contains("libssl", StringComparison.Ordinal));
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
+        await using var collector = new SpanCollector(tracer);
+        string[] codes = await client.RunAsync();
+        Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
+        AssertSpans(await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid), HttpSpanKind.Client);
+        Assert.Equal(0, tracer.Statistics.TotalLost);
     }
 
     [BpfFact]

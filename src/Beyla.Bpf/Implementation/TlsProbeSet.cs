@@ -34,6 +34,10 @@ internal sealed class TlsProbeSet : IDisposable
         "/usr/lib64/libssl.so.3", "/usr/lib64/libssl.so.1.1", "/usr/lib/libssl.so.3", "/usr/lib/libssl.so.1.1",
     ];
 
+    /// <summary>The system's libssl files that exist, resolved once.</summary>
+    private static readonly string[] s_systemLibraryFiles =
+        [.. s_systemLibraries.Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal)];
+
     private readonly BpfObject _object;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -71,10 +75,12 @@ internal sealed class TlsProbeSet : IDisposable
         IEnumerable<string> onPath = executableNames.SelectMany(name =>
             (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
                 .Select(dir => Path.Combine(dir, name)));
-        IEnumerable<string> files = systemLibraries ? s_systemLibraries.Concat(onPath) : onPath;
+        IEnumerable<string> files = onPath.Select(LibC.RealPath).OfType<string>();
+        if (systemLibraries)
+            files = s_systemLibraryFiles.Concat(files);
         lock (_lock)
         {
-            foreach (string file in files.Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal))
+            foreach (string file in files.Distinct(StringComparer.Ordinal))
             {
                 if (_forEveryProcess.Add(file))
                     Attach(-1, file);
@@ -98,8 +104,7 @@ internal sealed class TlsProbeSet : IDisposable
                     if (_forEveryProcess.Contains(file))
                         continue;
                     wanted.Add((pid, file));
-                    if (!_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
-                        Attach(pid, file);
+                    AttachIfNew(pid, file);
                 }
             }
             foreach ((int Pid, string File) key in _attached.Keys.Where(k => k.Pid != -1 && !wanted.Contains(k)).ToArray())
@@ -118,10 +123,7 @@ internal sealed class TlsProbeSet : IDisposable
         lock (_lock)
         {
             foreach (string file in OpenSslCandidates(pid))
-            {
-                if (!_forEveryProcess.Contains(file) && !_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
-                    Attach(pid, file);
-            }
+                AttachIfNew(pid, file);
         }
     }
 
@@ -132,10 +134,14 @@ internal sealed class TlsProbeSet : IDisposable
         if (file is null)
             return;
         lock (_lock)
-        {
-            if (!_forEveryProcess.Contains(file) && !_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
-                Attach(pid, file);
-        }
+            AttachIfNew(pid, file);
+    }
+
+    /// <summary>Attaches to <paramref name="file"/> for <paramref name="pid"/> unless that is done, covered for every process, or known to be useless.</summary>
+    private void AttachIfNew(int pid, string file)
+    {
+        if (!_forEveryProcess.Contains(file) && !_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
+            Attach(pid, file);
     }
 
     private void Attach(int pid, string file)
@@ -172,10 +178,6 @@ internal sealed class TlsProbeSet : IDisposable
         _attached[(pid, file)] = links;
         TlsLog.Attached(_logger, file, pid, links.Count);
     }
-
-    /// <summary>The system's libssl files that exist, resolved once.</summary>
-    private static readonly string[] s_systemLibraryFiles =
-        [.. s_systemLibraries.Select(LibC.RealPath).OfType<string>().Distinct(StringComparer.Ordinal)];
 
     /// <summary>
     /// The system's libssl (attached for the process even before it loads it: the probes cost

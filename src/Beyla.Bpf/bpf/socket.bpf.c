@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The socket probe set: HTTP/1.x over plain TCP in any language, from syscall tracepoints
- * only (no kprobes). Data syscalls are handled at their exit only, where the byte count is
+ * only (no kprobes). Data syscalls are handled at their exit, where the byte count is
  * known; their arguments come from the user registers saved at entry (bpf_task_pt_regs),
  * so a call that was already blocked when tracing started is still understood and no
- * entry hook or per-thread map is needed.
+ * per-thread map is needed. Writes also have an entry hook that only notes the time.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -17,8 +17,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define IO_IOVEC 2 /* (fd, iov, iovcnt) */
 #define IO_MSG 3   /* (fd, msghdr, flags) */
 #define IO_FILE 4  /* sendfile(out_fd, in_fd, offset, count): bytes the process never sees */
-
-#define MSG_PEEK 0x2
 
 /* Locates the first bytes and the last five bytes of what an iovec array moved. */
 static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec *iov, __u64 count)
@@ -76,23 +74,32 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 		bpf_map_delete_elem(&tls_pending_process, &tgid);
 }
 
+#define FLAGS_NONE 0
+#define FLAGS_IN_R10 1 /* recvfrom: flags are the 4th argument */
+#define FLAGS_IN_DX 2  /* recvmsg: flags are the 3rd argument */
+#define MSG_PEEK 0x2
+
 /* A data syscall of a traced process returned ret > 0 bytes: hand them to the tracker. */
-static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir)
+static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir, int flags_at)
 {
 	if (ctx->ret <= 0)
 		return 0;
-	if (!is_traced((__u32)(bpf_get_current_pid_tgid() >> 32)))
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!is_traced((__u32)(id >> 32)))
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	__u32 fd = (__u32)regs->di;
 	__u64 addr = regs->si;
 	__u64 count = regs->dx;
+	/* a peek consumes nothing: the same bytes are read again */
+	unsigned long flags = flags_at == FLAGS_IN_R10 ? regs->r10 : flags_at == FLAGS_IN_DX ? regs->dx : 0;
+	if (flags & MSG_PEEK)
+		return 0;
 
 	if (settings.tls_enabled) {
 		/* Inside SSL_read/SSL_write: these are ciphertext bytes, and they tell which
 		 * socket the SSL object uses. Right after an SSL call on an object whose socket
 		 * is unknown, the thread's next write tells it too. */
-		__u64 id = bpf_get_current_pid_tgid();
 		struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &id);
 		if (call) {
 			if ((call->dir == dir || !call->dir) && !call->fd_plus_one)
@@ -124,48 +131,32 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 	return 0;
 }
 
-static __always_inline bool is_peek(unsigned long flags)
-{
-	return flags & MSG_PEEK;
-}
-
 SEC("tracepoint/syscalls/sys_exit_read")
-int exit_read(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_INGRESS); }
+int exit_read(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_INGRESS, FLAGS_NONE); }
 
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct syscall_exit_ctx *ctx)
-{
-	/* a peek consumes nothing: the same bytes are read again */
-	if (ctx->ret > 0 && is_peek(((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()))->r10))
-		return 0;
-	return on_data(ctx, IO_PLAIN, DIR_INGRESS);
-}
+int exit_recvfrom(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_INGRESS, FLAGS_IN_R10); }
 
 SEC("tracepoint/syscalls/sys_exit_readv")
-int exit_readv(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_INGRESS); }
+int exit_readv(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_INGRESS, FLAGS_NONE); }
 
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct syscall_exit_ctx *ctx)
-{
-	if (ctx->ret > 0 && is_peek(((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()))->dx))
-		return 0;
-	return on_data(ctx, IO_MSG, DIR_INGRESS);
-}
+int exit_recvmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR_INGRESS, FLAGS_IN_DX); }
 
 SEC("tracepoint/syscalls/sys_exit_write")
-int exit_write(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS); }
+int exit_write(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS, FLAGS_NONE); }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS); }
+int exit_sendto(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS, FLAGS_NONE); }
 
 SEC("tracepoint/syscalls/sys_exit_writev")
-int exit_writev(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_EGRESS); }
+int exit_writev(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_EGRESS, FLAGS_NONE); }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR_EGRESS); }
+int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR_EGRESS, FLAGS_NONE); }
 
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_FILE, DIR_EGRESS); }
+int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_FILE, DIR_EGRESS, FLAGS_NONE); }
 
 /* Entry of the writes: only the time, for tracked connections (see track_io). */
 static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx)

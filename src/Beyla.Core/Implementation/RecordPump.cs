@@ -125,10 +125,8 @@ internal sealed class RecordPump
             Flush();
     }
 
-    /// <summary>Hands out the spans decoded so far (benchmarks call it after <see cref="ProcessFrames"/>).</summary>
-    internal void FlushForBenchmark() => Flush();
-
-    private void Flush()
+    /// <summary>Hands the spans decoded so far to the dispatcher.</summary>
+    internal void Flush()
     {
         if (_batchCount == 0)
             return;
