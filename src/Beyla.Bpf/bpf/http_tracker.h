@@ -721,40 +721,6 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 	return false;
 }
 
-#define START_NONE 0
-#define START_WHOLE 1    /* the bytes begin with a request start ("GET ", ...) */
-#define START_PARTIAL 2  /* fewer than 8 bytes, which may still become one */
-
-/* Whether the bytes d moved begin a request. p (16 bytes) receives the first of them. */
-static __always_inline int request_start_kind(__u8 *p, const struct io_data *d)
-{
-	if (!read_prefix(p, d))
-		return START_NONE;
-	if (d->first_len >= 8)
-		return is_request_start(p) ? START_WHOLE : START_NONE;
-	return could_be_request_start(p, (__u32)d->first_len & 7) ? START_PARTIAL : START_NONE;
-}
-
-/* Whether the bytes d moved begin with an HTTP/1.x status line. */
-static __always_inline bool starts_response(__u8 *p, const struct io_data *d)
-{
-	return d->first_len >= 12 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_response_start(p);
-}
-
-/* A new exchange starts with the bytes d moved (the connection has no request in flight). */
-static __always_inline void start_exchange(struct conn_state *c, const struct io_data *d, __u64 now, int kind)
-{
-	reset_response(c);
-	if (kind == START_PARTIAL) {
-		record_request(&c->req, d, now);
-		c->phase = PHASE_PARTIAL;
-		return;
-	}
-	struct io_data taken = *d;
-	beyla_take_requests(c, &taken, now, 1);
-	c->phase = PHASE_REQUEST;
-}
-
 /*
  * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on fd by the current task:
  * plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on fd
@@ -772,8 +738,10 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	if (!c) {
 		/* Unknown connection: only the start of a request makes it worth tracking. */
-		int kind = request_start_kind(p, d);
-		if (kind == START_NONE)
+		if (!read_prefix(p, d))
+			return;
+		bool partial = d->first_len < 8;
+		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
 			return;
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
@@ -791,7 +759,14 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			return;
 		c->tgid = key.tgid;
 		c->fd = key.fd;
-		start_exchange(c, d, now, kind);
+		if (partial) {
+			record_request(&c->req, d, now);
+			c->phase = PHASE_PARTIAL;
+		} else {
+			struct io_data taken = *d;
+			beyla_take_requests(c, &taken, now, 1);
+			c->phase = PHASE_REQUEST;
+		}
 		return;
 	}
 
@@ -829,11 +804,21 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			}
 			return;
 		}
-		int kind = request_start_kind(p, d);
-		bool starts = kind == START_WHOLE;
+		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
 		if (c->phase == PHASE_IDLE) {
-			if (kind != START_NONE)
-				start_exchange(c, d, now, kind);
+			if (!starts) {
+				if (d->first_len >= 8 || !read_prefix(p, d) ||
+				    !could_be_request_start(p, (__u32)d->first_len & 7))
+					return;
+				reset_response(c);
+				record_request(&c->req, d, now);
+				c->phase = PHASE_PARTIAL;
+				return;
+			}
+			reset_response(c);
+			struct io_data taken = *d;
+			beyla_take_requests(c, &taken, now, 1);
+			c->phase = PHASE_REQUEST;
 		} else if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
 			/* a response is still due for the current request */
 			if (starts) {
@@ -852,13 +837,18 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		} else if (starts) {
 			/* the response had no known end: the next request ends it */
 			finish_exchange(c, END_BY_NEXT_REQUEST);
-			start_exchange(c, d, now, START_WHOLE);
+			reset_response(c);
+			struct io_data taken = *d;
+			beyla_take_requests(c, &taken, now, 1);
+			c->phase = PHASE_REQUEST;
 		}
 		return;
 	}
 
 	if (c->phase == PHASE_REQUEST) {
-		if (!starts_response(p, d))
+		if (d->first_len < 12 || bpf_probe_read_user(p, 8, (const void *)d->first))
+			return;
+		if (!is_response_start(p))
 			return;
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
@@ -871,7 +861,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	} else {
 		/* A status line with no request waiting: a request went by unseen (for example
 		 * pipelined behind another in one read). Count it; never report it silently. */
-		if (c->phase == PHASE_IDLE && starts_response(p, d))
+		if (c->phase == PHASE_IDLE && d->first_len >= 12 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_response_start(p))
 			stat_inc(STAT_RESPONSES_UNMATCHED);
 		return;
 	}
