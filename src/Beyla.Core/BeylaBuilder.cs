@@ -21,6 +21,7 @@ public sealed class BeylaBuilder
     private readonly ProcessSelector _processes = new();
     private readonly List<Func<EventSourceContext, IEventSource>> _sources = [];
     private readonly List<ISpanSink> _sinks = [];
+    private readonly List<ISpanSink> _ownedSinks = [];
     private readonly BeylaOptions _options = new();
     private ILoggerFactory _loggerFactory = NullLoggerFactory.Instance;
 
@@ -54,13 +55,24 @@ public sealed class BeylaBuilder
         return this;
     }
 
-    /// <summary>Adds a sink that receives every span.</summary>
+    /// <summary>Adds a sink that receives every span. The caller keeps ownership of it.</summary>
     /// <param name="sink">The sink.</param>
     /// <returns>This builder.</returns>
-    public BeylaBuilder AddSink(ISpanSink sink)
+    public BeylaBuilder AddSink(ISpanSink sink) => AddSink(sink, ownedByTracer: false);
+
+    /// <summary>Adds a sink that receives every span.</summary>
+    /// <param name="sink">The sink.</param>
+    /// <param name="ownedByTracer">
+    /// When true, disposing the tracer disposes the sink too (if it is <see cref="IAsyncDisposable"/>
+    /// or <see cref="IDisposable"/>): what builder extensions that create their sink use.
+    /// </param>
+    /// <returns>This builder.</returns>
+    public BeylaBuilder AddSink(ISpanSink sink, bool ownedByTracer)
     {
         ArgumentNullException.ThrowIfNull(sink);
         _sinks.Add(sink);
+        if (ownedByTracer)
+            _ownedSinks.Add(sink);
         return this;
     }
 
@@ -103,6 +115,8 @@ public sealed class BeylaBuilder
         {
             foreach (Func<EventSourceContext, IEventSource> factory in _sources)
                 created.Add(factory(context) ?? throw new InvalidOperationException("An event source factory returned null."));
+            // A sink that cannot start (a metrics port in use) throws here, before any span flows.
+            return new BeylaTracer(created, [.. _sinks], [.. _ownedSinks], options, _loggerFactory);
         }
         catch
         {
@@ -110,6 +124,5 @@ public sealed class BeylaBuilder
                 source.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw;
         }
-        return new BeylaTracer(created, [.. _sinks], options, _loggerFactory);
     }
 }

@@ -28,7 +28,37 @@ public sealed class BeylaOptions
     /// <summary>Connections tracked at once in the kernel (least recently used ones are evicted). Default 16,384.</summary>
     public int MaxTrackedConnections { get; set; } = 16_384;
 
-    internal BeylaOptions Clone() => (BeylaOptions)MemberwiseClone();
+    /// <summary>
+    /// Route patterns such as <c>/users/{id}</c> or <c>/static/**</c>, tried in order; the first
+    /// that matches a path gives <see cref="HttpSpan.Route"/>. A <c>{name}</c> or <c>*</c>
+    /// segment matches one path segment, a final <c>**</c> matches the rest of the path.
+    /// Empty by default.
+    /// </summary>
+    public IList<string> RoutePatterns { get; private set; } = new List<string>();
+
+    /// <summary>How paths that match no pattern become routes. Default <see cref="UnmatchedRouteMode.Heuristic"/>.</summary>
+    public UnmatchedRouteMode UnmatchedRoutes { get; set; } = UnmatchedRouteMode.Heuristic;
+
+    /// <summary>
+    /// Distinct routes kept for each service from unmatched paths; beyond it, further ones are
+    /// reported as the route <c>/**</c> and counted in <see cref="TracerStatistics.RoutesOverflowed"/>.
+    /// Bounds metric cardinality whatever paths clients send. Default 100.
+    /// </summary>
+    public int MaxRoutesPerService { get; set; } = 100;
+
+    /// <summary>
+    /// Names the service a process belongs to (<see cref="HttpSpan.ServiceName"/>). Returning
+    /// <see langword="null"/>, or leaving this unset, uses the process's command name from
+    /// <c>/proc/PID/comm</c> (<c>unknown_service</c> when it cannot be read).
+    /// </summary>
+    public Func<int, string?>? ServiceNameResolver { get; set; }
+
+    internal BeylaOptions Clone()
+    {
+        var clone = (BeylaOptions)MemberwiseClone();
+        clone.RoutePatterns = new List<string>(RoutePatterns);
+        return clone;
+    }
 
     internal void Validate()
     {
@@ -40,5 +70,11 @@ public sealed class BeylaOptions
             throw new ArgumentOutOfRangeException(nameof(RingBufferBytes), RingBufferBytes, "must be a power of two of at least 4096");
         if (MaxTrackedConnections < 64)
             throw new ArgumentOutOfRangeException(nameof(MaxTrackedConnections), MaxTrackedConnections, "must be at least 64");
+        if (MaxRoutesPerService < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxRoutesPerService), MaxRoutesPerService, "must be at least 1");
+        if (!Enum.IsDefined(UnmatchedRoutes))
+            throw new ArgumentOutOfRangeException(nameof(UnmatchedRoutes), UnmatchedRoutes, "is not a defined mode");
+        foreach (string pattern in RoutePatterns)
+            Implementation.RoutePattern.Parse(pattern); // throws ArgumentException naming the bad pattern
     }
 }

@@ -17,19 +17,25 @@ public sealed class BeylaTracer : IAsyncDisposable
     private readonly RecordPump[] _pumps;
     private readonly Task[] _tasks;
     private readonly SpanDispatcher _dispatcher;
+    private readonly SpanDecoration _decoration;
+    private readonly ISpanSink[] _ownedSinks;
     private readonly BeylaOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _completion;
     private int _disposed;
 
-    internal BeylaTracer(IReadOnlyList<IEventSource> sources, ISpanSink[] sinks, BeylaOptions options, ILoggerFactory loggerFactory)
+    internal BeylaTracer(IReadOnlyList<IEventSource> sources, ISpanSink[] sinks, ISpanSink[] ownedSinks, BeylaOptions options, ILoggerFactory loggerFactory)
     {
         _sources = sources;
+        _ownedSinks = ownedSinks;
         _options = options;
         _logger = loggerFactory.CreateLogger("Beyla");
         _dispatcher = new SpanDispatcher(sinks, _logger);
         var decoderClock = MonotonicClock.Shared;
+        _decoration = new SpanDecoration(options);
+        foreach (ISpanSink sink in sinks)
+            (sink as ITracerObserver)?.OnTracerStarted(this);
         _pumps = new RecordPump[sources.Count];
         _tasks = new Task[sources.Count];
         for (int i = 0; i < sources.Count; i++)
@@ -39,7 +45,7 @@ public sealed class BeylaTracer : IAsyncDisposable
                 pauseWriterThreshold: PipePauseThreshold,
                 resumeWriterThreshold: PipePauseThreshold / 2,
                 useSynchronizationContext: false));
-            var pump = new RecordPump(source.Name, new HttpEventDecoder(options.CaptureQueryString, decoderClock), _dispatcher, _logger);
+            var pump = new RecordPump(source.Name, new HttpEventDecoder(options.CaptureQueryString, decoderClock, _decoration), _dispatcher, _logger);
             _pumps[i] = pump;
             Task producer = RunSourceAsync(source, pipe.Writer);
             // The pump drains until its source completes the pipe, so nothing written before disposal is lost.
@@ -64,7 +70,8 @@ public sealed class BeylaTracer : IAsyncDisposable
         _sources.Sum(s => s.LostEvents),
         _pumps.Sum(p => p.Malformed),
         _dispatcher.DroppedForSlowConsumers,
-        _dispatcher.SinkFailures);
+        _dispatcher.SinkFailures,
+        _decoration.Routes.Overflowed);
 
     /// <summary>
     /// The spans finished from now on, in order, until the tracer is disposed, its sources
@@ -135,7 +142,10 @@ public sealed class BeylaTracer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the sources (detaching every kernel program), ends the consumers and waits for the pipeline.</summary>
+    /// <summary>
+    /// Stops the sources (detaching every kernel program), ends the consumers, waits for the
+    /// pipeline and disposes the sinks the tracer owns (see <see cref="BeylaBuilder.AddSink(ISpanSink, bool)"/>).
+    /// </summary>
     /// <returns>A task that ends when everything is released.</returns>
     public async ValueTask DisposeAsync()
     {
@@ -152,6 +162,20 @@ public sealed class BeylaTracer : IAsyncDisposable
             catch (Exception ex)
             {
                 Log.SourceFailed(_logger, source.Name, ex);
+            }
+        }
+        foreach (ISpanSink sink in _ownedSinks)
+        {
+            try
+            {
+                if (sink is IAsyncDisposable asyncDisposable)
+                    await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+                else
+                    (sink as IDisposable)?.Dispose();
+            }
+            catch (Exception ex)
+            {
+                Log.SinkFailed(_logger, sink.GetType().Name, ex.GetType().Name, ex);
             }
         }
         _stopping.Dispose();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 
 namespace Beyla;
@@ -17,6 +18,23 @@ public sealed class HttpSpan
 
     /// <summary>The request path, without the query string.</summary>
     public string Path { get; init; } = "";
+
+    /// <summary>
+    /// The route: the matching <see cref="BeylaOptions.RoutePatterns">pattern</see>, or the path
+    /// made low-cardinality as <see cref="BeylaOptions.UnmatchedRoutes"/> says. Bounded per
+    /// service by <see cref="BeylaOptions.MaxRoutesPerService"/>; this is what metrics use.
+    /// </summary>
+    public string Route { get; init; } = "/**";
+
+    /// <summary>The service of the traced process (see <see cref="BeylaOptions.ServiceNameResolver"/>).</summary>
+    public string ServiceName { get; init; } = "unknown_service";
+
+    /// <summary>
+    /// The trace this request continues: parsed from a W3C <c>traceparent</c> header in the
+    /// captured request head, else <see langword="default"/>. Used for context propagation
+    /// only; headers themselves are never exported.
+    /// </summary>
+    public ActivityContext ParentContext { get; init; }
 
     /// <summary>
     /// The query string without its leading <c>?</c>; <see langword="null"/> unless

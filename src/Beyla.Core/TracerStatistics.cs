@@ -6,12 +6,14 @@ namespace Beyla;
 /// <param name="MalformedRecords">Records that could not be decoded.</param>
 /// <param name="SpansDroppedForSlowConsumers">Spans not delivered to a <see cref="BeylaTracer.Spans"/> consumer that fell behind (counted per consumer).</param>
 /// <param name="SinkFailures">Exceptions thrown by sinks.</param>
+/// <param name="RoutesOverflowed">Spans whose route was aggregated into <c>/**</c> because their service had reached <see cref="BeylaOptions.MaxRoutesPerService"/>.</param>
 public readonly record struct TracerStatistics(
     long SpansDecoded,
     long EventsLostInSources,
     long MalformedRecords,
     long SpansDroppedForSlowConsumers,
-    long SinkFailures)
+    long SinkFailures,
+    long RoutesOverflowed = 0)
 {
     /// <summary>Requests the library knows it did not report: lost in sources plus malformed records.</summary>
     public long TotalLost => EventsLostInSources + MalformedRecords;

@@ -8,11 +8,13 @@ internal sealed class HttpEventDecoder
 {
     private readonly bool _captureQuery;
     private readonly MonotonicClock _clock;
+    private readonly SpanDecoration _decoration;
 
-    public HttpEventDecoder(bool captureQuery, MonotonicClock clock)
+    public HttpEventDecoder(bool captureQuery, MonotonicClock clock, SpanDecoration? decoration = null)
     {
         _captureQuery = captureQuery;
         _clock = clock;
+        _decoration = decoration ?? new SpanDecoration(new BeylaOptions());
     }
 
     public DecodeError TryDecode(ReadOnlySpan<byte> record, out HttpSpan? span)
@@ -52,8 +54,12 @@ internal sealed class HttpEventDecoder
             return DecodeError.NotHttp;
 
         bool ipv6 = (flags & HttpEventLayout.FlagIpv6) != 0;
+        string service = _decoration.Services.Get(pid);
         span = new HttpSpan
         {
+            ServiceName = service,
+            Route = _decoration.Routes.Decorate(service, line.Path),
+            ParentContext = TraceParentParser.Find(head),
             Kind = (HttpSpanKind)kind,
             EndReason = (SpanEndReason)endReason,
             Method = line.Method,

@@ -1,0 +1,9 @@
+namespace Beyla.Exporters.Implementation;
+
+/// <summary>What a histogram measures.</summary>
+internal enum HttpMetricValue
+{
+    Duration,
+    RequestSize,
+    ResponseSize,
+}
