@@ -13,6 +13,7 @@ packages=(
   nginx         # kernel tests trace nginx
   nodejs        # kernel tests trace a Node server
   python3       # kernel tests trace Python's http.server; test summary
+  prometheus    # kernel tests scrape the exporter with a real Prometheus; promtool checks the exposition
 )
 
 missing=()
@@ -26,8 +27,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# nginx-light's package starts a system nginx on port 80; the tests start their own.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# nginx-light's package starts a system nginx on port 80, and prometheus's a system Prometheus
+# on *:9090 (scraping itself); the tests start their own. Without a running systemd the
+# packages' init scripts may have started them instead.
+for service in nginx prometheus; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$service" >/dev/null 2>&1 || true; fi
+  if [ ! -d /run/systemd/system ] && [ -x "/etc/init.d/$service" ]; then "/etc/init.d/$service" stop >/dev/null 2>&1 || true; fi
+done
 
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK is missing (dotnet is not on PATH)" >&2; exit 1; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -33,7 +33,8 @@ public static class EventRecords
 
     /// <summary>
     /// Encodes <paramref name="span"/> as the kernel's <c>http_span_event</c> record: a request
-    /// line is rebuilt from its method, path, query and version. Times are taken from
+    /// line is rebuilt from its method, path, query and version, followed by a <c>traceparent</c>
+    /// header when <see cref="HttpSpan.ParentContext"/> is set. Times are taken from
     /// <see cref="HttpSpan.StartTimestamp"/> (or now, when it is 0) and the duration.
     /// </summary>
     /// <param name="span">The span to encode.</param>
@@ -63,7 +64,10 @@ public static class EventRecords
         WriteAddress(r.Slice(HttpEventLayout.PeerAddress, 16), span.PeerAddress, ipv6);
 
         string target = span.QueryString is null ? span.Path : span.Path + "?" + span.QueryString;
-        string head = $"{span.Method} {target} HTTP/{span.ProtocolVersion}\r\n\r\n";
+        // A span that continues a trace carries its traceparent header, as the request would have.
+        string traceparent = span.ParentContext == default ? ""
+            : $"traceparent: 00-{span.ParentContext.TraceId.ToHexString()}-{span.ParentContext.SpanId.ToHexString()}-{((span.ParentContext.TraceFlags & System.Diagnostics.ActivityTraceFlags.Recorded) != 0 ? "01" : "00")}\r\n";
+        string head = $"{span.Method} {target} HTTP/{span.ProtocolVersion}\r\n{traceparent}\r\n";
         int written = Encoding.ASCII.GetBytes(head.AsSpan(0, Math.Min(head.Length, HttpEventLayout.HeadCapacity)), r.Slice(HttpEventLayout.Head, HttpEventLayout.HeadCapacity));
         BinaryPrimitives.WriteUInt16LittleEndian(r[HttpEventLayout.HeadLength..], (ushort)written);
         return record;

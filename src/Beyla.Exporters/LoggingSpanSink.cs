@@ -25,12 +25,12 @@ public sealed partial class LoggingSpanSink : ISpanSink
             return;
         foreach (HttpSpan span in spans)
         {
-            LogSpan(_logger, _level, span.Kind, span.ProcessId, span.Method, span.Path, span.StatusCode,
+            LogSpan(_logger, _level, span.Kind, span.ServiceName, span.ProcessId, span.Method, span.Path, span.Route, span.StatusCode,
                 span.DurationNanoseconds / 1e6, span.PeerAddress, span.PeerPort);
         }
     }
 
-    [LoggerMessage(EventId = 200, Message = "{Kind} pid={Pid} {Method} {Path} {Status} {DurationMs:F3}ms peer={PeerAddress}:{PeerPort}")]
-    private static partial void LogSpan(ILogger logger, LogLevel level, HttpSpanKind kind, int pid, string method, string path,
+    [LoggerMessage(EventId = 200, Message = "{Kind} {Service} pid={Pid} {Method} {Path} route={Route} {Status} {DurationMs:F3}ms peer={PeerAddress}:{PeerPort}")]
+    private static partial void LogSpan(ILogger logger, LogLevel level, HttpSpanKind kind, string service, int pid, string method, string path, string route,
         int status, double durationMs, System.Net.IPAddress peerAddress, int peerPort);
 }

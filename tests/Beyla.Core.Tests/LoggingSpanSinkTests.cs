@@ -33,7 +33,9 @@ public sealed class LoggingSpanSinkTests
             Assert.Equal(spans[i].StatusCode, entry.Properties["Status"]);
             Assert.Equal(spans[i].ProcessId, entry.Properties["Pid"]);
             Assert.Equal(spans[i].Kind, entry.Properties["Kind"]);
-            Assert.Contains($"{spans[i].Method} {spans[i].Path} {spans[i].StatusCode}", entry.Message, StringComparison.Ordinal);
+            Assert.Equal(spans[i].Route, entry.Properties["Route"]);
+            Assert.Equal(spans[i].ServiceName, entry.Properties["Service"]);
+            Assert.Contains($"{spans[i].Method} {spans[i].Path} route={spans[i].Route} {spans[i].StatusCode}", entry.Message, StringComparison.Ordinal);
         }
         Assert.Contains("peer=10.9.8.7:5555", logger.Entries[0].Message, StringComparison.Ordinal);
         Assert.Contains("1.500ms", logger.Entries[0].Message, StringComparison.Ordinal);
