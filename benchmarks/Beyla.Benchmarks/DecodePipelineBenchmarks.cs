@@ -8,8 +8,9 @@ namespace Beyla.Benchmarks;
 
 /// <summary>
 /// The managed hot path: framed ring-buffer records, as they sit in the pipe, decoded into
-/// spans and handed to a sink. One operation is one batch of <see cref="Records"/> records;
-/// spans per second = Records / mean time.
+/// spans (service name, route decoration, traceparent search included) and handed to a sink:
+/// a counting one, or the Prometheus exporter's aggregation. One operation is one batch of
+/// <see cref="Records"/> records; spans per second = Records / mean time.
 /// </summary>
 [MemoryDiagnoser]
 public class DecodePipelineBenchmarks
@@ -19,6 +20,10 @@ public class DecodePipelineBenchmarks
 
     /// <summary>Records per operation.</summary>
     public int Records { get; set; } = 10_000;
+
+    /// <summary>The sink: <c>count</c> (nothing but a counter) or <c>prometheus</c> (RED histogram aggregation).</summary>
+    [Params("count", "prometheus")]
+    public string Sink { get; set; } = "count";
 
     [GlobalSetup]
     public void Setup()
@@ -49,7 +54,8 @@ public class DecodePipelineBenchmarks
             buffer.Write(record);
         }
         _frames = new ReadOnlySequence<byte>(buffer.ToArray());
-        var dispatcher = new SpanDispatcher([new CountingSink()], NullLogger.Instance);
+        ISpanSink sink = Sink == "prometheus" ? new Beyla.Exporters.PrometheusExporter(new Beyla.Exporters.PrometheusExporterOptions { ServeHttp = false }) : new CountingSink();
+        var dispatcher = new SpanDispatcher([sink], NullLogger.Instance);
         _pump = new RecordPump("bench", new HttpEventDecoder(captureQuery: false, MonotonicClock.Shared), dispatcher, NullLogger.Instance);
     }
 

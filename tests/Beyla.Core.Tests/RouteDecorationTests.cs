@@ -115,6 +115,46 @@ public sealed class RouteDecorationTests
         return route.Split('/').Length == path.Split('/').Length;
     }
 
+    private static string DistinctPath(int i, Random random) => (i % 5) switch
+    {
+        0 => $"/users/{i}/orders",
+        1 => $"/orders/{Guid.NewGuid()}",
+        2 => $"/static/{random.Next():x8}{i:x}.js",
+        3 => "/search/" + string.Concat(Enumerable.Range(0, 4).Select(k => (char)('a' + (i / (int)Math.Pow(26, k) % 26)))),
+        _ => $"/api/v1/items/{i}",
+    };
+
+    [Theory]
+    [InlineData(false, 100_000)]
+    [InlineData(true, 102)]
+    public async Task SeriesCountForHundredThousandDistinctPaths(bool decorate, int expectedSeries)
+    {
+        var source = new FakeEventSource();
+        var exporter = new Beyla.Exporters.PrometheusExporter(new Beyla.Exporters.PrometheusExporterOptions { ServeHttp = false, MaxSeriesPerMetric = 1_000_000 });
+        await using BeylaTracer tracer = new BeylaBuilder().WithEventSource(source).AddSink(exporter)
+            .Configure(o =>
+            {
+                o.ServiceNameResolver = _ => "svc";
+                o.RoutePatterns.Add("/static/**");
+                if (!decorate)
+                {
+                    o.RoutePatterns.Clear();
+                    o.UnmatchedRoutes = UnmatchedRouteMode.Path;
+                    o.MaxRoutesPerService = int.MaxValue;
+                }
+            })
+            .Build();
+        var random = new Random(7);
+        for (int i = 0; i < 100_000; i++)
+            source.Add(new HttpSpan { Method = "GET", Path = DistinctPath(i, random), StatusCode = 200, DurationNanoseconds = 1000 });
+        source.Complete();
+        await tracer.Completion.WaitAsync(TestTimeouts.Default);
+
+        string[] counts = exporter.WriteMetrics().Split('\n').Where(l => l.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(expectedSeries, counts.Length);
+        Assert.Equal(100_000, counts.Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
     [Fact]
     public async Task HundredThousandDistinctPathsStayWithinTheCapThroughTheTracer()
     {

@@ -12,7 +12,7 @@ internal sealed class ServiceNames
     private const int MaxEntries = 4096;
 
     private readonly Func<int, string?>? _resolver;
-    private readonly Dictionary<int, Entry> _entries = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Entry> _entries = new();
     private readonly Dictionary<string, string> _interned = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
@@ -21,11 +21,8 @@ internal sealed class ServiceNames
     public string Get(int pid)
     {
         long now = Environment.TickCount64;
-        lock (_lock)
-        {
-            if (_entries.TryGetValue(pid, out Entry entry) && now < entry.ExpiresAt)
-                return entry.Name;
-        }
+        if (_entries.TryGetValue(pid, out Entry entry) && now < entry.ExpiresAt)
+            return entry.Name; // the hot path: no lock
         string name = Resolve(pid);
         lock (_lock)
         {
