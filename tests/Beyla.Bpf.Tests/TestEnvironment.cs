@@ -32,6 +32,17 @@ internal static class TestEnvironment
         }
     }
 
+    /// <summary>The response-time demo (beyla-response-time-demo.dll) built in the same configuration as this assembly.</summary>
+    public static string ResponseTimeDemoDll
+    {
+        get
+        {
+            string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            string path = Path.Combine(RepoRoot, "samples", "Beyla.ResponseTimeDemo", "bin", configuration, "net10.0", "beyla-response-time-demo.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException("build samples/Beyla.ResponseTimeDemo first", path);
+        }
+    }
+
     private static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
