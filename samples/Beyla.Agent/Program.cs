@@ -1,7 +1,12 @@
 using System.Diagnostics;
 using Beyla;
 using Beyla.Agent;
+using Beyla.Exporters;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 AgentOptions options;
 try
@@ -51,21 +56,66 @@ else if (options.HasSelection)
     });
 }
 
+if (options.Routes.Count > 0)
+    builder.Configure(o => options.Routes.ForEach(o.RoutePatterns.Add));
+
+// OTLP: the SDK's providers listen to the sink's ActivitySource and Meter (both "Beyla"); they
+// exist before the tracer starts so that no span is missed, and are flushed after it has stopped.
+TracerProvider? tracerProvider = null;
+MeterProvider? meterProvider = null;
+if (options.Otlp is { } otlp)
+{
+    string baseUrl = otlp.AbsoluteUri.TrimEnd('/');
+    tracerProvider = Sdk.CreateTracerProviderBuilder()
+        .AddSource(OpenTelemetrySpanSink.SourceName)
+        .AddOtlpExporter(o =>
+        {
+            o.Protocol = OtlpExportProtocol.HttpProtobuf;
+            o.Endpoint = new Uri(baseUrl + "/v1/traces"); // set in code, the endpoint is used as is
+            o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = 1000;
+        })
+        .Build();
+    meterProvider = Sdk.CreateMeterProviderBuilder()
+        .AddMeter(OpenTelemetrySpanSink.SourceName)
+        .AddOtlpExporter((o, reader) =>
+        {
+            o.Protocol = OtlpExportProtocol.HttpProtobuf;
+            o.Endpoint = new Uri(baseUrl + "/v1/metrics");
+            reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = 1000;
+        })
+        .Build();
+    builder.AddOpenTelemetry();
+    Console.Error.WriteLine($"otlp: exporting traces to {baseUrl}/v1/traces and metrics to {baseUrl}/v1/metrics (http/protobuf)");
+}
+if (options.Prometheus is { } prometheus)
+{
+    builder.AddPrometheus(o =>
+    {
+        o.Host = prometheus.Host;
+        o.Port = prometheus.Port;
+    }, loggerFactory.CreateLogger("Beyla.Prometheus"));
+}
+
 BeylaTracer tracer;
 var attach = Stopwatch.StartNew();
 try
 {
     tracer = builder.Build();
 }
-catch (BeylaException ex)
+catch (Exception ex) when (ex is BeylaException or ArgumentException)
 {
-    Console.Error.WriteLine($"beyla-agent: cannot trace: {ex.Message.Split('\n')[0]}");
+    // BeylaException: no privileges, kernel features, or the Prometheus port in use; ArgumentException: a bad --route.
+    Console.Error.WriteLine(ex is BeylaException ? $"beyla-agent: cannot trace: {ex.Message.Split('\n')[0]}" : $"beyla-agent: {ex.Message}");
     if (options.Verbose)
         Console.Error.WriteLine(ex.Message);
     if (demo is not null)
         await demo.DisposeAsync();
-    return 2;
+    tracerProvider?.Dispose();
+    meterProvider?.Dispose();
+    return ex is BeylaException ? 2 : 64;
 }
+if (options.Prometheus is { } served)
+    Console.Error.WriteLine($"prometheus: serving http://{served.Host}:{served.Port}/metrics");
 
 long spans = 0;
 long demoRequests = 0;
@@ -73,13 +123,15 @@ await using (tracer)
 {
     Console.Error.WriteLine($"ready: probes attached in {attach.Elapsed.TotalMilliseconds:F0} ms ({string.Join(", ", tracer.SourceNames)}); " +
         (options.Demo ? "tracing this process" : options.HasSelection ? "tracing the selected processes" : "tracing every process"));
-    using var json = options.Json ? new JsonSpanWriter(Console.OpenStandardOutput()) : null;
+    using var json = options.Json && !options.Quiet ? new JsonSpanWriter(Console.OpenStandardOutput()) : null;
     Task<long>? load = demo is null ? null : DemoLoad.RunAsync(demo.Port, stop);
     try
     {
         await foreach (HttpSpan span in tracer.Spans(stop.Token))
         {
             spans++;
+            if (options.Quiet)
+                continue;
             if (json is not null)
                 json.Write(span);
             else
@@ -95,8 +147,17 @@ await using (tracer)
 if (demo is not null)
     await demo.DisposeAsync();
 
+// The tracer has handed its last spans to the sinks: send what the SDK still holds.
+if (tracerProvider is not null && !tracerProvider.ForceFlush(10_000))
+    Console.Error.WriteLine("otlp: the last traces could not be exported");
+if (meterProvider is not null && !meterProvider.ForceFlush(10_000))
+    Console.Error.WriteLine("otlp: the last metrics could not be exported");
+tracerProvider?.Dispose();
+meterProvider?.Dispose();
+
 TracerStatistics stats = tracer.Statistics;
 if (options.Demo)
-    Console.Error.WriteLine($"demo: the client sent {demoRequests} requests; each appears twice above, as a client span and as a server span");
+    Console.Error.WriteLine($"demo: the client sent {demoRequests} requests; each " +
+        (options.Quiet ? "was traced twice, as a client span and as a server span" : "appears twice above, as a client span and as a server span"));
 Console.Error.WriteLine($"summary: spans={spans} lost={stats.TotalLost + stats.SpansDroppedForSlowConsumers}");
 return 0;
