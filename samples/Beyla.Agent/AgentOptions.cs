@@ -13,6 +13,7 @@ internal sealed class AgentOptions
     public bool Demo { get; private set; }
     public bool Verbose { get; private set; }
     public bool Quiet { get; private set; }
+    public bool Live { get; private set; }
     public TimeSpan? Duration { get; private set; }
 
     /// <summary>The OTLP/HTTP base URL; traces go to URL/v1/traces and metrics to URL/v1/metrics.</summary>
@@ -24,7 +25,7 @@ internal sealed class AgentOptions
     public bool HasSelection => Pids.Count > 0 || Ports.Count > 0 || Executables.Count > 0;
 
     public const string Usage = """
-        usage: beyla-agent [--pid N] [--port N] [--exe NAME] [--route PATTERN] [--json] [--quiet]
+        usage: beyla-agent [--pid N] [--port N] [--exe NAME] [--route PATTERN] [--json] [--quiet] [--live]
                            [--otlp URL] [--prometheus HOST:PORT] [--duration SECONDS] [--demo] [--verbose]
           --pid N          trace process N (repeatable)
           --port N         trace processes listening on TCP port N (repeatable)
@@ -33,6 +34,8 @@ internal sealed class AgentOptions
           --route PATTERN  a route such as /users/{id} or /static/** (repeatable, tried in order)
           --json           one JSON object per span per line on stdout
           --quiet          no per-span output: only the ready and summary lines, and the exporters
+          --live           a table of rate, errors, p50 and p99 per route, redrawn every second
+                           (the default on a terminal; piped, each span is one line)
           --otlp URL       export traces and metrics with OTLP over HTTP (protobuf) to
                            URL/v1/traces and URL/v1/metrics, e.g. http://127.0.0.1:4318
           --prometheus HOST:PORT
@@ -67,6 +70,9 @@ internal sealed class AgentOptions
                     break;
                 case "--json":
                     o.Json = true;
+                    break;
+                case "--live":
+                    o.Live = true;
                     break;
                 case "--quiet":
                     o.Quiet = true;

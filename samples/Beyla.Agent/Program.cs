@@ -124,6 +124,8 @@ await using (tracer)
     Console.Error.WriteLine($"ready: probes attached in {attach.Elapsed.TotalMilliseconds:F0} ms ({string.Join(", ", tracer.SourceNames)}); " +
         (options.Demo ? "tracing this process" : options.HasSelection ? "tracing the selected processes" : "tracing every process"));
     using var json = options.Json && !options.Quiet ? new JsonSpanWriter(Console.OpenStandardOutput()) : null;
+    // On a terminal (or with --live), a RED table per route refreshed in place; piped, one line per span.
+    using var live = options.Live || (!options.Json && !options.Quiet && !Console.IsOutputRedirected) ? new LiveView(() => tracer.Statistics, Console.Out) : null;
     Task<long>? load = demo is null ? null : DemoLoad.RunAsync(demo.Port, stop);
     try
     {
@@ -132,7 +134,9 @@ await using (tracer)
             spans++;
             if (options.Quiet)
                 continue;
-            if (json is not null)
+            if (live is not null)
+                live.Add(span);
+            else if (json is not null)
                 json.Write(span);
             else
                 Console.WriteLine(span.ToString());
@@ -143,6 +147,7 @@ await using (tracer)
     }
     if (load is not null)
         demoRequests = await load;
+    live?.Draw();
 }
 if (demo is not null)
     await demo.DisposeAsync();
@@ -158,6 +163,6 @@ meterProvider?.Dispose();
 TracerStatistics stats = tracer.Statistics;
 if (options.Demo)
     Console.Error.WriteLine($"demo: the client sent {demoRequests} requests; each " +
-        (options.Quiet ? "was traced twice, as a client span and as a server span" : "appears twice above, as a client span and as a server span"));
+        (options.Quiet || options.Live || (!options.Json && !Console.IsOutputRedirected) ? "was traced twice, as a client span and as a server span" : "appears twice above, as a client span and as a server span"));
 Console.Error.WriteLine($"summary: spans={spans} lost={stats.TotalLost + stats.SpansDroppedForSlowConsumers}");
 return 0;

@@ -49,6 +49,28 @@ public sealed class SampleAgentTests
     }
 
     [BpfFact]
+    public async Task LiveViewShowsRedPerRouteAndItsLastFrameCountsEverySpan()
+    {
+        using var agent = new AgentProcess("--demo", "--live", "--route", "/{page}", "--duration", "20");
+        (int exitCode, List<string> stdout, List<string> stderr) = await agent.WaitForExitAsync();
+        Assert.Equal(0, exitCode);
+        string summary = stderr.Last();
+        Assert.StartsWith("summary: spans=", summary, StringComparison.Ordinal);
+        long spans = long.Parse(summary["summary: spans=".Length..summary.IndexOf(' ', "summary: spans=".Length)], CultureInfo.InvariantCulture);
+        // Frames redraw in place with ANSI cursor moves; the last frame is the last header line and what follows.
+        string[] lines = stdout.Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\u001b\\[[0-9]*[FJK]", "")).ToArray();
+        int lastTitle = Array.FindLastIndex(lines, l => l.StartsWith("beyla-agent", StringComparison.Ordinal));
+        Assert.True(lastTitle >= 0, string.Join('\n', lines));
+        Assert.Contains($"spans {spans} ", lines[lastTitle], StringComparison.Ordinal);
+        Assert.Contains("req/s", lines[lastTitle + 1], StringComparison.Ordinal);
+        string[] rows = lines[(lastTitle + 2)..].Where(l => l.Length > 0).ToArray();
+        Assert.Contains(rows, r => r.StartsWith("server", StringComparison.Ordinal) && r.Contains("/{page}", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.StartsWith("client", StringComparison.Ordinal) && r.Contains("/{page}", StringComparison.Ordinal));
+        // The demo answers some requests with 5xx: the error column is not zero.
+        Assert.Contains(rows, r => !r.Contains(" 0.0 %", StringComparison.Ordinal));
+    }
+
+    [BpfFact]
     public async Task WithoutPrivilegesItExitsNonZeroWithOneLineSayingWhy()
     {
         // nobody (65534), no capabilities
