@@ -1,8 +1,29 @@
 // Kestrel test server for the kernel tests: same routes as tests/servers/python_server.py.
 // Usage: dotnet Beyla.TestServer.dll --urls http://127.0.0.1:PORT
+// With BEYLA_TESTSERVER_OTEL=1 the OpenTelemetry .NET SDK instruments it in-process instead
+// (ASP.NET Core traces and metrics into exporters that count and stay local), for
+// benchmarks/overhead.py to compare with tracing from the kernel.
+using System.Diagnostics;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.WebHost.UseKestrelHttpsConfiguration(); // https:// URLs, certificate from ASPNETCORE_Kestrel__Certificates__Default__Path
 builder.Logging.ClearProviders();
+var spanCounter = new CountingExporter<Activity>();
+var metricCounter = new CountingExporter<Metric>();
+bool otel = Environment.GetEnvironmentVariable("BEYLA_TESTSERVER_OTEL") == "1";
+if (otel)
+{
+    builder.Services.AddOpenTelemetry()
+        .WithTracing(t => t
+            .AddAspNetCoreInstrumentation()
+            .AddProcessor(new BatchActivityExportProcessor(spanCounter)))
+        .WithMetrics(m => m
+            .AddAspNetCoreInstrumentation()
+            .AddReader(new PeriodicExportingMetricReader(metricCounter, exportIntervalMilliseconds: 1000)));
+}
 var app = builder.Build();
 app.MapGet("/hello/{**rest}", () => Results.Text("hello from kestrel\n"));
 app.MapGet("/status/{code:int}", (int code) => Results.Text("status\n", statusCode: code));
@@ -22,3 +43,40 @@ app.MapPost("/echo", async (HttpRequest request) =>
 app.MapFallback(() => Results.Text("not found\n", statusCode: 404));
 app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine("listening"));
 app.Run();
+if (otel)
+{
+    // The host has disposed the providers: the batch processor has flushed its queue.
+    Console.WriteLine($"otel: spans exported={spanCounter.Count} metric points exported={metricCounter.Count}");
+}
+
+/// <summary>
+/// An exporter that stays local: it walks each batch (spans, or each metric's points) and
+/// counts what it saw. The SDK's work before it (activities, tags, the batch queue, metric
+/// aggregation) is the real cost of in-process instrumentation.
+/// </summary>
+internal sealed class CountingExporter<T> : BaseExporter<T>
+    where T : class
+{
+    private long _count;
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public override ExportResult Export(in Batch<T> batch)
+    {
+        long n = 0;
+        foreach (T item in batch)
+        {
+            if (item is Metric metric)
+            {
+                foreach (ref readonly MetricPoint point in metric.GetMetricPoints())
+                    n++;
+            }
+            else
+            {
+                n++;
+            }
+        }
+        Interlocked.Add(ref _count, n);
+        return ExportResult.Success;
+    }
+}

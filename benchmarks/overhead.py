@@ -1,0 +1,439 @@
+#!/usr/bin/env python3
+"""End-to-end overhead of tracing HTTP servers: untraced, traced from the kernel, and
+(Kestrel) instrumented in-process by the OpenTelemetry .NET SDK.
+
+For each server (nginx with 2 workers; the Kestrel test server, tests/Beyla.TestServer) it
+measures, on loopback with wrk, in interleaved rounds so that the noise of a shared machine
+falls on every configuration alike:
+
+  untraced  the server alone
+  traced    the server traced by the sample agent (samples/Beyla.Agent, Release) by --pid,
+            the agent started before and stopped after each measured window
+  otel      (Kestrel) a second Kestrel process started with BEYLA_TESTSERVER_OTEL=1: the
+            OpenTelemetry SDK's ASP.NET Core instrumentation, traces through a batch
+            processor and metrics through a periodic reader into exporters that count
+
+and reports per configuration the median requests/s and p99 latency over the rounds, their
+ratios to untraced (paired within each round, median over rounds), CPU per 1,000 requests
+(the server's, from /proc/<pid>/stat, and the agent's, over the measured window only), spans
+seen / requests sent, and the BPF programs' run time per request (bpftool,
+kernel.bpf_stats_enabled=1, which itself adds two clock reads per program run;
+--no-bpf-stats to leave it off).
+
+"Requests sent" is counted by a wrk Lua script (every request wrk wrote, whatever the
+status), not wrk's own figure, which leaves out the requests still in flight when it stops.
+
+Another tracer's syscall tracepoint programs (someone else's tests on a shared machine) run
+on every syscall of our servers too: the script waits for them to go away before each
+window and measures a window again when they were loaded during it (--quiet-wait, --redo).
+
+Needs root; run scripts/setup.sh first (it installs wrk, nginx, bpftool).
+
+usage: sudo python3 benchmarks/overhead.py [--seconds 8] [--rounds 3] [--servers nginx,kestrel]
+           [--connections 32] [--threads 2] [--warmup 5] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kernel_cost import ROOT, free_port, prog_stats, sh  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+AGENT_DLL = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
+SERVER_DLL = os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll")
+PATH = "/hello/1"
+AGENTS = []  # every agent started, to kill any still running if the script stops early
+DISTURBED = []  # (server, configuration) of windows kept although another tracer was loaded
+OUR_PROGRAMS = set()  # ids of every BPF program our agents loaded (freed a little after the agent exits)
+
+# Counts, per wrk thread, every request wrk writes (request() runs once per request, on
+# every connection, including retries after a reconnect); done() prints the sum, less the
+# one call wrk makes on thread 0 before starting, to check the request
+# (script_verify_request in wrk.c), which sends nothing.
+WRK_LUA = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) sent = 0; req = wrk.format() end
+function request() sent = sent + 1; return req end
+function done(summary, latency, requests)
+  local n = 0
+  for _, t in ipairs(threads) do n = n + t:get("sent") end
+  io.write(string.format("sent: %d\\n", n - 1))
+end
+"""
+
+
+def cpu_ms(pids):
+    """User and system CPU time, in ms, of these processes (all their threads) so far."""
+    user = system = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            user += int(fields[11])  # utime (field 14)
+            system += int(fields[12])  # stime (field 15)
+        except FileNotFoundError:
+            pass
+    return user * 1000 / CLK_TCK, system * 1000 / CLK_TCK
+
+
+def steal_ms():
+    """CPU time the hypervisor took from this VM's CPUs so far (all CPUs, /proc/stat)."""
+    with open("/proc/stat") as f:
+        return int(f.readline().split()[8]) * 1000 / CLK_TCK
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def wait_port(port, proc, what):
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} ended before listening (exit code {proc.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} is not listening on {port} after 30 s")
+
+
+def parse_duration(value, unit):
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[unit]
+
+
+class Server:
+    """A server under test: its processes, its port, and what was sent to it."""
+
+    def __init__(self, name, command, port, env=None, cwd=None):
+        self.name = name
+        self.port = port
+        self.out = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(command, stdout=self.out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        wait_port(port, self.proc, name)
+        self.sent_total = 0
+
+    def pids(self):
+        return [self.proc.pid] + children(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.seek(0)
+        return self.out.read()
+
+
+def start_nginx(work):
+    port = free_port()
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 2; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; keepalive_requests 1000000;
+  client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello\\n"; }} }} }}
+""")
+    server = Server("nginx", ["nginx", "-c", conf, "-p", work], port)
+    for _ in range(50):  # the workers
+        if len(server.pids()) >= 3:
+            break
+        time.sleep(0.1)
+    return server
+
+
+def start_kestrel(otel):
+    port = free_port()
+    env = dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1", DOTNET_NOLOGO="1")
+    env.pop("BEYLA_TESTSERVER_OTEL", None)
+    if otel:
+        env["BEYLA_TESTSERVER_OTEL"] = "1"
+    return Server("kestrel+otel" if otel else "kestrel", ["dotnet", SERVER_DLL, "--urls", f"http://127.0.0.1:{port}"], port, env=env)
+
+
+def wrk(a, server, seconds, lua):
+    out = sh("wrk", "-t", str(a.threads), "-c", str(a.connections), "-d", f"{seconds}s", "--latency",
+             "-s", lua, f"http://127.0.0.1:{server.port}{PATH}")
+    sent = int(re.search(r"^sent: (\d+)", out, re.M).group(1))
+    server.sent_total += sent
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "completed": int(re.search(r"(\d+) requests in", out).group(1)),
+        "sent": sent,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p99_ms": parse_duration(p99.group(1), p99.group(2)),
+        "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else ""),
+    }
+
+
+def foreign_tracepoint_programs():
+    """Syscall tracepoint programs someone else loaded (another engineer's tests or agent): they
+    run on every syscall of our servers too, so a window measured with them loaded is disturbed."""
+    return sorted({p.get("name", "?") for i, p in prog_stats().items()
+                   if i not in OUR_PROGRAMS and p.get("type") == "tracepoint" and re.match(r"(enter|exit)_", p.get("name", ""))})
+
+
+def wait_quiet(seconds):
+    """Waits up to this long for other tracers to go away; returns those still loaded."""
+    deadline = time.monotonic() + seconds
+    while (foreign := foreign_tracepoint_programs()) and time.monotonic() < deadline:
+        time.sleep(1)
+    return foreign
+
+
+def measure(a, server, config, lua, agent_mode):
+    """One measured window: wrk for a.seconds against server, traced or not."""
+    agent = None
+    ours = set()
+    before_ids = set(prog_stats())
+    if config == "traced":
+        cmd = ["dotnet", AGENT_DLL] + [x for pid in server.pids() for x in ("--pid", str(pid))]
+        cmd += ["--quiet"] if agent_mode == "quiet" else ["--json"]
+        agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        AGENTS.append(agent)
+        line = ""
+        while not line.startswith("ready"):
+            line = agent.stderr.readline()
+            if not line:
+                raise SystemExit(f"agent ended before it was ready: {agent.stderr.read()}")
+        ours = set(prog_stats()) - before_ids
+        OUR_PROGRAMS.update(ours)
+    foreign = foreign_tracepoint_programs()
+    start_progs = {i: p for i, p in prog_stats().items() if i in ours}
+    server_cpu0 = cpu_ms(server.pids())
+    agent_cpu0 = cpu_ms([agent.pid]) if agent else (0, 0)
+    steal0 = steal_ms()
+    r = wrk(a, server, a.seconds, lua)
+    r["steal_ms"] = steal_ms() - steal0
+    server_cpu1 = cpu_ms(server.pids())
+    agent_cpu1 = cpu_ms([agent.pid]) if agent else (0, 0)
+    end_progs = prog_stats()
+    foreign += foreign_tracepoint_programs()
+    r["disturbed"] = sorted(set(foreign))
+    r["server_cpu_ms"] = sum(server_cpu1) - sum(server_cpu0)
+    r["agent_user_ms"] = agent_cpu1[0] - agent_cpu0[0]
+    r["agent_sys_ms"] = agent_cpu1[1] - agent_cpu0[1]
+    r["agent_cpu_ms"] = r["agent_user_ms"] + r["agent_sys_ms"]
+    r["programs"] = {}
+    for i in ours:
+        name = end_progs.get(i, start_progs[i]).get("name", "?")
+        cnt = end_progs.get(i, {}).get("run_cnt", 0) - start_progs[i].get("run_cnt", 0)
+        ns = end_progs.get(i, {}).get("run_time_ns", 0) - start_progs[i].get("run_time_ns", 0)
+        old = r["programs"].get(name, (0, 0))
+        r["programs"][name] = (old[0] + cnt, old[1] + ns)
+    if agent:
+        time.sleep(1)  # the last spans through the ring buffer
+        agent.send_signal(signal.SIGINT)
+        _, err = agent.communicate(timeout=60)
+        m = re.search(r"summary: spans=(\d+) lost=(\d+)", err)
+        if not m:
+            raise SystemExit(f"no summary line from the agent: {err}")
+        r["spans"], r["lost"] = int(m.group(1)), int(m.group(2))
+        # The kernel frees the programs a little after the agent exits; start the next window without them.
+        deadline = time.monotonic() + 10
+        while ours & set(prog_stats()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    return r
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=8, help="each measured window (default 8)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds over every configuration (default 3)")
+    ap.add_argument("--servers", default="nginx,kestrel", help="comma-separated: nginx, kestrel")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load per server process first")
+    ap.add_argument("--quiet-wait", type=int, default=15,
+                    help="before each window, wait up to this many seconds for other tracers' programs to go away (default 15)")
+    ap.add_argument("--redo", type=int, default=4,
+                    help="windows disturbed by another tracer that may be measured again (default 4)")
+    ap.add_argument("--no-bpf-stats", action="store_true", help="leave kernel.bpf_stats_enabled alone (no BPF ns/request)")
+    a = ap.parse_args()
+    servers = [s.strip() for s in a.servers.split(",") if s.strip()]
+    if any(s not in ("nginx", "kestrel") for s in servers) or not servers:
+        ap.error("--servers takes nginx and/or kestrel")
+    if os.geteuid() != 0:
+        raise SystemExit("overhead.py needs root (BPF, bpf_stats_enabled)")
+    if subprocess.run(["pgrep", "-f", "ci-clone"], capture_output=True).returncode == 0:
+        print("warning: a CI run is in progress; the figures will be disturbed", file=sys.stderr)
+    if shutil.which("wrk") is None:
+        subprocess.run([os.path.join(ROOT, "scripts/setup.sh")], check=True)
+
+    t_start = time.monotonic()
+    print("building the agent and the Kestrel test server (Release)...", file=sys.stderr)
+    sh("dotnet", "build", os.path.join(ROOT, "samples/Beyla.Agent"), "-c", "Release", "-nologo", "-v", "quiet")
+    if "kestrel" in servers:
+        sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
+    helptext = subprocess.run(["dotnet", AGENT_DLL, "--help"], capture_output=True, text=True)
+    agent_mode = "quiet" if "--quiet" in helptext.stdout + helptext.stderr else "json"
+    agent_desc = "beyla-agent --pid ... --quiet" if agent_mode == "quiet" else "beyla-agent --pid ... --json > /dev/null (no --quiet yet)"
+
+    work = tempfile.mkdtemp(prefix="beyla-overhead-")
+    lua = os.path.join(work, "count.lua")
+    with open(lua, "w") as f:
+        f.write(WRK_LUA)
+    stats_path = "/proc/sys/kernel/bpf_stats_enabled"
+    previous_stats = open(stats_path).read().strip()
+    started = []
+    results = {}  # (server, config) -> [round results]
+    try:
+        if not a.no_bpf_stats:
+            with open(stats_path, "w") as f:
+                f.write("1")
+        plan = []  # (server label, Server, [configs])
+        for s in servers:
+            if s == "nginx":
+                srv = start_nginx(work)
+                started.append(srv)
+                plan.append(("nginx", {"untraced": srv, "traced": srv}))
+            else:
+                plain = start_kestrel(False)
+                started.append(plain)
+                otel = start_kestrel(True)
+                started.append(otel)
+                plan.append(("kestrel", {"untraced": plain, "traced": plain, "otel": otel}))
+        for label, configs in plan:
+            for srv in dict.fromkeys(configs.values()):
+                print(f"warm-up: {srv.name} {a.warmup} s", file=sys.stderr)
+                wrk(a, srv, a.warmup, lua)
+
+        redos = 0
+        for rnd in range(a.rounds):
+            for label, configs in plan:
+                names = list(configs)
+                order = names[rnd % len(names):] + names[:rnd % len(names)]  # rotate: no config always first
+                for config in order:
+                    while True:
+                        foreign = wait_quiet(a.quiet_wait)
+                        if foreign:
+                            print(f"  another tracer is still loaded after {a.quiet_wait} s ({', '.join(foreign[:4])}...)", file=sys.stderr)
+                        r = measure(a, configs[config], config, lua, agent_mode)
+                        if not r["disturbed"] or redos >= a.redo:
+                            break
+                        redos += 1
+                        print(f"  round {rnd + 1} {label} {config}: another tracer was loaded during the window "
+                              f"({', '.join(r['disturbed'][:4])}...); measuring it again ({redos}/{a.redo})", file=sys.stderr)
+                    if r["disturbed"]:
+                        DISTURBED.append((label, config))
+                    results.setdefault((label, config), []).append(r)
+                    extra = f" spans={r['spans']} lost={r['lost']}" if "spans" in r else ""
+                    print(f"round {rnd + 1}/{a.rounds} {label:<8} {config:<9} {r['rps']:>9.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
+                          f"sent={r['sent']} completed={r['completed']}{extra}"
+                          f"  server cpu {r['server_cpu_ms']:.0f} ms  agent cpu {r['agent_user_ms']:.0f} user + {r['agent_sys_ms']:.0f} sys ms"
+                          f"  steal {r['steal_ms']:.0f} ms"
+                          f"{'  ' + r['errors'] if r['errors'] else ''}", file=sys.stderr)
+    finally:
+        otel_exported = None
+        for agent in AGENTS:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
+        for srv in started:
+            out = srv.stop()
+            m = re.search(r"otel: spans exported=(\d+)", out)
+            if m:
+                otel_exported = (int(m.group(1)), srv.sent_total)
+        with open(stats_path, "w") as f:
+            f.write(previous_stats)
+        shutil.rmtree(work, ignore_errors=True)
+
+    # The table.
+    rows = []
+    for label in servers:
+        base = results[(label, "untraced")]
+        base_cpu = sum(r["server_cpu_ms"] for r in base) / sum(r["sent"] for r in base) * 1000
+        for config in ("untraced", "traced", "otel"):
+            rs = results.get((label, config))
+            if not rs:
+                continue
+            rps = statistics.median(r["rps"] for r in rs)
+            p99 = statistics.median(r["p99_ms"] for r in rs)
+            # Ratios paired within a round (windows next to each other share the machine's mood),
+            # then the median over rounds.
+            rps_ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(rs, base))
+            p99_ratio = statistics.median(r["p99_ms"] / b["p99_ms"] for r, b in zip(rs, base))
+            sent = sum(r["sent"] for r in rs)
+            server_cpu = sum(r["server_cpu_ms"] for r in rs) / sent * 1000
+            agent_cpu = sum(r["agent_cpu_ms"] for r in rs) / sent * 1000
+            agent_user = sum(r["agent_user_ms"] for r in rs) / sent * 1000
+            bpf_ns = sum(ns for r in rs for _, ns in r["programs"].values()) / sent
+            if config == "traced":
+                spans = sum(r["spans"] for r in rs)
+                lost = sum(r["lost"] for r in rs)
+                seen = f"{spans:,} / {sent:,} = {spans / sent:.4f}" + (f" (lost {lost})" if lost else "")
+            elif config == "otel" and otel_exported:
+                seen = f"{otel_exported[0]:,} / {otel_exported[1]:,} = {otel_exported[0] / otel_exported[1]:.4f} (whole run)"
+            else:
+                seen = ""
+            added = server_cpu - base_cpu + agent_cpu
+            rows.append([
+                label, {"untraced": "untraced", "traced": "traced (Beyla agent)", "otel": "OpenTelemetry SDK in-process"}[config],
+                f"{rps:,.0f}", f"{rps_ratio:.2f}", f"{p99:.2f}", f"{p99_ratio:.2f}",
+                f"{server_cpu:.1f}", f"{agent_cpu:.1f} ({agent_user:.1f} user)" if config == "traced" else "",
+                f"{added:+.1f}" if config != "untraced" else "",
+                f"{bpf_ns / 1000:.2f}" if config == "traced" and not a.no_bpf_stats else "",
+                seen,
+            ])
+    header = ["server", "configuration", "req/s (median)", "× untraced (median of rounds)", "p99 ms (median)", "× untraced",
+              "server CPU ms / 1k req", "agent CPU ms / 1k req", "added CPU ms / 1k req", "BPF µs / req", "spans / requests sent"]
+    print()
+    print(f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} cores; wrk -t{a.threads} -c{a.connections}, "
+          f"{a.rounds} rounds of {a.seconds} s interleaved; agent: {agent_desc}; bpf_stats {'off' if a.no_bpf_stats else 'on'}; "
+          f"{redos} disturbed windows measured again")
+    print()
+    print("| " + " | ".join(header) + " |")
+    print("| " + " | ".join("---" for _ in header) + " |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    steals = [r["steal_ms"] for rs in results.values() for r in rs]
+    print()
+    print(f"CPU stolen by the hypervisor during the windows: {sum(steals):.0f} ms in all, at most {max(steals):.0f} ms in one window")
+    if DISTURBED:
+        print()
+        print(f"{len(DISTURBED)} of {sum(len(v) for v in results.values())} windows kept were measured while another tracer's "
+              f"syscall tracepoint programs were loaded: {', '.join(f'{s} {c}' for s, c in DISTURBED)}")
+
+    if not a.no_bpf_stats:
+        print()
+        print("BPF programs per request (traced, all rounds):")
+        print()
+        print("| server | program | runs / req | ns / run | ns / req |")
+        print("| --- | --- | --- | --- | --- |")
+        for label in servers:
+            rs = results[(label, "traced")]
+            sent = sum(r["sent"] for r in rs)
+            total = {}
+            for r in rs:
+                for name, (cnt, ns) in r["programs"].items():
+                    c0, n0 = total.get(name, (0, 0))
+                    total[name] = (c0 + cnt, n0 + ns)
+            for name, (cnt, ns) in sorted(total.items(), key=lambda kv: -kv[1][1]):
+                if cnt:
+                    print(f"| {label} | {name} | {cnt / sent:.2f} | {ns / cnt:.0f} | {ns / sent:.0f} |")
+    print(f"\ntotal run time {time.monotonic() - t_start:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
