@@ -12,10 +12,12 @@ namespace Beyla;
 public sealed class BeylaTracer : IAsyncDisposable
 {
     private const long PipePauseThreshold = 8 * 1024 * 1024;
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
     private readonly IReadOnlyList<IEventSource> _sources;
     private readonly RecordPump[] _pumps;
     private readonly Task[] _tasks;
+    private readonly Task[] _producers;
     private readonly SpanDispatcher _dispatcher;
     private readonly SpanDecoration _decoration;
     private readonly ISpanSink[] _ownedSinks;
@@ -38,6 +40,7 @@ public sealed class BeylaTracer : IAsyncDisposable
             (sink as ITracerObserver)?.OnTracerStarted(this);
         _pumps = new RecordPump[sources.Count];
         _tasks = new Task[sources.Count];
+        _producers = new Task[sources.Count];
         for (int i = 0; i < sources.Count; i++)
         {
             IEventSource source = sources[i];
@@ -48,6 +51,7 @@ public sealed class BeylaTracer : IAsyncDisposable
             var pump = new RecordPump(source.Name, new HttpEventDecoder(options.CaptureQueryString, decoderClock, _decoration), _dispatcher, _logger);
             _pumps[i] = pump;
             Task producer = RunSourceAsync(source, pipe.Writer);
+            _producers[i] = producer;
             // The pump drains until its source completes the pipe, so nothing written before disposal is lost.
             Task consumer = Task.Run(() => pump.RunAsync(pipe.Reader, CancellationToken.None));
             _tasks[i] = Task.WhenAll(producer, consumer);
@@ -152,7 +156,18 @@ public sealed class BeylaTracer : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await _completion.ConfigureAwait(false);
+        // Sources stop on cancellation. The pipeline then drains; a sink that never returns
+        // must not hold the dispose (and the kernel programs) forever.
+        await Task.WhenAll(_producers).ConfigureAwait(false);
+        try
+        {
+            await _completion.WaitAsync(DrainTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.DrainAbandoned(_logger, DrainTimeout.TotalSeconds);
+            _dispatcher.Complete();
+        }
         foreach (IEventSource source in _sources)
         {
             try

@@ -95,6 +95,8 @@ internal sealed class SocketProbeSet : IEventSource
         }
     }
 
+    private static readonly TimeSpan FinalDrainTimeout = TimeSpan.FromSeconds(2);
+
     public Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -115,7 +117,7 @@ internal sealed class SocketProbeSet : IEventSource
             long nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (_ring.Wait(PollTimeoutMs) && !Pump(output))
+                if (_ring.Wait(PollTimeoutMs) && !Pump(output, cancellationToken))
                     break;
                 if (_discovery is not null && Stopwatch.GetTimestamp() >= nextRescan)
                 {
@@ -123,23 +125,30 @@ internal sealed class SocketProbeSet : IEventSource
                     nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
                 }
             }
-            // Hand over what the kernel finished before the stop.
-            Pump(output);
-            RefreshLost();
-            _stopped.TrySetResult();
+            // Hand over what the kernel finished before the stop, unless the pipe stays full
+            // (a consumer that does not return): then stop anyway rather than hang the dispose.
+            using var last = new CancellationTokenSource(FinalDrainTimeout);
+            Pump(output, last.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped while the pipe was full: what is still in the ring is not handed over.
         }
         catch (Exception ex)
         {
             _stopped.TrySetException(ex);
+            return;
         }
+        RefreshLost();
+        _stopped.TrySetResult();
     }
 
-    /// <summary>Moves records into the pipe; false when the reader has gone.</summary>
-    private bool Pump(PipeWriter output)
+    /// <summary>Moves records into the pipe; false when the reader has gone. Waits for room in the pipe until cancelled.</summary>
+    private bool Pump(PipeWriter output, CancellationToken cancellationToken)
     {
         while (_ring.Drain(output, MaxRecordsPerDrain, _intercept) > 0)
         {
-            ValueTask<FlushResult> flush = output.FlushAsync();
+            ValueTask<FlushResult> flush = output.FlushAsync(cancellationToken);
             FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
             if (result.IsCompleted)
                 return false;

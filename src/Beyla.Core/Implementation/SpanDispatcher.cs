@@ -5,13 +5,15 @@ namespace Beyla.Implementation;
 /// <summary>
 /// Fans decoded spans out to the sinks and to every <see cref="BeylaTracer.Spans"/> consumer.
 /// Called by one pipeline loop at a time per source; sources are serialised by a lock held
-/// only while a batch is handed out.
+/// only while a batch is handed out. Consumers come and go under a second lock, so that a sink
+/// that does not return never blocks a consumer that stops or a tracer that is disposed.
 /// </summary>
 internal sealed class SpanDispatcher
 {
     private readonly ISpanSink[] _sinks;
     private readonly ILogger _logger;
     private readonly Lock _publishLock = new();
+    private readonly Lock _subscriptionLock = new();
     private readonly HashSet<(Type Sink, Type Exception)> _failureKinds = [];
     private SpanSubscription[] _subscriptions = [];
     private long _droppedByRemovedSubscriptions;
@@ -40,7 +42,7 @@ internal sealed class SpanDispatcher
     public SpanSubscription Subscribe(int capacity)
     {
         var subscription = new SpanSubscription(capacity);
-        lock (_publishLock)
+        lock (_subscriptionLock)
         {
             if (_completed)
                 subscription.Channel.Writer.TryComplete();
@@ -52,7 +54,7 @@ internal sealed class SpanDispatcher
 
     public void Unsubscribe(SpanSubscription subscription)
     {
-        lock (_publishLock)
+        lock (_subscriptionLock)
         {
             int before = _subscriptions.Length;
             _subscriptions = Array.FindAll(_subscriptions, s => !ReferenceEquals(s, subscription));
@@ -81,7 +83,7 @@ internal sealed class SpanDispatcher
                         Log.SinkFailed(_logger, sink.GetType().Name, ex.GetType().Name, ex);
                 }
             }
-            foreach (SpanSubscription subscription in _subscriptions)
+            foreach (SpanSubscription subscription in Volatile.Read(ref _subscriptions))
             {
                 foreach (HttpSpan span in batch)
                     subscription.Channel.Writer.TryWrite(span);
@@ -89,9 +91,10 @@ internal sealed class SpanDispatcher
         }
     }
 
+    /// <summary>Ends every consumer's enumeration. Does not wait for a batch being handed out.</summary>
     public void Complete()
     {
-        lock (_publishLock)
+        lock (_subscriptionLock)
         {
             _completed = true;
             foreach (SpanSubscription subscription in _subscriptions)
