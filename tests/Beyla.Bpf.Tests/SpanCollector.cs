@@ -25,6 +25,9 @@ internal sealed class SpanCollector : IAsyncDisposable
         });
     }
 
+    /// <summary>The spans collected so far.</summary>
+    public IReadOnlyList<HttpSpan> Spans => [.. _spans];
+
     /// <summary>Waits until at least <paramref name="count"/> spans matching <paramref name="filter"/> arrived (or 15 s), then 500 ms more to catch extras.</summary>
     public async Task<List<HttpSpan>> WaitForAsync(int count, Func<HttpSpan, bool>? filter = null)
     {

@@ -136,6 +136,12 @@ internal sealed unsafe class BpfObject : IDisposable
         return LibBpf.MapFd(map);
     }
 
+    public int MapValueSize(string mapName)
+    {
+        nint map = FindMap(m => m == mapName) ?? throw new BeylaException($"The {_name} probe set has no map named {mapName}.");
+        return (int)LibBpf.MapValueSize(map);
+    }
+
     /// <summary>Attaches every program (the section name says where); on failure nothing stays attached.</summary>
     public void AttachAll()
     {

@@ -12,4 +12,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(102, LogLevel.Warning, "Process {Pid} cannot be traced: {Reason}")]
     public static partial void PidMapFull(ILogger logger, int pid, string reason);
+
+    [LoggerMessage(103, LogLevel.Debug, "Removed {Count} kernel entries of processes that exited")]
+    public static partial void SweptDeadProcesses(ILogger logger, int count);
 }

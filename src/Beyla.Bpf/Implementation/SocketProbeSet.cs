@@ -56,6 +56,7 @@ internal sealed class SocketProbeSet : IEventSource
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.Load();
             _pidsFd = _object.MapFd("traced_pids");
+            _sweeper = new DeadProcessSweeper(_object);
             _statsFd = _object.MapFd("stats");
             if (context.Options.TraceTls)
             {
@@ -96,6 +97,8 @@ internal sealed class SocketProbeSet : IEventSource
     }
 
     private static readonly TimeSpan FinalDrainTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(2);
+    private readonly DeadProcessSweeper _sweeper = null!;
 
     public Task RunAsync(PipeWriter output, CancellationToken cancellationToken)
     {
@@ -115,8 +118,16 @@ internal sealed class SocketProbeSet : IEventSource
         try
         {
             long nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
+            long nextSweep = Stopwatch.GetTimestamp() + (long)(SweepInterval.TotalSeconds * Stopwatch.Frequency);
             while (!cancellationToken.IsCancellationRequested)
             {
+                if (Stopwatch.GetTimestamp() >= nextSweep)
+                {
+                    int removed = _sweeper.Sweep();
+                    if (removed > 0)
+                        SocketLog.SweptDeadProcesses(_logger, removed);
+                    nextSweep = Stopwatch.GetTimestamp() + (long)(SweepInterval.TotalSeconds * Stopwatch.Frequency);
+                }
                 if (_ring.Wait(PollTimeoutMs) && !Pump(output, cancellationToken))
                     break;
                 if (_discovery is not null && Stopwatch.GetTimestamp() >= nextRescan)
@@ -186,10 +197,10 @@ internal sealed class SocketProbeSet : IEventSource
     {
         // Finished requests dropped because the ring was full, and requests known to have
         // gone by unseen (a response turned up with no request waiting for it).
-        // TLS plaintext whose socket was never learned, and requests queued beyond what a
-        // connection holds, are not reported either.
+        // TLS plaintext whose socket was never learned, requests queued beyond what a
+        // connection holds, and requests in flight in a process that died are not reported either.
         Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer) + ReadStat(KernelStat.ResponsesUnmatched)
-            + ReadStat(KernelStat.TlsWithoutSocket) + ReadStat(KernelStat.RequestsDropped));
+            + ReadStat(KernelStat.TlsWithoutSocket) + ReadStat(KernelStat.RequestsDropped) + _sweeper.RequestsLost);
     }
 
     private unsafe long ReadStat(KernelStat stat)

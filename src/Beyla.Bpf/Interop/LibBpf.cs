@@ -28,6 +28,9 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map__fd")]
     public static partial int MapFd(nint map);
 
+    [LibraryImport(Library, EntryPoint = "bpf_map__value_size")]
+    public static partial uint MapValueSize(nint map);
+
     [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
     public static partial int MapSetMaxEntries(nint map, uint maxEntries);
 
@@ -68,6 +71,9 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     public static partial int MapLookupElem(int fd, void* key, void* value);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
+    public static partial int MapGetNextKey(int fd, void* key, void* nextKey);
 
     [LibraryImport(Library, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
     public static partial int MapDeleteElem(int fd, void* key);

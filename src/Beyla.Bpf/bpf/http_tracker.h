@@ -83,6 +83,11 @@ struct conn_state {
 	struct request_slot req;  /* the exchange in progress */
 };
 
+/* DeadProcessSweeper.cs reads conn_state by offset and the map keys by size: keep them in step. */
+_Static_assert(sizeof(struct conn_state) == 376, "conn_state layout: update DeadProcessSweeper.cs");
+_Static_assert(__builtin_offsetof(struct conn_state, req.used) == 119, "conn_state layout: update DeadProcessSweeper.cs");
+_Static_assert(sizeof(struct conn_key) == 8, "conn_key layout: update DeadProcessSweeper.cs");
+
 #define MAX_QUEUED 8       /* requests waiting behind the current one, per connection */
 #define MAX_PIPELINED 4    /* requests taken from one read */
 

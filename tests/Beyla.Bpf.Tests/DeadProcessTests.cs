@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>A traced process killed mid-request: the request is counted as lost, and its kernel state goes.</summary>
+public sealed class DeadProcessTests
+{
+    [BpfFact]
+    public async Task AServerKilledMidRequestLeavesACountedLossAndNoState()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        int pid = server.Pid;
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(pid)).WithHttpProbes().Build();
+        await using var collector = new SpanCollector(tracer);
+
+        // Connections that finished normally, then one whose request never gets its answer.
+        using (var client = new KeepAliveClient(port))
+        {
+            for (int i = 0; i < 3; i++)
+                Assert.Equal(200, client.Get($"/hello/{i}").Status);
+        }
+        Assert.Equal(3, (await collector.WaitForAsync(3)).Count);
+        using var pending = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        pending.Connect(IPAddress.Loopback, port);
+        pending.Send("GET /slow/20000 HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        await Task.Delay(500);
+        Assert.Contains(ConnectionTgids(), t => t == pid);
+
+        Process.GetProcessById(pid).Kill(); // SIGKILL: no close of its sockets is ever seen
+        var deadline = Stopwatch.StartNew();
+        while ((ConnectionTgids().Contains(pid) || tracer.Statistics.EventsLostInSources < 1) && deadline.Elapsed < TimeSpan.FromSeconds(15))
+            await Task.Delay(200);
+
+        Assert.DoesNotContain(pid, ConnectionTgids());
+        Assert.Equal(1, tracer.Statistics.EventsLostInSources);
+        Assert.Equal(3, collector.Spans.Count); // no stale span for the dead request
+    }
+
+    /// <summary>The tgid of every entry of the tracer's connections map.</summary>
+    private static List<int> ConnectionTgids()
+    {
+        var info = new ProcessStartInfo("bpftool") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[] { "map", "dump", "name", "connections", "--json" })
+            info.ArgumentList.Add(a);
+        using Process p = Process.Start(info)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        var tgids = new List<int>();
+        if (string.IsNullOrWhiteSpace(output))
+            return tgids;
+        using JsonDocument doc = JsonDocument.Parse(output);
+        foreach (JsonElement entry in doc.RootElement.EnumerateArray())
+        {
+            if (entry.TryGetProperty("formatted", out JsonElement formatted))
+            {
+                tgids.Add(formatted.GetProperty("key").GetProperty("tgid").GetInt32());
+                continue;
+            }
+            // Raw bytes: the first four are the tgid, little-endian.
+            byte[] key = entry.GetProperty("key").EnumerateArray().Take(4).Select(b => Convert.ToByte(b.GetString(), 16)).ToArray();
+            tgids.Add(BitConverter.ToInt32(key));
+        }
+        return tgids;
+    }
+}
