@@ -83,6 +83,19 @@ public sealed class SampleAgentTests
         Assert.Contains("CAP_BPF", line, StringComparison.Ordinal);
     }
 
+    [BpfFact]
+    public async Task AsRootWithoutCapBpfAndCapPerfmonItNamesWhatIsMissing()
+    {
+        // uid 0, but CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN dropped from the bounding set
+        using var agent = new AgentProcess(["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all"], "--port", "8080", "--duration", "5");
+        (int exitCode, List<string> stdout, List<string> stderr) = await agent.WaitForExitAsync();
+        Assert.Equal(2, exitCode);
+        Assert.Empty(stdout);
+        string line = Assert.Single(stderr);
+        Assert.Contains("euid 0", line, StringComparison.Ordinal);
+        Assert.Contains("lacks CAP_BPF and CAP_PERFMON", line, StringComparison.Ordinal);
+    }
+
     /// <summary>The agent, run from its built dll, optionally under a wrapper such as setpriv.</summary>
     private sealed class AgentProcess : IDisposable
     {
