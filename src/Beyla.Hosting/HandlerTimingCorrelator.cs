@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 
 namespace Beyla.Hosting;
@@ -10,11 +11,20 @@ namespace Beyla.Hosting;
 /// handler activity is matched by its <c>client.port</c> tag (the connection's remote port;
 /// set it, for example <c>activity.SetTag("client.port", context.Connection.RemotePort)</c>)
 /// and by starting inside the span. Unmatched activities expire; both sides are bounded.
+/// Each joined request's queueing time is also recorded on the histogram
+/// <c>http.server.request.queue_time</c> (seconds) of the meter <see cref="MeterName"/>, with
+/// the request's method, route and service, for any OpenTelemetry SDK pipeline to export.
 /// </summary>
 public sealed class HandlerTimingCorrelator : ISpanSink, IDisposable
 {
     /// <summary>The tag that carries the client's port on handler activities.</summary>
     public const string ClientPortTag = "client.port";
+
+    /// <summary>The meter of the queueing-time histogram: <c>Beyla</c>, as the exporters' meter.</summary>
+    public const string MeterName = "Beyla";
+
+    /// <summary>The queueing-time histogram's name.</summary>
+    public const string QueueTimeMetric = "http.server.request.queue_time";
 
     private const int MaxPendingPerPort = 64;
     private const int MaxPorts = 65_536;
@@ -26,6 +36,8 @@ public sealed class HandlerTimingCorrelator : ISpanSink, IDisposable
     private readonly Dictionary<int, List<(DateTimeOffset Start, TimeSpan Duration)>> _byPort = [];
     private readonly Lock _lock = new();
     private readonly Channel<RequestTiming> _timings;
+    private readonly Meter _meter = new(MeterName);
+    private readonly Histogram<double> _queueTime;
     private long _matched;
     private long _unmatchedSpans;
     private long _dropped;
@@ -45,6 +57,8 @@ public sealed class HandlerTimingCorrelator : ISpanSink, IDisposable
             ActivityStopped = OnActivityStopped,
         };
         ActivitySource.AddActivityListener(_listener);
+        _queueTime = _meter.CreateHistogram<double>(QueueTimeMetric, "s",
+            "Time a request waited in the server before its handler started: the library's response time minus what in-process instrumentation sees");
     }
 
     /// <summary>Requests joined so far.</summary>
@@ -79,6 +93,13 @@ public sealed class HandlerTimingCorrelator : ISpanSink, IDisposable
             }
             Interlocked.Increment(ref _matched);
             var timing = new RequestTiming(span, handler.Value.Start, handler.Value.Duration);
+            if (_queueTime.Enabled)
+            {
+                _queueTime.Record(timing.QueueTime.TotalSeconds,
+                    new KeyValuePair<string, object?>("http.request.method", span.Method),
+                    new KeyValuePair<string, object?>("http.route", span.Route),
+                    new KeyValuePair<string, object?>("service.name", span.ServiceName));
+            }
             if (!_timings.Writer.TryWrite(timing))
                 Interlocked.Increment(ref _dropped);
             Correlated?.Invoke(timing);
@@ -131,6 +152,7 @@ public sealed class HandlerTimingCorrelator : ISpanSink, IDisposable
     public void Dispose()
     {
         _listener.Dispose();
+        _meter.Dispose();
         _timings.Writer.TryComplete();
     }
 }

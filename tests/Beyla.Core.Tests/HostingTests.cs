@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Beyla.Hosting;
 using Beyla.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,5 +56,59 @@ public sealed class HostingTests
         using IHost host = builder.Build();
         var ex = await Assert.ThrowsAsync<BeylaException>(() => host.StartAsync());
         Assert.Contains("no CAP_BPF", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheCorrelatorJoinsASpanWithItsHandlerActivityAndRecordsTheQueueTime()
+    {
+        string source = "HostingTests.Handlers." + Guid.NewGuid().ToString("N");
+        using var handlers = new ActivitySource(source);
+        using var correlator = new HandlerTimingCorrelator(source);
+        var recorded = new List<double>();
+        using var meters = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == HandlerTimingCorrelator.MeterName && instrument.Name == HandlerTimingCorrelator.QueueTimeMetric)
+                    l.EnableMeasurementEvents(instrument);
+            },
+        };
+        meters.SetMeasurementEventCallback<double>((_, value, _, _) =>
+        {
+            lock (recorded)
+                recorded.Add(value);
+        });
+        meters.Start();
+
+        // The request arrives; 30 ms later its handler runs for about 5 ms; the response ends 40 ms after arrival.
+        long arrival = Stopwatch.GetTimestamp();
+        await Task.Delay(30);
+        using (Activity? handler = handlers.StartActivity("handler"))
+        {
+            Assert.NotNull(handler);
+            handler.SetTag(HandlerTimingCorrelator.ClientPortTag, 5555);
+            await Task.Delay(5);
+        }
+        var fake = new FakeEventSource();
+        await using (BeylaTracer tracer = new BeylaBuilder().WithEventSource(fake).AddSink(correlator).Build())
+        {
+            fake.Add(new HttpSpan
+            {
+                Method = "GET", Path = "/work", StatusCode = 200, ProcessId = Environment.ProcessId, PeerPort = 5555,
+                StartTimestamp = arrival, DurationNanoseconds = (long)(Stopwatch.GetElapsedTime(arrival).TotalMilliseconds * 1e6) + 1_000_000,
+            });
+            fake.Add(new HttpSpan { Method = "GET", Path = "/other", StatusCode = 200, ProcessId = Environment.ProcessId, PeerPort = 6666 });
+            fake.Complete();
+            await tracer.Completion.WaitAsync(TestTimeouts.Default);
+        }
+
+        Assert.Equal(1, correlator.Matched);
+        Assert.Equal(1, correlator.UnmatchedSpans);
+        RequestTiming timing = await correlator.ReadAllAsync().FirstAsync();
+        Assert.InRange(timing.QueueTime.TotalMilliseconds, 25, 200);
+        Assert.InRange(timing.HandlerDuration.TotalMilliseconds, 4, 200);
+        Assert.True(timing.ResponseTime > timing.QueueTime + timing.HandlerDuration);
+        lock (recorded)
+            Assert.Equal(timing.QueueTime.TotalSeconds, Assert.Single(recorded), 6);
     }
 }
