@@ -61,6 +61,36 @@ public sealed class FaultTests
     }
 
     [BpfFact]
+    public async Task AnOversizedRequestLineAndHeadIsOneSpanTruncatedAndMarked()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes().Build();
+        await using var collector = new SpanCollector(tracer);
+
+        string path = "/hello/" + new string('a', 4000);
+        string head = $"GET {path}?q=1 HTTP/1.1\r\nHost: x\r\n" + string.Concat(Enumerable.Range(0, 40).Select(i => $"X-Filler-{i}: {new string('b', 200)}\r\n")) + "\r\n";
+        byte[] request = Encoding.ASCII.GetBytes(head);
+        using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            socket.Connect(IPAddress.Loopback, port);
+            socket.Send(request);
+            byte[] reply = new byte[4096];
+            int n = socket.Receive(reply);
+            Assert.StartsWith("HTTP/1.", Encoding.ASCII.GetString(reply, 0, n), StringComparison.Ordinal);
+        }
+
+        HttpSpan span = Assert.Single(await collector.WaitForAsync(1));
+        Assert.True(span.IsPathTruncated);
+        Assert.StartsWith("/hello/aaaa", span.Path, StringComparison.Ordinal);
+        Assert.True(path.StartsWith(span.Path, StringComparison.Ordinal), span.Path);
+        Assert.True(span.Path.Length < path.Length);
+        Assert.Null(span.QueryString);
+        Assert.Equal(request.Length, span.RequestBytes);
+        Assert.Equal("/hello/*", span.Route); // the heuristic: a segment longer than 32 characters
+    }
+
+    [BpfFact]
     public async Task AKilledHostLeavesNothingInTheKernel()
     {
         HashSet<int> programsBefore = KernelObjects.ProgramIds();
