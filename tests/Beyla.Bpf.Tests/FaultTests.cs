@@ -95,26 +95,13 @@ public sealed class FaultTests
     {
         HashSet<int> programsBefore = KernelObjects.ProgramIds();
         HashSet<int> mapsBefore = KernelObjects.MapIds();
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { TestEnvironment.AgentDll, "--port", "1", "--quiet", "--duration", "120" })
-            info.ArgumentList.Add(a);
-        using Process agent = Process.Start(info)!;
-        try
+        using (var agent = new AgentProcess("--port", "1", "--quiet", "--duration", "120"))
         {
-            string? line;
-            while ((line = await agent.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.StartsWith("ready", StringComparison.Ordinal))
-            {
-            }
-            Assert.NotNull(line);
+            await agent.WaitForReadyAsync();
             Assert.True(KernelObjects.ProgramIds().Except(programsBefore).Count() >= 13);
-
             agent.Kill(); // SIGKILL: no dispose, no cleanup code runs
-            await agent.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        }
-        finally
-        {
-            if (!agent.HasExited)
-                agent.Kill();
+            (int exitCode, _, _) = await agent.WaitForExitAsync();
+            Assert.NotEqual(0, exitCode);
         }
         // The kernel drops the programs, links and maps with the last file descriptor.
         var deadline = Stopwatch.StartNew();

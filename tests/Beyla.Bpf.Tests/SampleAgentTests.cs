@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
@@ -94,65 +93,5 @@ public sealed class SampleAgentTests
         string line = Assert.Single(stderr);
         Assert.Contains("euid 0", line, StringComparison.Ordinal);
         Assert.Contains("lacks CAP_BPF and CAP_PERFMON", line, StringComparison.Ordinal);
-    }
-
-    /// <summary>The agent, run from its built dll, optionally under a wrapper such as setpriv.</summary>
-    private sealed class AgentProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly List<string> _stdout = [];
-        private readonly List<string> _stderr = [];
-        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public AgentProcess(params string[] args)
-            : this([], args)
-        {
-        }
-
-        public AgentProcess(string[] wrapper, params string[] args)
-        {
-            string[] command = [.. wrapper, "dotnet", TestEnvironment.AgentDll, .. args];
-            var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (string a in command.Skip(1))
-                info.ArgumentList.Add(a);
-            info.Environment["DOTNET_CLI_HOME"] = Path.GetTempPath();
-            info.Environment["HOME"] = Path.GetTempPath();
-            _process = Process.Start(info)!;
-            _process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is not null)
-                    lock (_stdout)
-                        _stdout.Add(e.Data);
-            };
-            _process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null)
-                    return;
-                lock (_stderr)
-                    _stderr.Add(e.Data);
-                if (e.Data.Contains("ready", StringComparison.Ordinal))
-                    _ready.TrySetResult();
-            };
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        public Task WaitForReadyAsync() => _ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
-
-        public async Task<(int ExitCode, List<string> Stdout, List<string> Stderr)> WaitForExitAsync()
-        {
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-            _process.WaitForExit(); // flushes the output events
-            lock (_stdout)
-                lock (_stderr)
-                    return (_process.ExitCode, [.. _stdout], [.. _stderr]);
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-                _process.Kill();
-            _process.Dispose();
-        }
     }
 }
