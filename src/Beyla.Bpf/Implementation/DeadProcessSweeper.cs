@@ -64,19 +64,10 @@ internal sealed unsafe class DeadProcessSweeper
                     removed++;
             }
         }
-        foreach (byte[] key in Keys(_queued, QueueKeySize))
-        {
-            if (!IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)))
-                continue;
-            fixed (byte* k = key)
-            {
-                if (LibBpf.MapDeleteElem(_queued, k) == 0)
-                {
-                    removed++;
-                    Interlocked.Increment(ref _requestsLost);
-                }
-            }
-        }
+        // Each queued request of a dead process is a request that will never be answered.
+        int queued = DeleteWhere(_queued, QueueKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)));
+        Interlocked.Add(ref _requestsLost, queued);
+        removed += queued;
         removed += DeleteWhere(_sslFds, SslKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(8))));
         removed += DeleteWhere(_socketSsl, ConnKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)));
         return removed;
