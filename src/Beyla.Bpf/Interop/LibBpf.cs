@@ -7,6 +7,35 @@ internal static unsafe partial class LibBpf
 {
     public const string Library = "libbpf.so.1";
 
+    /// <summary>Every libbpf function imported below; a library that lacks one is refused before any is called.</summary>
+    public static readonly string[] EntryPoints =
+    [
+        "bpf_object__open_mem",
+        "bpf_object__load",
+        "bpf_object__close",
+        "bpf_object__next_map",
+        "bpf_object__next_program",
+        "bpf_map__name",
+        "bpf_map__fd",
+        "bpf_map__value_size",
+        "bpf_map__set_max_entries",
+        "bpf_map__initial_value",
+        "bpf_program__section_name",
+        "bpf_program__attach",
+        "bpf_map__reuse_fd",
+        "bpf_object__find_program_by_name",
+        "bpf_program__attach_uprobe_opts",
+        "bpf_link__destroy",
+        "bpf_map_update_elem",
+        "bpf_map_lookup_elem",
+        "bpf_map_get_next_key",
+        "bpf_map_delete_elem",
+        "libbpf_num_possible_cpus",
+        "libbpf_set_print",
+        "libbpf_major_version",
+        "libbpf_minor_version",
+    ];
+
     [LibraryImport(Library, EntryPoint = "bpf_object__open_mem", SetLastError = true)]
     public static partial nint ObjectOpenMem(byte* buffer, nuint size, void* options);
 
