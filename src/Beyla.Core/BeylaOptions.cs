@@ -13,6 +13,14 @@ public sealed class BeylaOptions
     /// </summary>
     public int ConsumerBufferCapacity { get; set; } = 65_536;
 
+    /// <summary>
+    /// Spans buffered for each sink. Every sink is fed from a queue of its own on a thread of
+    /// its own, so a slow sink delays only itself; when it falls this far behind, further spans
+    /// for it are dropped and counted in <see cref="TracerStatistics.SpansDroppedForSlowSinks"/>.
+    /// Default 65,536.
+    /// </summary>
+    public int SinkBufferCapacity { get; set; } = 65_536;
+
     /// <summary>How often process selections by port or executable name are re-resolved. Default 1 s.</summary>
     public TimeSpan ProcessRescanInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -64,6 +72,8 @@ public sealed class BeylaOptions
     {
         if (ConsumerBufferCapacity < 1)
             throw new ArgumentOutOfRangeException(nameof(ConsumerBufferCapacity), ConsumerBufferCapacity, "must be at least 1");
+        if (SinkBufferCapacity < 1)
+            throw new ArgumentOutOfRangeException(nameof(SinkBufferCapacity), SinkBufferCapacity, "must be at least 1");
         if (ProcessRescanInterval <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(ProcessRescanInterval), ProcessRescanInterval, "must be positive");
         if (RingBufferBytes < 4096 || (RingBufferBytes & (RingBufferBytes - 1)) != 0)

@@ -33,7 +33,7 @@ public sealed class BeylaTracer : IAsyncDisposable
         _ownedSinks = ownedSinks;
         _options = options;
         _logger = loggerFactory.CreateLogger("Beyla");
-        _dispatcher = new SpanDispatcher(sinks, _logger);
+        _dispatcher = new SpanDispatcher(sinks, _logger, options.SinkBufferCapacity);
         var decoderClock = MonotonicClock.Shared;
         _decoration = new SpanDecoration(options);
         foreach (ISpanSink sink in sinks)
@@ -47,6 +47,10 @@ public sealed class BeylaTracer : IAsyncDisposable
             var pipe = new Pipe(new PipeOptions(
                 pauseWriterThreshold: PipePauseThreshold,
                 resumeWriterThreshold: PipePauseThreshold / 2,
+                // The pump decodes on the source's own thread as soon as it flushes: no
+                // thread-pool hop per flush. It never blocks there: sinks and consumers read
+                // from queues of their own.
+                readerScheduler: PipeScheduler.Inline,
                 useSynchronizationContext: false));
             var pump = new RecordPump(source.Name, new HttpEventDecoder(options.CaptureQueryString, decoderClock, _decoration), _dispatcher, _logger);
             _pumps[i] = pump;
@@ -75,7 +79,8 @@ public sealed class BeylaTracer : IAsyncDisposable
         _pumps.Sum(p => p.Malformed),
         _dispatcher.DroppedForSlowConsumers,
         _dispatcher.SinkFailures,
-        _decoration.Routes.Overflowed);
+        _decoration.Routes.Overflowed,
+        _dispatcher.DroppedForSlowSinks);
 
     /// <summary>
     /// The spans finished from now on, in order, until the tracer is disposed, its sources
@@ -87,20 +92,19 @@ public sealed class BeylaTracer : IAsyncDisposable
     public IAsyncEnumerable<HttpSpan> Spans(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        SpanSubscription subscription = _dispatcher.Subscribe(_options.ConsumerBufferCapacity);
+        SpanBatchQueue subscription = _dispatcher.Subscribe(_options.ConsumerBufferCapacity);
         return ReadAsync(subscription, cancellationToken);
     }
 
-    private async IAsyncEnumerable<HttpSpan> ReadAsync(SpanSubscription subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<HttpSpan> ReadAsync(SpanBatchQueue subscription, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         try
         {
-            var reader = subscription.Channel.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (await subscription.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 // Checked per span: a consumer that cancels gets nothing more, even with spans buffered
                 // (WaitToReadAsync then throws OperationCanceledException).
-                while (!cancellationToken.IsCancellationRequested && reader.TryRead(out HttpSpan? span))
+                while (!cancellationToken.IsCancellationRequested && subscription.TryRead(out HttpSpan? span))
                     yield return span;
             }
         }
@@ -144,6 +148,7 @@ public sealed class BeylaTracer : IAsyncDisposable
         {
             _dispatcher.Complete();
         }
+        await _dispatcher.Completion.ConfigureAwait(false);
     }
 
     /// <summary>

@@ -7,13 +7,15 @@ namespace Beyla;
 /// <param name="SpansDroppedForSlowConsumers">Spans not delivered to a <see cref="BeylaTracer.Spans"/> consumer that fell behind (counted per consumer).</param>
 /// <param name="SinkFailures">Exceptions thrown by sinks.</param>
 /// <param name="RoutesOverflowed">Spans whose route was aggregated into <c>/**</c> because their service had reached <see cref="BeylaOptions.MaxRoutesPerService"/>.</param>
+/// <param name="SpansDroppedForSlowSinks">Spans not handed to a sink that fell more than <see cref="BeylaOptions.SinkBufferCapacity"/> spans behind (counted per sink).</param>
 public readonly record struct TracerStatistics(
     long SpansDecoded,
     long EventsLostInSources,
     long MalformedRecords,
     long SpansDroppedForSlowConsumers,
     long SinkFailures,
-    long RoutesOverflowed = 0)
+    long RoutesOverflowed = 0,
+    long SpansDroppedForSlowSinks = 0)
 {
     /// <summary>Requests the library knows it did not report: lost in sources plus malformed records.</summary>
     public long TotalLost => EventsLostInSources + MalformedRecords;

@@ -124,13 +124,15 @@ public sealed partial class PrometheusExporter : ISpanSink, ITracerObserver, IAs
                 TracerStatistics s = tracer.Statistics;
                 total = new TracerStatistics(total.SpansDecoded + s.SpansDecoded, total.EventsLostInSources + s.EventsLostInSources,
                     total.MalformedRecords + s.MalformedRecords, total.SpansDroppedForSlowConsumers + s.SpansDroppedForSlowConsumers,
-                    total.SinkFailures + s.SinkFailures, total.RoutesOverflowed + s.RoutesOverflowed);
+                    total.SinkFailures + s.SinkFailures, total.RoutesOverflowed + s.RoutesOverflowed,
+                    total.SpansDroppedForSlowSinks + s.SpansDroppedForSlowSinks);
             }
             text.Counter("beyla_spans_decoded", "Spans decoded from kernel records", total.SpansDecoded);
             text.Counter("beyla_events_lost", "Requests lost before the pipeline, for example with the kernel ring buffer full", total.EventsLostInSources);
             text.Counter("beyla_malformed_records", "Records that could not be decoded", total.MalformedRecords);
             text.Counter("beyla_consumer_spans_dropped", "Spans not delivered to span consumers that fell behind", total.SpansDroppedForSlowConsumers);
             text.Counter("beyla_sink_failures", "Exceptions thrown by span sinks", total.SinkFailures);
+            text.Counter("beyla_sink_spans_dropped", "Spans not handed to span sinks that fell behind", total.SpansDroppedForSlowSinks);
             text.Counter("beyla_routes_overflowed", "Spans whose route was folded into /** by the per-service route cap", total.RoutesOverflowed);
             text.Counter("beyla_metric_series_overflowed", "Observations folded into an overflow series by the per-metric series cap",
                 _server.Concat(_client).Sum(a => a.OverflowedObservations));

@@ -5,7 +5,7 @@ namespace Beyla.Bpf.Tests;
 
 /// <summary>
 /// Load against a traced nginx: every request is either a span or counted as lost, exactly,
-/// for a minute at full speed, and when the consumer stalls.
+/// for a minute at full speed, and when a sink or a consumer stalls.
 /// </summary>
 public sealed class LoadTests : IDisposable
 {
@@ -78,52 +78,74 @@ public sealed class LoadTests : IDisposable
     }
 
     [BpfFact]
-    public async Task AStalledSinkLosesOnlyWhatItCountsAndReadingResumes()
+    public async Task AStalledSinkAndAStoppedConsumerLoseOnlyWhatTheyCountAndReadingResumes()
     {
+        const int capacity = 20_000; // more than one drain of the ring hands out at once
         using ServerProcess nginx = StartNginx();
         long spans = 0;
+        long fastSpans = 0;
         using var stalled = new ManualResetEventSlim(false);
         var sink = new CountingSink(() => Interlocked.Increment(ref spans), stall: stalled);
+        var fast = new CountingSink(() => Interlocked.Increment(ref fastSpans));
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ListeningOn(nginx.Port)).WithHttpProbes()
-            .Configure(o => o.RingBufferBytes = 256 * 1024)
-            .AddSink(sink).Build();
+            .Configure(o =>
+            {
+                o.SinkBufferCapacity = capacity;
+                o.ConsumerBufferCapacity = capacity;
+            })
+            .AddSink(sink).AddSink(fast).Build();
+        await using IAsyncEnumerator<HttpSpan> consumer = tracer.Spans().GetAsyncEnumerator();
+        long consumed = 0;
 
-        // Phase 1: the sink blocks its first batch; load runs on. The kernel must not block the
-        // server, and what cannot be queued must be counted.
+        // Phase 1: one sink blocks its first batch and the consumer reads nothing; load runs on.
+        // The kernel must not block the server, the other sink gets everything, and what the
+        // stalled sink and the consumer cannot hold is counted for each.
+        long sent;
         using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(6)))
-        {
-            long sent;
-            try
-            {
-                sent = await DriveAsync(nginx.Port, 4, stop.Token);
-            }
-            finally
-            {
-                stalled.Set(); // the consumer resumes
-            }
-            Assert.True(sent > 5_000, $"the server slowed to {sent} requests in 6 s while the sink was stalled");
-            var deadline = Stopwatch.StartNew();
-            while (Interlocked.Read(ref spans) + tracer.Statistics.TotalLost < sent && deadline.Elapsed < TimeSpan.FromSeconds(20))
-                await Task.Delay(50);
-            TracerStatistics stats = tracer.Statistics;
-            _output.WriteLine($"stalled: {sent} requests, {spans} spans, {stats.EventsLostInSources} lost in the kernel ring");
-            Assert.Equal(sent, Interlocked.Read(ref spans) + stats.TotalLost);
-            Assert.True(stats.EventsLostInSources > 0, "a 256 KiB ring behind a stalled sink lost nothing: the test did not stall anything");
-        }
+            sent = await DriveAsync(nginx.Port, 4, stop.Token);
+        Assert.True(sent > 5_000, $"the server slowed to {sent} requests in 6 s while the sink was stalled");
+        var deadline = Stopwatch.StartNew();
+        while (Interlocked.Read(ref fastSpans) + tracer.Statistics.TotalLost < sent && deadline.Elapsed < TimeSpan.FromSeconds(20))
+            await Task.Delay(50);
+        TracerStatistics stats = tracer.Statistics;
+        Assert.Equal(sent, Interlocked.Read(ref fastSpans) + stats.TotalLost);
+        Assert.Equal(0, stats.TotalLost);
+        // The stalled sink holds `capacity` spans (the batch it is stuck in included): the rest were dropped for it alone.
+        Assert.Equal(sent - capacity, stats.SpansDroppedForSlowSinks);
+        Assert.Equal(sent - capacity, stats.SpansDroppedForSlowConsumers);
+        _output.WriteLine($"stalled: {sent} requests; the other sink {fastSpans} spans; dropped for the stalled sink {stats.SpansDroppedForSlowSinks}, for the consumer {stats.SpansDroppedForSlowConsumers}; lost {stats.TotalLost}");
 
-        // Phase 2: reading has resumed; new requests all arrive.
+        // Both resume: the sink and the consumer get what they held, then everything new.
+        stalled.Set();
+        while (consumed < capacity && await consumer.MoveNextAsync())
+            consumed++;
+        deadline.Restart();
+        while (Interlocked.Read(ref spans) < capacity && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(20);
+        Assert.Equal(capacity, Interlocked.Read(ref spans));
+
+        // Phase 2: reading has resumed; new requests all arrive at both sinks and the consumer.
         long before = Interlocked.Read(ref spans);
-        long lostBefore = tracer.Statistics.TotalLost;
+        long fastBefore = Interlocked.Read(ref fastSpans);
         using (var client = new KeepAliveClient(nginx.Port))
         {
             for (int i = 0; i < 200; i++)
                 Assert.Equal(200, client.Get("/hello/after").Status);
         }
+        for (int i = 0; i < 200; i++)
+        {
+            Assert.True(await consumer.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal("/hello/after", consumer.Current.Path);
+        }
         var wait = Stopwatch.StartNew();
-        while (Interlocked.Read(ref spans) - before < 200 && wait.Elapsed < TimeSpan.FromSeconds(10))
-            await Task.Delay(50);
+        while ((Interlocked.Read(ref spans) - before < 200 || Interlocked.Read(ref fastSpans) - fastBefore < 200) && wait.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(20);
         Assert.Equal(200, Interlocked.Read(ref spans) - before);
-        Assert.Equal(lostBefore, tracer.Statistics.TotalLost);
+        Assert.Equal(200, Interlocked.Read(ref fastSpans) - fastBefore);
+        TracerStatistics after = tracer.Statistics;
+        Assert.Equal(stats.SpansDroppedForSlowSinks, after.SpansDroppedForSlowSinks);
+        Assert.Equal(stats.SpansDroppedForSlowConsumers, after.SpansDroppedForSlowConsumers);
+        Assert.Equal(0, after.TotalLost);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -405,11 +405,12 @@ public sealed class PrometheusExporterTests
                 Assert.Equal(paths.Length - 2, Exposition.Value(samples, "beyla_consumer_spans_dropped_total", Exposition.NoLabels));
                 Assert.Equal(throwing.Calls, Exposition.Value(samples, "beyla_sink_failures_total", Exposition.NoLabels));
                 Assert.True(throwing.Calls > 0);
+                Assert.Equal(0, Exposition.Value(samples, "beyla_sink_spans_dropped_total", Exposition.NoLabels));
                 Assert.Equal(3, Exposition.Value(samples, "beyla_routes_overflowed_total", Exposition.NoLabels));
                 Assert.Equal(0, Exposition.Value(samples, "beyla_metric_series_overflowed_total", Exposition.NoLabels));
                 Assert.Equal(paths.Length, samples.Where(s => s.Name == ServerDuration + "_count").Sum(s => s.Value));
                 Assert.Equal(3, Exposition.Value(samples, ServerDuration + "_count", ServerLabels("GET", 200, "/**")));
-                string[] counters = ["beyla_spans_decoded", "beyla_events_lost", "beyla_malformed_records", "beyla_consumer_spans_dropped", "beyla_sink_failures", "beyla_routes_overflowed", "beyla_metric_series_overflowed"];
+                string[] counters = ["beyla_spans_decoded", "beyla_events_lost", "beyla_malformed_records", "beyla_consumer_spans_dropped", "beyla_sink_failures", "beyla_sink_spans_dropped", "beyla_routes_overflowed", "beyla_metric_series_overflowed"];
                 foreach (string counter in counters)
                 {
                     // Text format: the family is named as its sample; OpenMetrics: without _total.

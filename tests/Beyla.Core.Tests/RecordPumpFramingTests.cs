@@ -9,12 +9,28 @@ namespace Beyla.Tests;
 
 public sealed class RecordPumpFramingTests
 {
-    private static (RecordPump Pump, CollectingSink Sink) CreatePump()
+    private static (RecordPump Pump, Published Sink) CreatePump()
     {
-        var sink = new CollectingSink();
-        var dispatcher = new SpanDispatcher([sink], NullLogger.Instance);
+        var dispatcher = new SpanDispatcher([], NullLogger.Instance);
+        var published = new Published(dispatcher.Subscribe(int.MaxValue));
         var pump = new RecordPump("test", new HttpEventDecoder(captureQuery: false, MonotonicClock.Shared), dispatcher, NullLogger.Instance);
-        return (pump, sink);
+        return (pump, published);
+    }
+
+    /// <summary>What the pump published, read straight from a consumer queue (sinks are fed on other threads).</summary>
+    private sealed class Published(SpanBatchQueue queue)
+    {
+        private readonly List<HttpSpan> _spans = [];
+
+        public IReadOnlyList<HttpSpan> Spans
+        {
+            get
+            {
+                while (queue.TryRead(out HttpSpan? span))
+                    _spans.Add(span);
+                return _spans;
+            }
+        }
     }
 
     /// <summary>The framed records of spans 0..count-1, back to back, as a source writes them.</summary>
@@ -57,9 +73,9 @@ public sealed class RecordPumpFramingTests
         }
     }
 
-    private static async Task<(RecordPump Pump, CollectingSink Sink)> PumpAsync(ReadOnlySequence<byte> data)
+    private static async Task<(RecordPump Pump, Published Sink)> PumpAsync(ReadOnlySequence<byte> data)
     {
-        (RecordPump pump, CollectingSink sink) = CreatePump();
+        (RecordPump pump, Published sink) = CreatePump();
         await pump.RunAsync(PipeReader.Create(data), CancellationToken.None).WaitAsync(TestTimeouts.Default);
         return (pump, sink);
     }
@@ -81,7 +97,7 @@ public sealed class RecordPumpFramingTests
     {
         byte[] stream = FramedStream(3);
 
-        (RecordPump pump, CollectingSink sink) = await PumpAsync(SegmentedSequence.Create(stream, Enumerable.Range(1, stream.Length)));
+        (RecordPump pump, Published sink) = await PumpAsync(SegmentedSequence.Create(stream, Enumerable.Range(1, stream.Length)));
 
         AssertNumberedSpans(sink.Spans, 3);
         Assert.Equal(3, pump.Decoded);
@@ -94,7 +110,7 @@ public sealed class RecordPumpFramingTests
         byte[] stream = FramedStream(2);
         for (int cut = 1; cut < stream.Length; cut++)
         {
-            (RecordPump pump, CollectingSink sink) = await PumpAsync(SegmentedSequence.Create(stream, [cut]));
+            (RecordPump pump, Published sink) = await PumpAsync(SegmentedSequence.Create(stream, [cut]));
 
             Assert.True(pump.Decoded == 2, $"split at {cut}: {pump.Decoded} decoded");
             Assert.Equal(0, pump.Malformed);
@@ -108,7 +124,7 @@ public sealed class RecordPumpFramingTests
         byte[] stream = FramedStream(2);
         for (int cut = 0; cut <= stream.Length; cut++)
         {
-            (RecordPump pump, CollectingSink sink) = CreatePump();
+            (RecordPump pump, Published sink) = CreatePump();
             var pipe = new Pipe();
             Task run = Task.Run(() => pump.RunAsync(pipe.Reader, CancellationToken.None));
 
@@ -132,7 +148,7 @@ public sealed class RecordPumpFramingTests
         const int count = 600; // more than two batches, over several pipe segments
         byte[] stream = FramedStream(count);
         var random = new Random(seed);
-        (RecordPump pump, CollectingSink sink) = CreatePump();
+        (RecordPump pump, Published sink) = CreatePump();
         var pipe = new Pipe();
         Task run = Task.Run(() => pump.RunAsync(pipe.Reader, CancellationToken.None));
 
@@ -183,7 +199,7 @@ public sealed class RecordPumpFramingTests
         byte[] bad = new byte[4 + 16];
         BinaryPrimitives.WriteInt32LittleEndian(bad, length);
         byte[] after = Frame(EventRecords.EncodeHttpSpan(TestSpans.Numbered(1)));
-        (RecordPump pump, CollectingSink sink) = CreatePump();
+        (RecordPump pump, Published sink) = CreatePump();
         var pipe = new Pipe();
         Task run = Task.Run(() => pump.RunAsync(pipe.Reader, CancellationToken.None));
 
@@ -208,7 +224,7 @@ public sealed class RecordPumpFramingTests
         byte[] big = Frame(new byte[RecordPump.MaxRecordLength]);
         byte[] next = Frame(EventRecords.EncodeHttpSpan(TestSpans.Numbered(0)));
 
-        (RecordPump pump, CollectingSink sink) = await PumpAsync(SegmentedSequence.Create([.. big, .. next], [4096, 8192, 70_000]));
+        (RecordPump pump, Published sink) = await PumpAsync(SegmentedSequence.Create([.. big, .. next], [4096, 8192, 70_000]));
 
         Assert.Equal(1, pump.Malformed);
         Assert.Equal(1, pump.Decoded);
@@ -228,7 +244,7 @@ public sealed class RecordPumpFramingTests
             .. Frame(EventRecords.EncodeHttpSpan(TestSpans.Numbered(1))),
         ];
 
-        (RecordPump pump, CollectingSink sink) = await PumpAsync(SegmentedSequence.Create(stream, [5, 400, 401]));
+        (RecordPump pump, Published sink) = await PumpAsync(SegmentedSequence.Create(stream, [5, 400, 401]));
 
         Assert.Equal(2, pump.Malformed);
         Assert.Equal(2, pump.Decoded);
@@ -245,7 +261,7 @@ public sealed class RecordPumpFramingTests
         byte[] whole = FramedStream(2);
         byte[] stream = whole[..(whole.Length / 2 + partialBytes)];
 
-        (RecordPump pump, CollectingSink sink) = await PumpAsync(SegmentedSequence.Create(stream, []));
+        (RecordPump pump, Published sink) = await PumpAsync(SegmentedSequence.Create(stream, []));
 
         Assert.Equal(1, pump.Decoded);
         Assert.Equal(1, pump.Malformed);
@@ -255,7 +271,7 @@ public sealed class RecordPumpFramingTests
     [Fact]
     public async Task CancellationEndsThePumpWithoutAnExceptionAfterPublishingWhatItRead()
     {
-        (RecordPump pump, CollectingSink sink) = CreatePump();
+        (RecordPump pump, Published sink) = CreatePump();
         var pipe = new Pipe();
         using var cts = new CancellationTokenSource();
         Task run = Task.Run(() => pump.RunAsync(pipe.Reader, cts.Token));

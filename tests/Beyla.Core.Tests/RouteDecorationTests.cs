@@ -135,6 +135,7 @@ public sealed class RouteDecorationTests
             .Configure(o =>
             {
                 o.ServiceNameResolver = _ => "svc";
+                o.SinkBufferCapacity = 100_000; // the fake source outruns the aggregation; this test counts series, not back-pressure
                 o.RoutePatterns.Add("/static/**");
                 if (!decorate)
                 {

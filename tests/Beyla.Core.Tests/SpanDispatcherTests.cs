@@ -9,29 +9,62 @@ public sealed class SpanDispatcherTests
 {
     private static HttpSpan[] Batch(int first, int count) => [.. Enumerable.Range(first, count).Select(i => TestSpans.Numbered(i))];
 
+    private static List<HttpSpan> ReadAll(SpanBatchQueue queue)
+    {
+        var spans = new List<HttpSpan>();
+        while (queue.TryRead(out HttpSpan? span))
+            spans.Add(span);
+        return spans;
+    }
+
     [Fact]
     public void FullSubscriptionDropsNewSpansAndCountsThem()
     {
         var dispatcher = new SpanDispatcher([], NullLogger.Instance);
-        SpanSubscription subscription = dispatcher.Subscribe(capacity: 2);
+        SpanBatchQueue subscription = dispatcher.Subscribe(capacity: 2);
 
         dispatcher.Publish(Batch(0, 5));
 
         Assert.Equal(3, subscription.Dropped);
         Assert.Equal(3, dispatcher.DroppedForSlowConsumers);
-        Assert.True(subscription.Channel.Reader.TryRead(out HttpSpan? first));
-        Assert.True(subscription.Channel.Reader.TryRead(out HttpSpan? second));
-        Assert.False(subscription.Channel.Reader.TryRead(out _));
-        Assert.Equal("/items/0", first.Path);
-        Assert.Equal("/items/1", second.Path);
+        Assert.Equal(["/items/0", "/items/1"], ReadAll(subscription).Select(s => s.Path));
+    }
+
+    [Fact]
+    public void ReadingFreesRoomAgain()
+    {
+        var dispatcher = new SpanDispatcher([], NullLogger.Instance);
+        SpanBatchQueue subscription = dispatcher.Subscribe(capacity: 3);
+
+        dispatcher.Publish(Batch(0, 3));
+        Assert.Equal(3, ReadAll(subscription).Count);
+        dispatcher.Publish(Batch(3, 3));
+
+        Assert.Equal(0, subscription.Dropped);
+        Assert.Equal(["/items/3", "/items/4", "/items/5"], ReadAll(subscription).Select(s => s.Path));
+    }
+
+    [Fact]
+    public void BatchesLargerThanOneSharedBatchArriveWholeAndInOrder()
+    {
+        var dispatcher = new SpanDispatcher([], NullLogger.Instance);
+        SpanBatchQueue first = dispatcher.Subscribe(capacity: 10_000);
+        SpanBatchQueue second = dispatcher.Subscribe(capacity: 10_000);
+        int count = SpanBatch.Capacity * 3 + 17;
+
+        dispatcher.Publish(Batch(0, count));
+
+        string[] expected = [.. Enumerable.Range(0, count).Select(i => $"/items/{i}")];
+        Assert.Equal(expected, ReadAll(first).Select(s => s.Path));
+        Assert.Equal(expected, ReadAll(second).Select(s => s.Path));
     }
 
     [Fact]
     public void UnsubscribingKeepsItsDropsCountedOnceAndStopsDelivery()
     {
         var dispatcher = new SpanDispatcher([], NullLogger.Instance);
-        SpanSubscription gone = dispatcher.Subscribe(capacity: 1);
-        SpanSubscription staying = dispatcher.Subscribe(capacity: 100);
+        SpanBatchQueue gone = dispatcher.Subscribe(capacity: 1);
+        SpanBatchQueue staying = dispatcher.Subscribe(capacity: 100);
         dispatcher.Publish(Batch(0, 5));
 
         dispatcher.Unsubscribe(gone);
@@ -42,32 +75,32 @@ public sealed class SpanDispatcherTests
         Assert.Equal(4, gone.Dropped);
         Assert.Equal(0, staying.Dropped);
         // It keeps the one span it had buffered, gets nothing more, and is completed.
-        Assert.Equal(1, gone.Channel.Reader.Count);
-        Assert.True(gone.Channel.Reader.TryRead(out _));
-        Assert.True(gone.Channel.Reader.Completion.IsCompleted);
-        Assert.Equal(10, staying.Channel.Reader.Count);
+        Assert.Equal(1, gone.Count);
+        Assert.Single(ReadAll(gone));
+        Assert.True(gone.IsCompleted);
+        Assert.Equal(10, staying.Count);
     }
 
     [Fact]
-    public void SubscribingAfterCompletionGivesACompletedEmptyChannel()
+    public void SubscribingAfterCompletionGivesACompletedEmptyQueue()
     {
         var dispatcher = new SpanDispatcher([], NullLogger.Instance);
-        SpanSubscription before = dispatcher.Subscribe(capacity: 10);
+        SpanBatchQueue before = dispatcher.Subscribe(capacity: 10);
         dispatcher.Publish(Batch(0, 1));
 
         dispatcher.Complete();
-        SpanSubscription after = dispatcher.Subscribe(capacity: 10);
+        SpanBatchQueue after = dispatcher.Subscribe(capacity: 10);
 
-        Assert.True(after.Channel.Reader.Completion.IsCompleted);
-        Assert.False(after.Channel.Reader.TryRead(out _));
+        Assert.True(after.IsCompleted);
+        Assert.False(after.TryRead(out _));
         // The earlier subscriber still reads what it was given, then sees the end.
-        Assert.True(before.Channel.Reader.TryRead(out HttpSpan? span));
-        Assert.Equal("/items/0", span.Path);
-        Assert.True(before.Channel.Reader.Completion.IsCompleted);
+        Assert.False(before.IsCompleted);
+        Assert.Equal(["/items/0"], ReadAll(before).Select(s => s.Path));
+        Assert.True(before.IsCompleted);
     }
 
     [Fact]
-    public void SinkFailuresAreCountedEveryTimeButLoggedOncePerKind()
+    public async Task SinkFailuresAreCountedEveryTimeButLoggedOncePerKind()
     {
         var logger = new RecordingLogger();
         var thrower = new ThrowingSink();
@@ -76,6 +109,8 @@ public sealed class SpanDispatcherTests
 
         for (int i = 0; i < 5; i++)
             dispatcher.Publish(Batch(i, 1));
+        dispatcher.Complete();
+        await dispatcher.Completion.WaitAsync(TestTimeouts.Default);
 
         Assert.Equal(5, dispatcher.SinkFailures);
         Assert.Equal(5, thrower.Calls);
@@ -87,12 +122,14 @@ public sealed class SpanDispatcherTests
     }
 
     [Fact]
-    public void EmptyBatchReachesNoSink()
+    public async Task EmptyBatchReachesNoSink()
     {
         var collector = new CollectingSink();
         var dispatcher = new SpanDispatcher([collector], NullLogger.Instance);
 
         dispatcher.Publish([]);
+        dispatcher.Complete();
+        await dispatcher.Completion.WaitAsync(TestTimeouts.Default);
 
         Assert.Equal(0, collector.Batches);
     }

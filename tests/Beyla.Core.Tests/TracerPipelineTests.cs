@@ -469,6 +469,7 @@ public sealed class TracerPipelineTests
         source.Add(TestSpans.Numbered(1));
         source.Complete();
         await consumer.Completion.WaitAsync(TestTimeouts.Default);
+        await tracer.Completion.WaitAsync(TestTimeouts.Default); // the sink has been handed everything
 
         Assert.Equal(["/items/1"], consumer.Spans.Select(s => s.Path));
         Assert.Equal(2, sink.Spans.Count);

@@ -3,56 +3,59 @@ using Microsoft.Extensions.Logging;
 namespace Beyla.Implementation;
 
 /// <summary>
-/// Fans decoded spans out to the sinks and to every <see cref="BeylaTracer.Spans"/> consumer.
-/// Called by one pipeline loop at a time per source; sources are serialised by a lock held
-/// only while a batch is handed out. Consumers come and go under a second lock, so that a sink
-/// that does not return never blocks a consumer that stops or a tracer that is disposed.
+/// Fans decoded spans out to every sink's queue and every <see cref="BeylaTracer.Spans"/>
+/// consumer's queue. A batch is copied once into a shared <see cref="SpanBatch"/> and each queue
+/// takes a reference, so handing out costs one wake-up per batch and reader, never a wait:
+/// a queue that is full drops and counts. Sources are serialised by a lock held only while a
+/// batch is queued; consumers come and go under a second lock.
 /// </summary>
 internal sealed class SpanDispatcher
 {
-    private readonly ISpanSink[] _sinks;
-    private readonly ILogger _logger;
+    private readonly SinkWorker[] _sinks;
     private readonly Lock _publishLock = new();
     private readonly Lock _subscriptionLock = new();
-    private readonly HashSet<(Type Sink, Type Exception)> _failureKinds = [];
-    private SpanSubscription[] _subscriptions = [];
+    private SpanBatchQueue[] _subscriptions = [];
     private long _droppedByRemovedSubscriptions;
-    private long _sinkFailures;
     private bool _completed;
 
-    public SpanDispatcher(ISpanSink[] sinks, ILogger logger)
+    public SpanDispatcher(ISpanSink[] sinks, ILogger logger, int sinkBufferCapacity = 65_536)
     {
-        _sinks = sinks;
-        _logger = logger;
+        _sinks = Array.ConvertAll(sinks, sink => new SinkWorker(sink, sinkBufferCapacity, logger));
+        Completion = Task.WhenAll(_sinks.Select(s => s.Completion));
     }
 
-    public long SinkFailures => Interlocked.Read(ref _sinkFailures);
+    /// <summary>Ends when <see cref="Complete"/> was called and every sink has been handed everything queued for it.</summary>
+    public Task Completion { get; }
+
+    public long SinkFailures => _sinks.Sum(s => s.Failures);
+
+    public long DroppedForSlowSinks => _sinks.Sum(s => s.Queue.Dropped);
 
     public long DroppedForSlowConsumers
     {
         get
         {
             long total = Interlocked.Read(ref _droppedByRemovedSubscriptions);
-            foreach (SpanSubscription s in Volatile.Read(ref _subscriptions))
+            foreach (SpanBatchQueue s in Volatile.Read(ref _subscriptions))
                 total += s.Dropped;
             return total;
         }
     }
 
-    public SpanSubscription Subscribe(int capacity)
+    public SpanBatchQueue Subscribe(int capacity)
     {
-        var subscription = new SpanSubscription(capacity);
+        var subscription = new SpanBatchQueue(capacity);
         lock (_subscriptionLock)
         {
             if (_completed)
-                subscription.Channel.Writer.TryComplete();
+                subscription.Complete();
             else
                 _subscriptions = [.. _subscriptions, subscription];
         }
         return subscription;
     }
 
-    public void Unsubscribe(SpanSubscription subscription)
+    public void Unsubscribe(SpanBatchQueue subscription)
     {
         lock (_subscriptionLock)
         {
@@ -60,45 +63,41 @@ internal sealed class SpanDispatcher
             _subscriptions = Array.FindAll(_subscriptions, s => !ReferenceEquals(s, subscription));
             if (_subscriptions.Length != before)
                 Interlocked.Add(ref _droppedByRemovedSubscriptions, subscription.Dropped);
-            subscription.Channel.Writer.TryComplete();
+            subscription.Complete();
         }
     }
 
-    public void Publish(ReadOnlySpan<HttpSpan> batch)
+    public void Publish(ReadOnlySpan<HttpSpan> spans)
     {
-        if (batch.IsEmpty)
-            return;
         lock (_publishLock)
         {
-            foreach (ISpanSink sink in _sinks)
+            // Taken before any sink can see the batch: a consumer that subscribes once a sink
+            // has a span does not get that span too.
+            SpanBatchQueue[] subscriptions = Volatile.Read(ref _subscriptions);
+            while (!spans.IsEmpty)
             {
-                try
-                {
-                    sink.Export(batch);
-                }
-                catch (Exception ex)
-                {
-                    Interlocked.Increment(ref _sinkFailures);
-                    if (_failureKinds.Add((sink.GetType(), ex.GetType())))
-                        Log.SinkFailed(_logger, sink.GetType().Name, ex.GetType().Name, ex);
-                }
-            }
-            foreach (SpanSubscription subscription in Volatile.Read(ref _subscriptions))
-            {
-                foreach (HttpSpan span in batch)
-                    subscription.Channel.Writer.TryWrite(span);
+                int count = Math.Min(spans.Length, SpanBatch.Capacity);
+                SpanBatch batch = SpanBatch.Rent(spans[..count]);
+                foreach (SinkWorker sink in _sinks)
+                    sink.Queue.Write(batch);
+                foreach (SpanBatchQueue subscription in subscriptions)
+                    subscription.Write(batch);
+                batch.Release(); // the publisher's reference
+                spans = spans[count..];
             }
         }
     }
 
-    /// <summary>Ends every consumer's enumeration. Does not wait for a batch being handed out.</summary>
+    /// <summary>Ends every consumer's enumeration and every sink's queue once it is read. Does not wait for a batch being handed out.</summary>
     public void Complete()
     {
         lock (_subscriptionLock)
         {
             _completed = true;
-            foreach (SpanSubscription subscription in _subscriptions)
-                subscription.Channel.Writer.TryComplete();
+            foreach (SpanBatchQueue subscription in _subscriptions)
+                subscription.Complete();
         }
+        foreach (SinkWorker sink in _sinks)
+            sink.Queue.Complete();
     }
 }
