@@ -2,7 +2,10 @@ namespace Beyla;
 
 /// <summary>
 /// Which processes to trace: a union of criteria. With no criterion, or after
-/// <see cref="All"/>, every process on the machine is traced.
+/// <see cref="All"/>, every process on the machine is traced. A process that a selected
+/// process forks is traced too, from its first instruction, until it exits or executes
+/// another program (a forking server's workers are traced; a <c>curl</c> it runs is not,
+/// unless selected itself).
 /// </summary>
 public sealed class ProcessSelector
 {

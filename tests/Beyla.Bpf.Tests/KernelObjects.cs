@@ -25,6 +25,56 @@ internal static class KernelObjects
         return stats;
     }
 
+    /// <summary>
+    /// Ids of the maps called <paramref name="name"/> that this process holds open: the maps of
+    /// the tracers built in this test host, and not those of other tracers on the machine.
+    /// </summary>
+    public static HashSet<int> OwnMapIds(string name)
+    {
+        var own = new HashSet<int>();
+        foreach (string fdinfo in Directory.EnumerateFiles("/proc/self/fdinfo"))
+        {
+            try
+            {
+                foreach (string line in File.ReadLines(fdinfo))
+                {
+                    if (line.StartsWith("map_id:", StringComparison.Ordinal))
+                        own.Add(int.Parse(line.AsSpan(7).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+            catch (IOException)
+            {
+                // closed while we looked
+            }
+        }
+        using JsonDocument doc = JsonDocument.Parse(Bpftool("map", "show", "--json"));
+        return doc.RootElement.EnumerateArray()
+            .Where(m => m.TryGetProperty("name", out JsonElement n) && n.GetString() == name)
+            .Select(m => m.GetProperty("id").GetInt32())
+            .Where(own.Contains)
+            .ToHashSet();
+    }
+
+    /// <summary>
+    /// The 32-bit number at byte <paramref name="offset"/> of the key of every entry of this
+    /// process's maps called <paramref name="name"/> (the tgid, for the tracer's per-process and
+    /// per-connection maps).
+    /// </summary>
+    public static List<int> OwnMapKeyWords(string name, int offset = 0)
+    {
+        var words = new List<int>();
+        foreach (int id in OwnMapIds(name))
+        {
+            using JsonDocument doc = JsonDocument.Parse(Bpftool("map", "dump", "id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json"));
+            foreach (JsonElement entry in doc.RootElement.EnumerateArray())
+            {
+                byte[] key = entry.GetProperty("key").EnumerateArray().Select(b => Convert.ToByte(b.GetString(), 16)).ToArray();
+                words.Add(BitConverter.ToInt32(key, offset));
+            }
+        }
+        return words;
+    }
+
     private static HashSet<int> Ids(string kind)
     {
         using JsonDocument doc = JsonDocument.Parse(Bpftool(kind, "show", "--json"));

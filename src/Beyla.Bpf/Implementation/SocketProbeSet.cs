@@ -86,6 +86,19 @@ internal sealed class SocketProbeSet : IEventSource
 
     public string Name => "socket";
 
+    /// <summary>The processes user space has put in the kernel's traced set, now (a copy; for tests).</summary>
+    internal int[] TracedProcessIds
+    {
+        get
+        {
+            lock (_tracedPids)
+                return [.. _tracedPids];
+        }
+    }
+
+    /// <summary>The processes that have TLS probes of their own attached, now (a copy; for tests).</summary>
+    internal int[] TlsProbedProcessIds => _tls?.ProbedProcessIds ?? [];
+
     public long LostEvents
     {
         get
@@ -132,7 +145,7 @@ internal sealed class SocketProbeSet : IEventSource
                     break;
                 if (_discovery is not null && Stopwatch.GetTimestamp() >= nextRescan)
                 {
-                    SyncTracedProcesses();
+                    SyncTracedProcesses(later: true);
                     nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
                 }
             }
@@ -182,13 +195,13 @@ internal sealed class SocketProbeSet : IEventSource
             ReadOnlySpan<byte> path = record.Slice(ProcessNotice.PathOffset, ProcessNotice.PathCapacity);
             int end = path.IndexOf((byte)0);
             string file = System.Text.Encoding.UTF8.GetString(end < 0 ? path : path[..end]);
-            _tls!.AttachFile(pid, file);
+            _tls!.AttachFileLater(pid, file);
         }
         else
         {
             lock (_tracedPids)
                 _tracedPids.Add(pid);
-            _tls!.Refresh(pid);
+            _tls!.RefreshLater(pid);
         }
         return true;
     }
@@ -230,7 +243,12 @@ internal sealed class SocketProbeSet : IEventSource
         }
     }
 
-    private unsafe void SyncTracedProcesses()
+    /// <summary>
+    /// Brings the kernel's traced set, and the TLS probes, up to date with the processes
+    /// selected now. The TLS probes are brought up to date at once when building (the tracer is
+    /// ready when Build returns), later by the TLS probe set's own thread.
+    /// </summary>
+    private unsafe void SyncTracedProcesses(bool later = false)
     {
         HashSet<int> wanted = _discovery!.Resolve();
         lock (_tracedPids)
@@ -255,7 +273,10 @@ internal sealed class SocketProbeSet : IEventSource
                 LibBpf.MapDeleteElem(_pidsFd, &key);
                 _tracedPids.Remove(pid);
             }
-            _tls?.Sync(_tracedPids);
+            if (later)
+                _tls?.SyncLater([.. _tracedPids]);
+            else
+                _tls?.Sync(_tracedPids);
         }
     }
 

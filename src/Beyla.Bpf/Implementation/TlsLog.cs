@@ -12,4 +12,10 @@ internal static partial class TlsLog
 
     [LoggerMessage(112, LogLevel.Debug, "TLS probes released from {File} for process {Pid}")]
     public static partial void Released(ILogger logger, string file, int pid);
+
+    [LoggerMessage(113, LogLevel.Warning, "TLS probes could not be brought up to date: {Reason}")]
+    public static partial void WorkFailed(ILogger logger, string reason);
+
+    [LoggerMessage(114, LogLevel.Warning, "TLS probes not attached to {File} for process {Pid}, nor to other new processes until the backlog clears: {Pending} probes of processes that have exited still wait to be released")]
+    public static partial void ReleaseBacklog(ILogger logger, string file, int pid, int pending);
 }

@@ -10,7 +10,10 @@ namespace Beyla.Implementation;
 /// per traced process, so that untraced programs using the same libssl pay nothing (a uprobe
 /// costs every process that maps the file, traced or not); they follow the traced processes:
 /// made when a process starts or loads libssl (the kernel says so at once), released when it
-/// goes.
+/// goes. Attaching and releasing is slow (releasing a uprobe waits for RCU grace periods under
+/// the kernel's global event mutex: about 0.1 s per probe here, ten probes per process), so
+/// after construction it is done by a thread of its own, in order, and the ring-buffer reader
+/// never waits for it.
 /// </summary>
 internal sealed class TlsProbeSet : IDisposable
 {
@@ -45,6 +48,13 @@ internal sealed class TlsProbeSet : IDisposable
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
     private readonly HashSet<string> _forEveryProcess = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, ulong>> _offsets = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.BlockingCollection<Action> _work = [];
+    private readonly Queue<BpfLinkHandle> _toRelease = new(); // under _lock
+
+    /// <summary>Probes of processes that have gone, waiting to be released, beyond which no process gets probes of its own (about 100 processes' worth).</summary>
+    internal const int MaxPendingReleases = 1000;
+    private readonly Thread _worker;
+    private bool _backlogReported; // under _lock
 
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
@@ -61,6 +71,72 @@ internal sealed class TlsProbeSet : IDisposable
         {
             _object.Dispose();
             throw;
+        }
+        _worker = new Thread(Work) { IsBackground = true, Name = "beyla-tls" };
+        _worker.Start();
+    }
+
+    /// <summary>Runs <see cref="Sync"/> on the probe set's own thread, after what is already queued.</summary>
+    public void SyncLater(int[] pids) => Post(() => Sync(pids));
+
+    /// <summary>Runs <see cref="Refresh"/> on the probe set's own thread, after what is already queued.</summary>
+    public void RefreshLater(int pid) => Post(() => Refresh(pid));
+
+    /// <summary>Runs <see cref="AttachFile"/> on the probe set's own thread, after what is already queued.</summary>
+    public void AttachFileLater(int pid, string path) => Post(() => AttachFile(pid, path));
+
+    private void Post(Action work)
+    {
+        try
+        {
+            _work.Add(work);
+        }
+        catch (InvalidOperationException)
+        {
+            // disposing: nothing more to attach
+        }
+    }
+
+    /// <summary>
+    /// The probe set's thread: attaches as asked, and releases the probes of processes that are
+    /// gone one at a time when there is nothing to attach (an attach may be urgent: a process
+    /// about to use libssl; a release never is). Ends when disposed and everything is released.
+    /// </summary>
+    private void Work()
+    {
+        while (true)
+        {
+            bool releasing;
+            lock (_lock)
+                releasing = _toRelease.Count > 0;
+            if (_work.TryTake(out Action? work, releasing ? 0 : Timeout.Infinite))
+            {
+                try
+                {
+                    work();
+                }
+                catch (Exception ex) when (ex is BeylaException or IOException or UnauthorizedAccessException)
+                {
+                    TlsLog.WorkFailed(_logger, ex.Message);
+                }
+                continue;
+            }
+            if (!releasing)
+                return; // disposed, and nothing left to do
+            BpfLinkHandle link;
+            lock (_lock)
+                link = _toRelease.Dequeue();
+            link.Dispose();
+        }
+    }
+
+    /// <summary>The processes that have probes of their own (not those attached for every process), now.</summary>
+    internal int[] ProbedProcessIds
+    {
+        get
+        {
+            lock (_lock)
+                return [.. _attached.Keys.Where(k => k.Pid != -1).Select(k => k.Pid).Distinct()];
         }
     }
 
@@ -109,8 +185,9 @@ internal sealed class TlsProbeSet : IDisposable
             }
             foreach ((int Pid, string File) key in _attached.Keys.Where(k => k.Pid != -1 && !wanted.Contains(k)).ToArray())
             {
+                // Released by the probe set's thread when it has nothing more urgent to do.
                 foreach (BpfLinkHandle link in _attached[key])
-                    link.Dispose();
+                    _toRelease.Enqueue(link);
                 _attached.Remove(key);
                 TlsLog.Released(_logger, key.File, key.Pid);
             }
@@ -137,11 +214,25 @@ internal sealed class TlsProbeSet : IDisposable
             AttachIfNew(pid, file);
     }
 
-    /// <summary>Attaches to <paramref name="file"/> for <paramref name="pid"/> unless that is done, covered for every process, or known to be useless.</summary>
+    /// <summary>
+    /// Attaches to <paramref name="file"/> for <paramref name="pid"/> unless that is done, covered
+    /// for every process, or known to be useless; or while the probes of processes that have
+    /// gone wait to be released beyond <see cref="MaxPendingReleases"/>: processes that come and
+    /// go faster than their probes can be released would otherwise pile up probes without bound.
+    /// </summary>
     private void AttachIfNew(int pid, string file)
     {
-        if (!_forEveryProcess.Contains(file) && !_attached.ContainsKey((pid, file)) && !_filesWithoutOpenSsl.Contains(file))
-            Attach(pid, file);
+        if (_forEveryProcess.Contains(file) || _attached.ContainsKey((pid, file)) || _filesWithoutOpenSsl.Contains(file))
+            return;
+        if (_toRelease.Count > MaxPendingReleases)
+        {
+            if (!_backlogReported)
+                TlsLog.ReleaseBacklog(_logger, file, pid, _toRelease.Count);
+            _backlogReported = true;
+            return;
+        }
+        _backlogReported = false;
+        Attach(pid, file);
     }
 
     private void Attach(int pid, string file)
@@ -214,6 +305,9 @@ internal sealed class TlsProbeSet : IDisposable
 
     public void Dispose()
     {
+        _work.CompleteAdding();
+        _worker.Join(); // it releases what was queued for release before it ends
+        _work.Dispose();
         lock (_lock)
         {
             foreach (List<BpfLinkHandle> links in _attached.Values)

@@ -118,6 +118,11 @@ struct scratch {
 
 const volatile struct probe_settings settings = {};
 
+/* traced_pids values: a selected process (by user space, or by its command name at exec), or
+ * the fork of a traced process (traced until it exits or execs another program). */
+#define TRACED_SELECTED 1
+#define TRACED_FORKED 2
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);

@@ -250,21 +250,52 @@ static __always_inline void notify_process(__u32 pid, __u32 reason, struct scrat
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
-/* A process became a new program: trace it if its command name is selected. */
+/* A process became a new program: trace it if its command name is selected. A fork of a
+ * traced process that becomes another program is not the traced program any more. */
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
 {
 	if (settings.trace_all_processes)
 		return 0;
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	struct comm_key key = {};
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	if (!bpf_map_lookup_elem(&traced_comms, &key))
+	if (!bpf_map_lookup_elem(&traced_comms, &key)) {
+		__u8 *traced = bpf_map_lookup_elem(&traced_pids, &tgid);
+		if (traced && *traced == TRACED_FORKED)
+			bpf_map_delete_elem(&traced_pids, &tgid);
 		return 0;
-	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	__u8 one = 1;
-	bpf_map_update_elem(&traced_pids, &tgid, &one, BPF_ANY);
+	}
+	__u8 selected = TRACED_SELECTED;
+	bpf_map_update_elem(&traced_pids, &tgid, &selected, BPF_ANY);
 	if (settings.tls_enabled)
 		notify_process(tgid, NOTICE_EXEC, 0);
+	return 0;
+}
+
+struct raw_fork_args {
+	__u64 parent; /* struct task_struct * */
+	__u64 child;  /* struct task_struct * */
+};
+
+/* A traced process forked: the child runs the same program (a worker of a forking server, for
+ * example, that may live a few milliseconds) and is traced from its first instruction, until
+ * it exits or becomes another program. User space would only notice it at its next rescan, if
+ * at all. A new thread is no new process: it has its process's tgid already. */
+SEC("raw_tracepoint/sched_process_fork")
+int on_fork(struct raw_fork_args *ctx)
+{
+	if (settings.trace_all_processes)
+		return 0;
+	/* the context is read as it is; only the task fields are relocated */
+	struct task_struct *parent_task = (struct task_struct *)ctx->parent;
+	struct task_struct *child_task = (struct task_struct *)ctx->child;
+	__u32 parent = (__u32)BPF_CORE_READ(parent_task, tgid);
+	__u32 child = (__u32)BPF_CORE_READ(child_task, tgid);
+	if (child == parent || !bpf_map_lookup_elem(&traced_pids, &parent))
+		return 0;
+	__u8 forked = TRACED_FORKED;
+	bpf_map_update_elem(&traced_pids, &child, &forked, BPF_NOEXIST);
 	return 0;
 }
 
