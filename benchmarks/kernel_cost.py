@@ -31,6 +31,21 @@ def sh(*args, **kw):
 def prog_stats():
     return {p["id"]: p for p in json.loads(sh("bpftool", "prog", "show", "--json"))}
 
+def owned_programs(pid):
+    """The BPF programs a process holds open (prog_id in /proc/PID/fdinfo): its own, even when
+    another tracer loads programs of the same names at the same time."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                m = re.search(r"^prog_id:\s+(\d+)", f.read(), re.M)
+        except OSError:
+            continue
+        if m:
+            ids.add(int(m.group(1)))
+    return ids
+
+
 
 def free_port():
     import socket
@@ -94,7 +109,6 @@ http {{ access_log off; keepalive_requests 1000000;
         if a.compare:
             out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", url)
             untraced_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        before = set(prog_stats())
         t0 = time.monotonic()
         spans_file = open(os.path.join(work, "spans.jsonl"), "w+")
         agent = subprocess.Popen(["dotnet", agent_dll, "--port", str(port), "--json"],
@@ -106,7 +120,7 @@ http {{ access_log off; keepalive_requests 1000000;
                 raise SystemExit("agent ended before it was ready")
         ready_s = time.monotonic() - t0
         attach_ms = float(re.search(r"attached in (\d+) ms", ready_line).group(1))
-        ours = set(prog_stats()) - before
+        ours = owned_programs(agent.pid) & set(prog_stats())
         start = {i: prog_stats()[i] for i in ours}
 
         out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", url)

@@ -46,7 +46,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_cost import ROOT, free_port, prog_stats, sh  # noqa: E402
+from kernel_cost import ROOT, free_port, owned_programs, prog_stats, sh  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 AGENT_DLL = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
@@ -206,7 +206,6 @@ def measure(a, server, config, lua, agent_mode):
     """One measured window: wrk for a.seconds against server, traced or not."""
     agent = None
     ours = set()
-    before_ids = set(prog_stats())
     if config == "traced":
         cmd = ["dotnet", AGENT_DLL] + [x for pid in server.pids() for x in ("--pid", str(pid))]
         cmd += ["--quiet"] if agent_mode == "quiet" else ["--json"]
@@ -217,7 +216,7 @@ def measure(a, server, config, lua, agent_mode):
             line = agent.stderr.readline()
             if not line:
                 raise SystemExit(f"agent ended before it was ready: {agent.stderr.read()}")
-        ours = set(prog_stats()) - before_ids
+        ours = owned_programs(agent.pid) & set(prog_stats())
         OUR_PROGRAMS.update(ours)
     warm_sent = 0
     if agent and a.agent_warmup:
