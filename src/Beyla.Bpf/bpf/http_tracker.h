@@ -469,25 +469,47 @@ __noinline int beyla_append_head(struct request_slot *r, struct scratch *s, __u3
 	return 0;
 }
 
-/* Offset just past the blank line ending the captured head of r, or 0 if the capture has none. */
-__noinline int beyla_request_head_end(struct request_slot *r)
+#define BYTES_EQUAL_TO(w, pattern) ((((w) ^ (pattern)) - 0x0101010101010101ULL) & ~((w) ^ (pattern)) & 0x8080808080808080ULL)
+#define NEWLINES 0x0a0a0a0a0a0a0a0aULL
+
+/*
+ * Looks at the 8 captured bytes of r's head at word index w for the newline that ends the
+ * head ("\n\r\n"). Returns the offset just past it, 0 to go on, or -1 when the capture ends.
+ * Global: verified once, not once per word.
+ */
+__noinline int beyla_request_head_end_word(struct request_slot *r, __u32 w)
 {
 	if (!r)
-		return 0;
+		return -1;
 	__u32 len = r->head_len;
-	for (__u32 at = 3; at < REQUEST_HEAD_CAPTURE; at++) {
-		if (at >= len)
-			break;
-		__u64 i = at;
-		MASK_FOR_VERIFIER(i, 255);
-		if (r->head[i] != '\n')
+	__u32 base = (w & 31) * 8; /* the mask keeps the word inside head[256] for the verifier */
+	if (base >= len)
+		return -1;
+	__u64 word = *(const __u64 *)(r->head + (base & 255));
+	if (!BYTES_EQUAL_TO(word, NEWLINES))
+		return 0;
+#pragma unroll
+	for (int j = 0; j < 8; j++) {
+		if (((word >> (j * 8)) & 0xff) != '\n')
 			continue;
-		__u64 j = at - 1;
-		__u64 k = at - 2;
-		MASK_FOR_VERIFIER(j, 255);
-		MASK_FOR_VERIFIER(k, 255);
-		if (r->head[j] == '\r' && r->head[k] == '\n')
+		__u32 at = base + j;
+		if (at >= len)
+			return -1;
+		if (at >= 3 && r->head[(at - 1) & 255] == '\r' && r->head[(at - 2) & 255] == '\n')
 			return at + 1;
+	}
+	return 0;
+}
+
+/* Offset just past the blank line ending the captured head of r, or 0 if the capture has none. */
+static __always_inline __u32 request_head_end(struct request_slot *r)
+{
+	for (__u32 w = 0; w < REQUEST_HEAD_CAPTURE / 8; w++) {
+		int end = beyla_request_head_end_word(r, w);
+		if (end < 0)
+			return 0;
+		if (end > 0)
+			return (__u32)end;
 	}
 	return 0;
 }
@@ -516,7 +538,7 @@ __noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u6
 		bool current = to_current && i == 0;
 		struct request_slot *r = current ? &c->req : &s->slot;
 		record_request(r, d, now);
-		__u32 end = beyla_request_head_end(r);
+		__u32 end = request_head_end(r);
 		bool more = false;
 		if (end && end < d->total && end < d->first_len && has_no_body(r)) {
 			struct io_data rest = {.first = d->first + end, .first_len = d->first_len - end, .tail = d->tail, .total = d->total - end};
@@ -598,8 +620,6 @@ static __always_inline bool ends_with_last_chunk(const struct io_data *d)
 	return t[0] == '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n';
 }
 
-#define BYTES_EQUAL_TO(w, pattern) ((((w) ^ (pattern)) - 0x0101010101010101ULL) & ~((w) ^ (pattern)) & 0x8080808080808080ULL)
-#define NEWLINES 0x0a0a0a0a0a0a0a0aULL
 #define HEAD_MASK (RESPONSE_HEAD_SCAN - 1)
 
 /* The Content-Length value of the header line that starts at offset start, or -1. Global:
@@ -697,6 +717,8 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	if (bpf_probe_read_user(s->buf, len, (const void *)d->first))
 		return 0;
 	__u8 *b = s->buf;
+	if (!is_response_start(b))
+		return 0;
 	__u16 status = 0;
 	if (is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
 		status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
@@ -856,9 +878,8 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	}
 
 	if (c->phase == PHASE_REQUEST) {
-		if (d->first_len < 12 || bpf_probe_read_user(p, 8, (const void *)d->first))
-			return;
-		if (!is_response_start(p))
+		/* beyla_begin_response reads the head once and checks that it is a status line */
+		if (d->first_len < 12)
 			return;
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
