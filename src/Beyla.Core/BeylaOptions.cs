@@ -56,8 +56,9 @@ public sealed class BeylaOptions
 
     /// <summary>
     /// Names the service a process belongs to (<see cref="HttpSpan.ServiceName"/>). Returning
-    /// <see langword="null"/>, or leaving this unset, uses the process's command name from
-    /// <c>/proc/PID/comm</c> (<c>unknown_service</c> when it cannot be read).
+    /// <see langword="null"/>, or leaving this unset, uses the process's command name: as the
+    /// kernel read it when the span ended (so a process that has exited since keeps its name),
+    /// else from <c>/proc/PID/comm</c> (<c>unknown_service</c> when it cannot be read).
     /// </summary>
     public Func<int, string?>? ServiceNameResolver { get; set; }
 

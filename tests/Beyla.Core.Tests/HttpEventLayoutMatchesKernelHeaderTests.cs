@@ -33,6 +33,7 @@ public sealed partial class HttpEventLayoutMatchesKernelHeaderTests
         ["local_addr"] = (HttpEventLayout.LocalAddress, 16),
         ["peer_addr"] = (HttpEventLayout.PeerAddress, 16),
         ["head"] = (HttpEventLayout.Head, HttpEventLayout.HeadCapacity),
+        ["comm"] = (HttpEventLayout.Comm, HttpEventLayout.CommCapacity),
     };
 
     /// <summary>Macros of the header → the managed value they must equal.</summary>

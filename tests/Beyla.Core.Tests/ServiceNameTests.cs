@@ -12,6 +12,34 @@ public sealed class ServiceNameTests
         Assert.Equal(comm, new ServiceNames(null).Get(Environment.ProcessId));
     }
 
+    private static byte[] Comm(string name)
+    {
+        byte[] comm = new byte[16];
+        System.Text.Encoding.ASCII.GetBytes(name).CopyTo(comm, 0);
+        return comm;
+    }
+
+    [Fact]
+    public void TheKernelsCommandNameNamesAProcessThatHasGone()
+    {
+        var names = new ServiceNames(null);
+        Assert.Equal("worker", names.Get(int.MaxValue, Comm("worker")));
+        Assert.Equal("abcdefghijklmno", names.Get(int.MaxValue - 1, Comm("abcdefghijklmno")));
+        // The same pid with another command name (a reused pid, or a process that renamed itself) is named anew.
+        Assert.Equal("other", names.Get(int.MaxValue, Comm("other")));
+        Assert.Equal("worker", names.Get(int.MaxValue, Comm("worker")));
+        // No command name from the kernel: /proc, as before.
+        Assert.Equal(ServiceNames.Unknown, names.Get(int.MaxValue - 2, new byte[16]));
+    }
+
+    [Fact]
+    public void TheUsersResolverComesBeforeTheKernelsCommandName()
+    {
+        var names = new ServiceNames(pid => pid == 7 ? "checkout" : null);
+        Assert.Equal("checkout", names.Get(7, Comm("python3")));
+        Assert.Equal("python3", names.Get(8, Comm("python3")));
+    }
+
     [Fact]
     public void UnknownPidAndFailingResolverFallBack()
     {

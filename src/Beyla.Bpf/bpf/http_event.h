@@ -79,6 +79,8 @@ struct http_span_event {
 	__u8 local_addr[16];   /* IPv4 in the first 4 bytes unless SPAN_FLAG_IPV6 */
 	__u8 peer_addr[16];
 	__u8 head[REQUEST_HEAD_CAPTURE];
+	__u8 comm[16];         /* the process's command name (its main thread's, as /proc/PID/comm): read
+	                        * here because a short-lived process may be gone when user space looks */
 };
 
 #endif

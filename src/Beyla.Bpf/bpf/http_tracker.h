@@ -391,6 +391,10 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	__builtin_memcpy(e->peer_addr, c->peer_addr, 16);
 	__builtin_memcpy(e->head, c->req.head, REQUEST_HEAD_CAPTURE);
 	e->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	/* always in the traced process's own syscall or SSL call: its main thread names it */
+	struct task_struct *leader = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader);
+	if (!leader || BPF_CORE_READ_INTO(&e->comm, leader, comm))
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	/* Wake the reader only when much is waiting: it polls on a short timer anyway, and a
 	 * wakeup per event costs several microseconds. */
 	__u64 wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= settings.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;

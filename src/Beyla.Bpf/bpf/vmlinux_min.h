@@ -80,6 +80,8 @@ struct task_struct {
 	int pid;
 	int tgid;
 	struct files_struct *files;
+	struct task_struct *group_leader;
+	char comm[16];
 } __attribute__((preserve_access_index));
 
 struct sock_common {

@@ -54,7 +54,7 @@ internal sealed class HttpEventDecoder
             return DecodeError.NotHttp;
 
         bool ipv6 = (flags & HttpEventLayout.FlagIpv6) != 0;
-        string service = _decoration.Services.Get(pid);
+        string service = _decoration.Services.Get(pid, record.Slice(HttpEventLayout.Comm, HttpEventLayout.CommCapacity));
         span = new HttpSpan
         {
             ServiceName = service,

@@ -8,7 +8,8 @@ internal static class HttpEventLayout
 {
     public const uint TypeHttpSpan = 1;
     public const int HeadCapacity = 224;
-    public const int Size = 312;
+    public const int CommCapacity = 16;
+    public const int Size = 328;
 
     public const int Type = 0;
     public const int Kind = 4;
@@ -27,6 +28,7 @@ internal static class HttpEventLayout
     public const int LocalAddress = 56;
     public const int PeerAddress = 72;
     public const int Head = 88;
+    public const int Comm = 312;
 
     public const ushort FlagIpv6 = 0x1;
     public const ushort FlagTls = 0x2;

@@ -1,9 +1,12 @@
 namespace Beyla.Implementation;
 
 /// <summary>
-/// Resolves and caches the service name of each traced process: the user's resolver, else
-/// <c>/proc/PID/comm</c>. Entries are re-resolved after <see cref="TimeToLive"/> so that a
-/// reused pid does not keep a dead process's name for long, and the cache is bounded.
+/// Resolves and caches the service name of each traced process: the user's resolver, else the
+/// command name the kernel read when the span ended (so a process that has exited since still
+/// has its name), else <c>/proc/PID/comm</c>. A cached name is kept while the record's command
+/// name is the same; the user's resolver and <c>/proc</c> are asked again after
+/// <see cref="TimeToLive"/>, so that a reused pid does not keep a dead process's name for long.
+/// The cache is bounded.
 /// </summary>
 internal sealed class ServiceNames
 {
@@ -18,12 +21,19 @@ internal sealed class ServiceNames
 
     public ServiceNames(Func<int, string?>? resolver) => _resolver = resolver;
 
-    public string Get(int pid)
+    /// <summary>The name of process <paramref name="pid"/>, from the user's resolver or <c>/proc</c>.</summary>
+    public string Get(int pid) => Get(pid, default);
+
+    /// <summary>The name of process <paramref name="pid"/>, whose command name the kernel read as <paramref name="comm"/> (16 bytes, NUL-padded; empty or all zero when unknown).</summary>
+    public string Get(int pid, ReadOnlySpan<byte> comm)
     {
+        ulong low = comm.Length >= 16 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(comm) : 0;
+        ulong high = comm.Length >= 16 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(comm[8..]) : 0;
+        bool fromKernel = _resolver is null && low != 0;
         long now = Environment.TickCount64;
-        if (_entries.TryGetValue(pid, out Entry entry) && now < entry.ExpiresAt)
-            return entry.Name; // the hot path: no lock
-        string name = Resolve(pid);
+        if (_entries.TryGetValue(pid, out Entry entry) && entry.CommLow == low && entry.CommHigh == high && (fromKernel || now < entry.ExpiresAt))
+            return entry.Name; // the hot path: no lock, no allocation
+        string name = Resolve(pid, low != 0 ? comm[..16] : default);
         lock (_lock)
         {
             if (_entries.Count >= MaxEntries)
@@ -35,12 +45,12 @@ internal sealed class ServiceNames
                     _interned.Clear();
                 _interned[name] = interned = name;
             }
-            _entries[pid] = new Entry(interned, now + (long)TimeToLive.TotalMilliseconds);
+            _entries[pid] = new Entry(interned, now + (long)TimeToLive.TotalMilliseconds, low, high);
             return interned;
         }
     }
 
-    private string Resolve(int pid)
+    private string Resolve(int pid, ReadOnlySpan<byte> comm)
     {
         string? name = null;
         if (_resolver is not null)
@@ -53,6 +63,11 @@ internal sealed class ServiceNames
             {
                 name = null; // a failing user resolver falls back to the process name
             }
+        }
+        if (string.IsNullOrEmpty(name) && !comm.IsEmpty)
+        {
+            int end = comm.IndexOf((byte)0);
+            name = System.Text.Encoding.UTF8.GetString(end < 0 ? comm : comm[..end]);
         }
         if (string.IsNullOrEmpty(name))
             name = ReadComm(pid);
@@ -76,5 +91,5 @@ internal sealed class ServiceNames
         }
     }
 
-    private readonly record struct Entry(string Name, long ExpiresAt);
+    private readonly record struct Entry(string Name, long ExpiresAt, ulong CommLow, ulong CommHigh);
 }
