@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Beyla.Exporters;
+using Beyla.Tests.Support;
 
 namespace Beyla.Bpf.Tests;
 
@@ -88,34 +89,11 @@ public sealed class PrometheusScrapeTests
         Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
         string text = await scrape.Content.ReadAsStringAsync();
         Assert.Contains("http_server_request_duration_seconds_count{", text, StringComparison.Ordinal);
-        (int exit, string output) = RunPromtool(text, "check", "metrics");
+        (int exit, string output) = Promtool.Run(text, "check", "metrics");
         Assert.True(exit == 0, $"promtool check metrics on the live endpoint exited {exit}:\n{output}");
 
         Console.WriteLine($"PrometheusScrapeTests: {requests} requests ({expected404} 404), PromQL sum = {total}, counted {untilCounted.TotalMilliseconds:F0} ms after the last request; "
             + $"server+tracer {traced.TotalSeconds:F1} s, prometheus ready {(prometheusReady - traced).TotalSeconds:F1} s, target up {(up - prometheusReady).TotalSeconds:F1} s, total {clock.Elapsed.TotalSeconds:F1} s");
-    }
-
-    private static (int Exit, string Output) RunPromtool(string stdin, params string[] arguments)
-    {
-        const string promtool = "/usr/bin/promtool";
-        Assert.True(File.Exists(promtool), $"{promtool} is missing: run scripts/setup.sh (the prometheus package)");
-        var info = new ProcessStartInfo(promtool) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in arguments)
-            info.ArgumentList.Add(a);
-        using Process process = Process.Start(info)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // promtool stopped reading at a parse error: its exit code says so.
-        }
-        Assert.True(process.WaitForExit(60_000), "promtool did not finish in 60 s");
-        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
     /// <summary>
