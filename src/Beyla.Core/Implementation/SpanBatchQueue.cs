@@ -68,11 +68,8 @@ internal sealed class SpanBatchQueue
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            bool completed = _completed; // read before looking at the items: a write before the completion is seen
-            if (_current.Batch is not null || !_items.IsEmpty)
-                return true;
-            if (completed)
-                return false;
+            if (Readable() is bool readable)
+                return readable;
             await _signal.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -82,13 +79,19 @@ internal sealed class SpanBatchQueue
     {
         while (true)
         {
-            bool completed = _completed;
-            if (_current.Batch is not null || !_items.IsEmpty)
-                return true;
-            if (completed)
-                return false;
+            if (Readable() is bool readable)
+                return readable;
             _signal.Wait();
         }
+    }
+
+    /// <summary>True when something is queued, false at the end, null when the reader must wait.</summary>
+    private bool? Readable()
+    {
+        bool completed = _completed; // read before looking at the items: a write before the completion is seen
+        if (_current.Batch is not null || !_items.IsEmpty)
+            return true;
+        return completed ? false : null;
     }
 
     /// <summary>Takes the next span, if one is queued.</summary>
