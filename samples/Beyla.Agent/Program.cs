@@ -127,9 +127,13 @@ await using (tracer)
     // On a terminal (or with --live), a RED table per route refreshed in place; piped, one line per span.
     using var live = options.Live || (!options.Json && !options.Quiet && !Console.IsOutputRedirected) ? new LiveView(() => tracer.Statistics, Console.Out) : null;
     Task<long>? load = demo is null ? null : DemoLoad.RunAsync(demo.Port, stop);
-    try
+    // Stopping disposes the tracer, which hands over what the kernel had finished and then ends
+    // the enumeration: every span traced before the stop is counted, none is cut off.
+    var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    using (stop.Token.Register(() => stopping.TrySetResult()))
     {
-        await foreach (HttpSpan span in tracer.Spans(stop.Token))
+        Task disposed = DisposeWhenStoppedAsync(tracer, stopping.Task);
+        await foreach (HttpSpan span in tracer.Spans())
         {
             spans++;
             if (options.Quiet)
@@ -141,9 +145,8 @@ await using (tracer)
             else
                 Console.WriteLine(span.ToString());
         }
-    }
-    catch (OperationCanceledException) when (stop.IsCancellationRequested)
-    {
+        stop.Cancel(); // the tracer ended by itself (its sources failed): stop the rest too
+        await disposed;
     }
     if (load is not null)
         demoRequests = await load;
@@ -166,3 +169,9 @@ if (options.Demo)
         (options.Quiet || options.Live || (!options.Json && !Console.IsOutputRedirected) ? "was traced twice, as a client span and as a server span" : "appears twice above, as a client span and as a server span"));
 Console.Error.WriteLine($"summary: spans={spans} lost={stats.TotalLost + stats.SpansDroppedForSlowConsumers}");
 return 0;
+
+static async Task DisposeWhenStoppedAsync(BeylaTracer tracer, Task stopped)
+{
+    await stopped;
+    await tracer.DisposeAsync();
+}

@@ -24,8 +24,11 @@ public sealed class BeylaOptions
     /// <summary>How often process selections by port or executable name are re-resolved. Default 1 s.</summary>
     public TimeSpan ProcessRescanInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Size of the kernel ring buffer in bytes (a power of two, at least 4 KiB). Default 4 MiB.</summary>
-    public int RingBufferBytes { get; set; } = 4 * 1024 * 1024;
+    /// <summary>
+    /// Size of the kernel ring buffer in bytes (a power of two, at least 4 KiB). Default 16 MiB:
+    /// about 50,000 spans, which covers a reader held up for 150 ms at 330,000 spans per second.
+    /// </summary>
+    public int RingBufferBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
     /// Also trace HTTPS through OpenSSL (uprobes on SSL_read/SSL_write in the libssl a

@@ -74,7 +74,7 @@ public sealed class BeylaBuilderValidationTests
         Assert.False(tracer.Options.CaptureQueryString);
         Assert.Equal(65_536, tracer.Options.ConsumerBufferCapacity);
         Assert.Equal(TimeSpan.FromSeconds(1), tracer.Options.ProcessRescanInterval);
-        Assert.Equal(4 * 1024 * 1024, tracer.Options.RingBufferBytes);
+        Assert.Equal(16 * 1024 * 1024, tracer.Options.RingBufferBytes);
         Assert.Equal(16_384, tracer.Options.MaxTrackedConnections);
         Assert.Equal(["fake"], tracer.SourceNames);
     }

@@ -13,8 +13,10 @@ namespace Beyla.Implementation;
 /// </summary>
 internal sealed class SocketProbeSet : IEventSource
 {
-    // The kernel wakes the reader only when an eighth of the ring is full; otherwise records
-    // wait at most this long. Batching wakeups is what keeps the kernel cost per span low.
+    // The kernel wakes the reader each time another WakeupBytes are waiting; otherwise records
+    // wait at most this long. Batching wakeups is what keeps the kernel cost per span low: a
+    // wakeup is an interrupt, and in a virtual machine an exit to the hypervisor.
+    private const int MaxWakeupBytes = 256 * 1024;
     private const int PollTimeoutMs = 20;
     private const int MaxRecordsPerDrain = 4096;
 
@@ -25,6 +27,7 @@ internal sealed class SocketProbeSet : IEventSource
     private readonly TimeSpan _rescanInterval;
     private readonly ILogger _logger;
     private readonly int _pidsFd;
+    private readonly PidBitmap _pidBits = null!;
     private readonly int _statsFd;
     private readonly int _cpus;
     private readonly HashSet<int> _tracedPids = [];
@@ -48,7 +51,7 @@ internal sealed class SocketProbeSet : IEventSource
             var settings = new ProbeSettings
             {
                 TraceAllProcesses = all ? 1u : 0u,
-                WakeupBytes = (uint)(context.Options.RingBufferBytes / 8),
+                WakeupBytes = (uint)Math.Min(context.Options.RingBufferBytes / 8, MaxWakeupBytes),
                 TlsEnabled = context.Options.TraceTls ? 1u : 0u,
             };
             _object.SetReadOnlyData(settings);
@@ -56,6 +59,7 @@ internal sealed class SocketProbeSet : IEventSource
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.Load();
             _pidsFd = _object.MapFd("traced_pids");
+            _pidBits = new PidBitmap(_object.MapFd("traced_pid_bits"));
             _sweeper = new DeadProcessSweeper(_object);
             _statsFd = _object.MapFd("stats");
             if (context.Options.TraceTls)
@@ -78,6 +82,7 @@ internal sealed class SocketProbeSet : IEventSource
         catch
         {
             _tls?.Dispose();
+            _pidBits?.Dispose();
             _object.Dispose();
             throw;
         }
@@ -259,6 +264,7 @@ internal sealed class SocketProbeSet : IEventSource
                 // Written every time: the kernel forgets a pid when its process exits, and
                 // a new process may have the same id by now.
                 uint key = (uint)pid;
+                _pidBits.Set(pid); // first: the hooks look at the bit before traced_pids
                 if (LibBpf.MapUpdateElem(_pidsFd, &key, &one, 0) != 0)
                 {
                     SocketLog.PidMapFull(_logger, pid, LibC.ErrorText(Marshal.GetLastPInvokeError()));
@@ -288,6 +294,7 @@ internal sealed class SocketProbeSet : IEventSource
             return;
         _ring.Dispose();
         _tls?.Dispose();
+        _pidBits.Dispose();
         _object.Dispose();
     }
 }

@@ -130,6 +130,51 @@ struct {
 	__type(value, __u8);
 } traced_pids SEC(".maps");
 
+/*
+ * One bit per process id (PID_MAX_LIMIT is 4,194,304 on 64-bit), so that the syscalls of
+ * processes nobody traces, which every hook sees, leave after one load instead of a hash
+ * lookup. traced_pid_bits may say yes where traced_pids says no (traced_pids decides), never
+ * the other way round: a bit is set before its pid enters traced_pids, by the programs here
+ * and by user space (through a shared mapping: PidBitmap.cs), and cleared when the process
+ * exits. tls_pid_bits marks processes that made an SSL call: only they need the TLS
+ * bookkeeping on their socket syscalls.
+ */
+#define PID_BITMAP_WORDS (4194304 / 64)
+
+struct pid_bitmap {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, PID_BITMAP_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct pid_bitmap traced_pid_bits SEC(".maps");
+struct pid_bitmap tls_pid_bits SEC(".maps");
+
+static __always_inline bool pid_bit(void *bitmap, __u32 pid)
+{
+	__u32 index = pid >> 6;
+	__u64 *word = bpf_map_lookup_elem(bitmap, &index);
+	return word && ((*word >> (pid & 63)) & 1);
+}
+
+static __always_inline void set_pid_bit(void *bitmap, __u32 pid)
+{
+	__u32 index = pid >> 6;
+	__u64 *word = bpf_map_lookup_elem(bitmap, &index);
+	if (word)
+		__sync_fetch_and_or(word, 1ULL << (pid & 63));
+}
+
+static __always_inline void clear_pid_bit(void *bitmap, __u32 pid)
+{
+	__u32 index = pid >> 6;
+	__u64 *word = bpf_map_lookup_elem(bitmap, &index);
+	if (word)
+		__sync_fetch_and_and(word, ~(1ULL << (pid & 63)));
+}
+
 /* Command names (as in /proc/PID/comm, at most 15 characters) whose processes are traced
  * from their exec on, without waiting for user space to notice them. */
 struct comm_key {
@@ -262,7 +307,7 @@ static __always_inline bool is_traced(__u32 tgid)
 {
 	if (settings.trace_all_processes)
 		return true;
-	return bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
+	return pid_bit(&traced_pid_bits, tgid) && bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
 }
 
 /* 'GET ', 'POST ', ... : the start of an HTTP/1.x request line. */
@@ -395,10 +440,15 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	struct task_struct *leader = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader);
 	if (!leader || BPF_CORE_READ_INTO(&e->comm, leader, comm))
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
-	/* Wake the reader only when much is waiting: it polls on a short timer anyway, and a
-	 * wakeup per event costs several microseconds. */
-	__u64 wakeup = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= settings.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, wakeup);
+	/* Wake the reader only when the data waiting crosses a multiple of wakeup_bytes: it polls
+	 * on a short timer anyway, and a wakeup costs several microseconds (an interrupt, a VM exit
+	 * in a guest). Not on every event while that much waits: the reader, busy with a batch,
+	 * moves the consumer position only when the batch is done. */
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 footprint = (sizeof(*e) + 8 + 7) & ~7ULL; /* this record with its header, reserved already */
+	__u64 step = settings.wakeup_bytes ? settings.wakeup_bytes : 1;
+	bool crossed = avail >= footprint && avail / step != (avail - footprint) / step;
+	bpf_ringbuf_submit(e, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	stat_inc(STAT_EVENTS_SUBMITTED);
 }
 
@@ -476,16 +526,14 @@ __noinline int beyla_append_head(struct request_slot *r, struct scratch *s, __u3
 #define BYTES_EQUAL_TO(w, pattern) ((((w) ^ (pattern)) - 0x0101010101010101ULL) & ~((w) ^ (pattern)) & 0x8080808080808080ULL)
 #define NEWLINES 0x0a0a0a0a0a0a0a0aULL
 
+#define HEAD_WORDS_PER_CALL 4 /* 32 bytes per call of the word scanners: fewer calls, same verification */
+
 /*
  * Looks at the 8 captured bytes of r's head at word index w for the newline that ends the
  * head ("\n\r\n"). Returns the offset just past it, 0 to go on, or -1 when the capture ends.
- * Global: verified once, not once per word.
  */
-__noinline int beyla_request_head_end_word(struct request_slot *r, __u32 w)
+static __always_inline int request_head_end_in_word(struct request_slot *r, __u32 w, __u32 len)
 {
-	if (!r)
-		return -1;
-	__u32 len = r->head_len;
 	__u32 base = (w & 31) * 8; /* the mask keeps the word inside head[256] for the verifier */
 	if (base >= len)
 		return -1;
@@ -505,11 +553,26 @@ __noinline int beyla_request_head_end_word(struct request_slot *r, __u32 w)
 	return 0;
 }
 
+/* request_head_end_in_word for the words of group g. Global: verified once, not once per group. */
+__noinline int beyla_request_head_end_words(struct request_slot *r, __u32 g)
+{
+	if (!r)
+		return -1;
+	__u32 len = r->head_len;
+#pragma unroll
+	for (__u32 k = 0; k < HEAD_WORDS_PER_CALL; k++) {
+		int end = request_head_end_in_word(r, g * HEAD_WORDS_PER_CALL + k, len);
+		if (end)
+			return end;
+	}
+	return 0;
+}
+
 /* Offset just past the blank line ending the captured head of r, or 0 if the capture has none. */
 static __always_inline __u32 request_head_end(struct request_slot *r)
 {
-	for (__u32 w = 0; w < REQUEST_HEAD_CAPTURE / 8; w++) {
-		int end = beyla_request_head_end_word(r, w);
+	for (__u32 g = 0; g < (REQUEST_HEAD_CAPTURE / 8 + HEAD_WORDS_PER_CALL - 1) / HEAD_WORDS_PER_CALL; g++) {
+		int end = beyla_request_head_end_words(r, g);
 		if (end < 0)
 			return 0;
 		if (end > 0)
@@ -663,12 +726,10 @@ __noinline int beyla_content_length_at(struct scratch *s, __u32 start, __u32 len
 /*
  * Looks at the 8 bytes of s->buf at word index w: for each newline, notes the end of the
  * head (a blank line) or a Content-Length line starting after it. Returns 1 when the scan
- * is over. Global: the verifier checks it once, not once per word.
+ * is over.
  */
-__noinline int beyla_scan_head_word(struct scratch *s, __u32 w, __u32 len)
+static __always_inline int scan_head_word(struct scratch *s, __u32 w, __u32 len)
 {
-	if (!s)
-		return 1;
 	__u32 base = (w & (RESPONSE_HEAD_SCAN / 8 - 1)) * 8;
 	if (base >= len)
 		return 1;
@@ -693,16 +754,28 @@ __noinline int beyla_scan_head_word(struct scratch *s, __u32 w, __u32 len)
 	return 0;
 }
 
-/*
- * Finds the end of the response head (just past the blank line) and its Content-Length in
- * s->buf[0, len), 8 bytes at a time: words without a newline cost a few instructions.
- */
+/* scan_head_word for the words of group g; 1 when the scan is over. Global: the verifier
+ * checks it once, not once per group; words without a newline cost a few instructions. */
+__noinline int beyla_scan_head_words(struct scratch *s, __u32 g, __u32 len)
+{
+	if (!s)
+		return 1;
+#pragma unroll
+	for (__u32 k = 0; k < HEAD_WORDS_PER_CALL; k++) {
+		if (scan_head_word(s, g * HEAD_WORDS_PER_CALL + k, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* Finds the end of the response head (just past the blank line) and its Content-Length in
+ * s->buf[0, len), 8 bytes at a time. */
 static __always_inline void parse_response_head(struct scratch *s, __u32 len)
 {
 	s->head_end = 0;
 	s->content_length = -1;
-	for (__u32 w = 0; w < RESPONSE_HEAD_SCAN / 8; w++) {
-		if (beyla_scan_head_word(s, w, len))
+	for (__u32 g = 0; g < RESPONSE_HEAD_SCAN / 8 / HEAD_WORDS_PER_CALL; g++) {
+		if (beyla_scan_head_words(s, g, len))
 			break;
 	}
 }

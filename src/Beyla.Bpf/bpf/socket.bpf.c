@@ -96,7 +96,7 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 	if (flags & MSG_PEEK)
 		return 0;
 
-	if (settings.tls_enabled) {
+	if (settings.tls_enabled && pid_bit(&tls_pid_bits, (__u32)(id >> 32))) {
 		/* Inside SSL_read/SSL_write: these are ciphertext bytes, and they tell which
 		 * socket the SSL object uses. Right after an SSL call on an object whose socket
 		 * is unknown, the thread's next write tells it too. */
@@ -185,7 +185,7 @@ int enter_close(struct syscall_enter_ctx *ctx)
 	if (!is_traced(tgid))
 		return 0;
 	track_close(tgid, (__u32)ctx->args[0]);
-	if (settings.tls_enabled) {
+	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid)) {
 		struct conn_key socket = {.tgid = tgid, .fd = (__u32)ctx->args[0]};
 		bpf_map_delete_elem(&socket_ssl, &socket);
 	}
@@ -267,6 +267,7 @@ int on_exec(void *ctx)
 		return 0;
 	}
 	__u8 selected = TRACED_SELECTED;
+	set_pid_bit(&traced_pid_bits, tgid);
 	bpf_map_update_elem(&traced_pids, &tgid, &selected, BPF_ANY);
 	if (settings.tls_enabled)
 		notify_process(tgid, NOTICE_EXEC, 0);
@@ -295,6 +296,7 @@ int on_fork(struct raw_fork_args *ctx)
 	if (child == parent || !bpf_map_lookup_elem(&traced_pids, &parent))
 		return 0;
 	__u8 forked = TRACED_FORKED;
+	set_pid_bit(&traced_pid_bits, child);
 	bpf_map_update_elem(&traced_pids, &child, &forked, BPF_NOEXIST);
 	return 0;
 }
@@ -328,6 +330,11 @@ int on_process_exit(void *ctx)
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0; /* a thread, not the process */
 	__u32 tgid = (__u32)(id >> 32);
+	if (pid_bit(&tls_pid_bits, tgid))
+		clear_pid_bit(&tls_pid_bits, tgid);
+	if (!pid_bit(&traced_pid_bits, tgid))
+		return 0;
 	bpf_map_delete_elem(&traced_pids, &tgid);
+	clear_pid_bit(&traced_pid_bits, tgid);
 	return 0;
 }

@@ -18,8 +18,12 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if (!is_traced((__u32)(id >> 32)))
+	__u32 tgid = (__u32)(id >> 32);
+	if (!is_traced(tgid))
 		return 0;
+	/* from now on this process's socket syscalls may be ciphertext of its SSL calls */
+	if (!pid_bit(&tls_pid_bits, tgid))
+		set_pid_bit(&tls_pid_bits, tgid);
 	struct tls_call call = {
 		.ssl = ctx->di,
 		.buf = ctx->si,

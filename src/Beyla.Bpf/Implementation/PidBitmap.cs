@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+using Beyla.Interop;
+
+namespace Beyla.Implementation;
+
+/// <summary>
+/// User space's view of <c>traced_pid_bits</c> (bpf/http_tracker.h): one bit per process id,
+/// shared with the kernel through a mapping of the map. Every syscall hook checks it before
+/// anything else, so a pid's bit must be set before the pid enters <c>traced_pids</c>. Bits
+/// are only set here; the kernel clears a pid's bit when its process exits.
+/// </summary>
+internal sealed unsafe class PidBitmap : IDisposable
+{
+    /// <summary>PID_MAX_LIMIT on 64-bit Linux: no process id reaches it.</summary>
+    public const int PidLimit = 4 * 1024 * 1024;
+
+    private const int Words = PidLimit / 64;
+
+    private readonly MappedRegionHandle _region;
+    private readonly long* _words;
+
+    public PidBitmap(int mapFd)
+    {
+        nuint length = Words * sizeof(long);
+        nint address = LibC.Mmap(0, length, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, mapFd, 0);
+        if (address == -1)
+            throw BpfException.FromErrno("mmap the traced process bitmap", Marshal.GetLastPInvokeError());
+        _region = new MappedRegionHandle(address, length);
+        _words = (long*)address;
+    }
+
+    /// <summary>Sets <paramref name="pid"/>'s bit; atomic, since the kernel sets bits in the same words.</summary>
+    public void Set(int pid)
+    {
+        if ((uint)pid >= PidLimit)
+            throw new ArgumentOutOfRangeException(nameof(pid), pid, "not a Linux process id");
+        Interlocked.Or(ref _words[pid >> 6], 1L << (pid & 63));
+    }
+
+    /// <summary>Whether <paramref name="pid"/>'s bit is set.</summary>
+    public bool IsSet(int pid) =>
+        (uint)pid < PidLimit && (Volatile.Read(ref _words[pid >> 6]) & (1L << (pid & 63))) != 0;
+
+    public void Dispose() => _region.Dispose();
+}
