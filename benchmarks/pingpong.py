@@ -95,14 +95,17 @@ def main():
         base = statistics.median(none)
         print()
         print(f"{a.rounds} rounds of {a.exchanges:,} exchanges; medians, ns per exchange (two spans when traced)")
+        print("(added: the median over rounds of each round's difference to that round's run without agent)")
         print(f"| agent | none | untraced (agent loaded) | traced | added, untraced | added, traced | spans / expected |")
         print(f"| --- | --- | --- | --- | --- | --- | --- |")
         for dll in agents:
             res = results[dll]
             u = statistics.median(res["untraced"])
             t = statistics.median(res["traced"])
+            added_u = statistics.median(x - n for x, n in zip(res["untraced"], none))
+            added_t = statistics.median(x - n for x, n in zip(res["traced"], none))
             expected = 2 * a.exchanges * a.rounds
-            print(f"| {label(dll)} | {base:.0f} | {u:.0f} | {t:.0f} | +{u - base:.0f} | +{t - base:.0f} | "
+            print(f"| {label(dll)} | {base:.0f} | {u:.0f} | {t:.0f} | {added_u:+.0f} | {added_t:+.0f} | "
                   f"{res['spans']:,} / {expected:,} (lost {res['lost']}) |")
             if res["spans"] + res["lost"] != expected:
                 print(f"  spans + lost != expected for {dll}: something went by uncounted")

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
 
 namespace Beyla.Bpf.Tests;
 
@@ -41,30 +40,6 @@ public sealed class DeadProcessTests
         Assert.Equal(3, collector.Spans.Count); // no stale span for the dead request
     }
 
-    /// <summary>The tgid of every entry of the tracer's connections map.</summary>
-    private static List<int> ConnectionTgids()
-    {
-        var info = new ProcessStartInfo("bpftool") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { "map", "dump", "name", "connections", "--json" })
-            info.ArgumentList.Add(a);
-        using Process p = Process.Start(info)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        var tgids = new List<int>();
-        if (string.IsNullOrWhiteSpace(output))
-            return tgids;
-        using JsonDocument doc = JsonDocument.Parse(output);
-        foreach (JsonElement entry in doc.RootElement.EnumerateArray())
-        {
-            if (entry.TryGetProperty("formatted", out JsonElement formatted))
-            {
-                tgids.Add(formatted.GetProperty("key").GetProperty("tgid").GetInt32());
-                continue;
-            }
-            // Raw bytes: the first four are the tgid, little-endian.
-            byte[] key = entry.GetProperty("key").EnumerateArray().Take(4).Select(b => Convert.ToByte(b.GetString(), 16)).ToArray();
-            tgids.Add(BitConverter.ToInt32(key));
-        }
-        return tgids;
-    }
+    /// <summary>The tgid of every entry of this test host's connections maps (not another tracer's).</summary>
+    private static List<int> ConnectionTgids() => KernelObjects.OwnMapKeyWords("connections");
 }

@@ -5,9 +5,10 @@ namespace Beyla.Implementation;
 
 /// <summary>
 /// User space's view of <c>traced_pid_bits</c> (bpf/http_tracker.h): one bit per process id,
-/// shared with the kernel through a mapping of the map. Every syscall hook checks it before
-/// anything else, so a pid's bit must be set before the pid enters <c>traced_pids</c>. Bits
-/// are only set here; the kernel clears a pid's bit when its process exits.
+/// shared with the kernel through a mapping of the map. The syscall hooks trace a process when
+/// its bit is set; <c>traced_pids</c> holds the same pids. A pid's bit is set before the pid
+/// enters <c>traced_pids</c> and cleared after it leaves; the kernel clears the bit of a
+/// process that exits.
 /// </summary>
 internal sealed unsafe class PidBitmap : IDisposable
 {
@@ -37,9 +38,13 @@ internal sealed unsafe class PidBitmap : IDisposable
         Interlocked.Or(ref _words[pid >> 6], 1L << (pid & 63));
     }
 
-    /// <summary>Whether <paramref name="pid"/>'s bit is set.</summary>
-    public bool IsSet(int pid) =>
-        (uint)pid < PidLimit && (Volatile.Read(ref _words[pid >> 6]) & (1L << (pid & 63))) != 0;
+    /// <summary>Clears <paramref name="pid"/>'s bit; atomic.</summary>
+    public void Clear(int pid)
+    {
+        if ((uint)pid >= PidLimit)
+            throw new ArgumentOutOfRangeException(nameof(pid), pid, "not a Linux process id");
+        Interlocked.And(ref _words[pid >> 6], ~(1L << (pid & 63)));
+    }
 
     public void Dispose() => _region.Dispose();
 }

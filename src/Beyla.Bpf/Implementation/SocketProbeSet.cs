@@ -264,9 +264,11 @@ internal sealed class SocketProbeSet : IEventSource
                 // Written every time: the kernel forgets a pid when its process exits, and
                 // a new process may have the same id by now.
                 uint key = (uint)pid;
-                _pidBits.Set(pid); // first: the hooks look at the bit before traced_pids
+                _pidBits.Set(pid); // the bit first: the hooks go by it
                 if (LibBpf.MapUpdateElem(_pidsFd, &key, &one, 0) != 0)
                 {
+                    if (!_tracedPids.Contains(pid))
+                        _pidBits.Clear(pid);
                     SocketLog.PidMapFull(_logger, pid, LibC.ErrorText(Marshal.GetLastPInvokeError()));
                     continue;
                 }
@@ -277,6 +279,7 @@ internal sealed class SocketProbeSet : IEventSource
             {
                 uint key = (uint)pid;
                 LibBpf.MapDeleteElem(_pidsFd, &key);
+                _pidBits.Clear(pid);
                 _tracedPids.Remove(pid);
             }
             if (later)

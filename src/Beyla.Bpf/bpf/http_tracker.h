@@ -131,13 +131,12 @@ struct {
 } traced_pids SEC(".maps");
 
 /*
- * One bit per process id (PID_MAX_LIMIT is 4,194,304 on 64-bit), so that the syscalls of
- * processes nobody traces, which every hook sees, leave after one load instead of a hash
- * lookup. traced_pid_bits may say yes where traced_pids says no (traced_pids decides), never
- * the other way round: a bit is set before its pid enters traced_pids, by the programs here
- * and by user space (through a shared mapping: PidBitmap.cs), and cleared when the process
- * exits. tls_pid_bits marks processes that made an SSL call: only they need the TLS
- * bookkeeping on their socket syscalls.
+ * One bit per process id (PID_MAX_LIMIT is 4,194,304 on 64-bit): the traced set as the hooks
+ * see it, so that every syscall of every process, traced or not, is decided with one load
+ * instead of a hash lookup. traced_pids holds the same pids with why they are traced, for
+ * exec and fork; whoever adds a pid sets its bit first, whoever removes one clears it after:
+ * the programs here, and user space through a shared mapping (PidBitmap.cs). tls_pid_bits marks
+ * processes that made an SSL call: only they need the TLS bookkeeping on their socket syscalls.
  */
 #define PID_BITMAP_WORDS (4194304 / 64)
 
@@ -307,7 +306,7 @@ static __always_inline bool is_traced(__u32 tgid)
 {
 	if (settings.trace_all_processes)
 		return true;
-	return pid_bit(&traced_pid_bits, tgid) && bpf_map_lookup_elem(&traced_pids, &tgid) != 0;
+	return pid_bit(&traced_pid_bits, tgid);
 }
 
 /* 'GET ', 'POST ', ... : the start of an HTTP/1.x request line. */
@@ -436,10 +435,11 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	__builtin_memcpy(e->peer_addr, c->peer_addr, 16);
 	__builtin_memcpy(e->head, c->req.head, REQUEST_HEAD_CAPTURE);
 	e->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	/* always in the traced process's own syscall or SSL call: its main thread names it */
-	struct task_struct *leader = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader);
-	if (!leader || BPF_CORE_READ_INTO(&e->comm, leader, comm))
-		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	/* always in the traced process's own syscall or SSL call: its main thread names it. Read
+	 * through the task's BTF pointer: plain loads, no helper call. */
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+	*(__u64 *)&e->comm[0] = *(const __u64 *)&leader->comm[0];
+	*(__u64 *)&e->comm[8] = *(const __u64 *)&leader->comm[8];
 	/* Wake the reader only when the data waiting crosses a multiple of wakeup_bytes: it polls
 	 * on a short timer anyway, and a wakeup costs several microseconds (an interrupt, a VM exit
 	 * in a guest). Not on every event while that much waits: the reader, busy with a batch,
@@ -587,12 +587,16 @@ static __always_inline bool has_no_body(const struct request_slot *r)
 	return r->head[0] == 'G' || r->head[0] == 'H' || r->head[0] == 'D' || r->head[0] == 'O' || r->head[0] == 'T';
 }
 
+#define TAKE_QUEUED 0   /* the first request waits in the queue */
+#define TAKE_CURRENT 1  /* the first request becomes the current exchange */
+#define TAKE_RECORDED 2 /* the same, and record_request(&c->req, d, now) was done already */
+
 /*
- * Takes the requests that start at d: the first becomes the current exchange (to_current)
- * or waits in the queue; bodiless requests pipelined behind it in the same read are queued
- * too. Global: verified once.
+ * Takes the requests that start at d: the first becomes the current exchange or waits in the
+ * queue (how: TAKE_*); bodiless requests pipelined behind it in the same read are queued too.
+ * Global: verified once.
  */
-__noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u64 now, int to_current)
+__noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u64 now, int how)
 {
 	if (!c || !d)
 		return 0;
@@ -602,9 +606,10 @@ __noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u6
 		return 0;
 	__u8 p[16] = {};
 	for (int i = 0; i < MAX_PIPELINED; i++) {
-		bool current = to_current && i == 0;
+		bool current = how != TAKE_QUEUED && i == 0;
 		struct request_slot *r = current ? &c->req : &s->slot;
-		record_request(r, d, now);
+		if (!(how == TAKE_RECORDED && i == 0))
+			record_request(r, d, now);
 		__u32 end = request_head_end(r);
 		bool more = false;
 		if (end && end < d->total && end < d->first_len && has_no_body(r)) {
@@ -748,7 +753,7 @@ static __always_inline int scan_head_word(struct scratch *s, __u32 w, __u32 len)
 			s->head_end = at + 1;
 			return 1;
 		}
-		if (s->content_length < 0)
+		if (s->content_length < 0 && (b[(at + 1) & HEAD_MASK] | 0x20) == 'c')
 			s->content_length = beyla_content_length_at(s, at + 1, len);
 	}
 	return 0;
@@ -873,7 +878,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			c->phase = PHASE_PARTIAL;
 		} else {
 			struct io_data taken = *d;
-			beyla_take_requests(c, &taken, now, 1);
+			beyla_take_requests(c, &taken, now, TAKE_CURRENT);
 			c->phase = PHASE_REQUEST;
 		}
 		return;
@@ -913,26 +918,33 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			}
 			return;
 		}
-		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
 		if (c->phase == PHASE_IDLE) {
-			if (!starts) {
-				if (d->first_len >= 8 || !read_prefix(p, d) ||
-				    !could_be_request_start(p, (__u32)d->first_len & 7))
-					return;
-				reset_response(c);
+			/* c->req is free: the head is read straight into it, once */
+			if (d->first_len >= 8) {
 				record_request(&c->req, d, now);
-				c->phase = PHASE_PARTIAL;
+				if (!is_request_start(c->req.head)) {
+					c->req.used = 0;
+					return;
+				}
+				reset_response(c);
+				struct io_data taken = *d;
+				beyla_take_requests(c, &taken, now, TAKE_RECORDED);
+				c->phase = PHASE_REQUEST;
 				return;
 			}
+			if (!read_prefix(p, d) || !could_be_request_start(p, (__u32)d->first_len & 7))
+				return;
 			reset_response(c);
-			struct io_data taken = *d;
-			beyla_take_requests(c, &taken, now, 1);
-			c->phase = PHASE_REQUEST;
-		} else if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
+			record_request(&c->req, d, now);
+			c->phase = PHASE_PARTIAL;
+			return;
+		}
+		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
+		if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
 			/* a response is still due for the current request */
 			if (starts) {
 				struct io_data taken = *d;
-				beyla_take_requests(c, &taken, now, 0);
+				beyla_take_requests(c, &taken, now, TAKE_QUEUED);
 			} else if (c->queue_head != c->queue_tail) {
 				struct queue_key last = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail - 1};
 				struct request_slot *waiting = bpf_map_lookup_elem(&queued_requests, &last);
@@ -948,7 +960,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			finish_exchange(c, END_BY_NEXT_REQUEST);
 			reset_response(c);
 			struct io_data taken = *d;
-			beyla_take_requests(c, &taken, now, 1);
+			beyla_take_requests(c, &taken, now, TAKE_CURRENT);
 			c->phase = PHASE_REQUEST;
 		}
 		return;

@@ -24,11 +24,16 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 	d->iov = (__u64)iov;
 	d->iov_count = count;
 	struct iovec v = {};
+	/* The first two together, in one read: a response head and its body (nginx, Node). */
+	struct iovec pair[2] = {};
+	bool paired = count >= 2 && !bpf_probe_read_user(pair, sizeof(pair), iov);
 	__u64 done = 0;
 	for (int i = 0; i < MAX_IOVECS; i++) {
 		if (i >= count)
 			break;
-		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+		if (paired && i < 2)
+			v = pair[i];
+		else if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
 			return false;
 		if (i == 0) {
 			d->first = (__u64)v.iov_base;
@@ -262,8 +267,10 @@ int on_exec(void *ctx)
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	if (!bpf_map_lookup_elem(&traced_comms, &key)) {
 		__u8 *traced = bpf_map_lookup_elem(&traced_pids, &tgid);
-		if (traced && *traced == TRACED_FORKED)
+		if (traced && *traced == TRACED_FORKED) {
 			bpf_map_delete_elem(&traced_pids, &tgid);
+			clear_pid_bit(&traced_pid_bits, tgid);
+		}
 		return 0;
 	}
 	__u8 selected = TRACED_SELECTED;
@@ -293,7 +300,7 @@ int on_fork(struct raw_fork_args *ctx)
 	struct task_struct *child_task = (struct task_struct *)ctx->child;
 	__u32 parent = (__u32)BPF_CORE_READ(parent_task, tgid);
 	__u32 child = (__u32)BPF_CORE_READ(child_task, tgid);
-	if (child == parent || !bpf_map_lookup_elem(&traced_pids, &parent))
+	if (child == parent || !pid_bit(&traced_pid_bits, parent))
 		return 0;
 	__u8 forked = TRACED_FORKED;
 	set_pid_bit(&traced_pid_bits, child);
