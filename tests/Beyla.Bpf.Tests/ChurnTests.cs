@@ -159,6 +159,7 @@ public sealed class ChurnTests
         Assert.Equal(0, tracer.Statistics.EventsLostInSources);
         Assert.Empty(Leftovers(probes!, children));
         Assert.Equal([server.Pid], KernelObjects.OwnMapKeyWords("traced_pids"));
+        Assert.Equal([server.Pid], probes!.TracedPidBits);
         Assert.Equal([server.Pid], probes!.TracedProcessIds);
     }
 
@@ -282,6 +283,7 @@ public sealed class ChurnTests
         // Alive, with the curl's pid, and not traced: neither by the kernel nor by user space.
         await Task.Delay(1500); // more than a rescan
         Assert.DoesNotContain(pid, KernelObjects.OwnMapKeyWords("traced_pids"));
+        Assert.DoesNotContain(pid, probes!.TracedPidBits);
         Assert.DoesNotContain(pid, probes!.TracedProcessIds);
         Assert.DoesNotContain(pid, probes.TlsProbedProcessIds);
 
@@ -443,6 +445,7 @@ public sealed class ChurnTests
         var found = new List<string>();
         void Check(string where, IEnumerable<int> pids) => found.AddRange(pids.Where(Gone).Distinct().Select(p => $"{where}: {p}"));
         Check("traced_pids", KernelObjects.OwnMapKeyWords("traced_pids"));
+        Check("traced_pid_bits", probes.TracedPidBits);
         Check("connections", KernelObjects.OwnMapKeyWords("connections"));
         Check("queued_requests", KernelObjects.OwnMapKeyWords("queued_requests"));
         Check("socket_ssl", KernelObjects.OwnMapKeyWords("socket_ssl"));

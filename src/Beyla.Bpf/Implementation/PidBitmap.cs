@@ -46,5 +46,22 @@ internal sealed unsafe class PidBitmap : IDisposable
         Interlocked.And(ref _words[pid >> 6], ~(1L << (pid & 63)));
     }
 
+    /// <summary>The pids whose bit is set now, in order (a scan of all 512 KiB; for tests).</summary>
+    public List<int> SetPids()
+    {
+        var pids = new List<int>();
+        for (int w = 0; w < Words; w++)
+        {
+            long word = Volatile.Read(ref _words[w]);
+            while (word != 0)
+            {
+                int bit = System.Numerics.BitOperations.TrailingZeroCount(word);
+                pids.Add((w << 6) | bit);
+                word &= word - 1;
+            }
+        }
+        return pids;
+    }
+
     public void Dispose() => _region.Dispose();
 }

@@ -91,6 +91,9 @@ internal sealed class SocketProbeSet : IEventSource
 
     public string Name => "socket";
 
+    /// <summary>The processes the hooks trace now: the set bits of <c>traced_pid_bits</c> (for tests).</summary>
+    internal List<int> TracedPidBits => _pidBits.SetPids();
+
     /// <summary>The processes user space has put in the kernel's traced set, now (a copy; for tests).</summary>
     internal int[] TracedProcessIds
     {
