@@ -121,6 +121,9 @@ long spans = 0;
 long demoRequests = 0;
 await using (tracer)
 {
+    // Subscribed before the ready line: whoever waits for that line to start sending requests
+    // gets every one of them counted.
+    IAsyncEnumerable<HttpSpan> traced = tracer.Spans();
     Console.Error.WriteLine($"ready: probes attached in {attach.Elapsed.TotalMilliseconds:F0} ms ({string.Join(", ", tracer.SourceNames)}); " +
         (options.Demo ? "tracing this process" : options.HasSelection ? "tracing the selected processes" : "tracing every process"));
     using var json = options.Json && !options.Quiet ? new JsonSpanWriter(Console.OpenStandardOutput()) : null;
@@ -133,7 +136,7 @@ await using (tracer)
     using (stop.Token.Register(() => stopping.TrySetResult()))
     {
         Task disposed = DisposeWhenStoppedAsync(tracer, stopping.Task);
-        await foreach (HttpSpan span in tracer.Spans())
+        await foreach (HttpSpan span in traced)
         {
             spans++;
             if (options.Quiet)
