@@ -36,6 +36,7 @@ internal sealed class SocketProbeSet : IEventSource
     private long _lost;
     private bool _running;
     private int _disposed;
+    private readonly Lock _statsGate = new(); // no stats read once the object is being disposed
 
     public SocketProbeSet(EventSourceContext context)
     {
@@ -111,8 +112,14 @@ internal sealed class SocketProbeSet : IEventSource
     {
         get
         {
-            if (_running && Volatile.Read(ref _disposed) == 0)
-                RefreshLost();
+            if (_running)
+            {
+                lock (_statsGate)
+                {
+                    if (_disposed == 0)
+                        RefreshLost();
+                }
+            }
             return Interlocked.Read(ref _lost);
         }
     }
@@ -296,8 +303,11 @@ internal sealed class SocketProbeSet : IEventSource
     {
         if (_running)
             await _stopped.Task.ConfigureAwait(false);
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-            return;
+        lock (_statsGate)
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+                return;
+        }
         _ring.Dispose();
         _tls?.Dispose();
         _pidBits.Dispose();

@@ -460,15 +460,15 @@ static __always_inline void reset_response(struct conn_state *c)
 	c->conn_flags = 0;
 }
 
-/* Reports the exchange in progress; a request waiting behind it becomes the current one. */
-static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reason)
+/* The oldest queued request, if any, becomes the current exchange (c is idle). */
+static __always_inline void take_queued_request(struct conn_state *c)
 {
-	emit_span(c, end_reason);
-	reset_response(c);
-	c->req.used = 0;
-	c->phase = PHASE_IDLE;
-	if (c->queue_head == c->queue_tail)
+	/* Empty, or overtaken: two racing takers may both have moved the head (the state is not
+	 * locked). The head never stays past the tail, or every later request would be dropped. */
+	if ((__s32)(c->queue_tail - c->queue_head) <= 0) {
+		c->queue_head = c->queue_tail;
 		return;
+	}
 	struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_head};
 	c->queue_head++;
 	struct request_slot *waiting = bpf_map_lookup_elem(&queued_requests, &key);
@@ -479,6 +479,16 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 	c->req = *waiting;
 	bpf_map_delete_elem(&queued_requests, &key);
 	c->phase = PHASE_REQUEST;
+}
+
+/* Reports the exchange in progress; a request waiting behind it becomes the current one. */
+static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reason)
+{
+	emit_span(c, end_reason);
+	reset_response(c);
+	c->req.used = 0;
+	c->phase = PHASE_IDLE;
+	take_queued_request(c);
 }
 
 __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
@@ -918,6 +928,9 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			}
 			return;
 		}
+		/* A request queued while the connection went idle (a race, see below) comes first. */
+		if (c->phase == PHASE_IDLE)
+			take_queued_request(c);
 		if (c->phase == PHASE_IDLE) {
 			/* c->req is free: the head is read straight into it, once */
 			if (d->first_len >= 8) {
@@ -966,6 +979,11 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		return;
 	}
 
+	/* Idle with a request queued: two threads raced, one queueing the next request while the
+	 * other finished the previous exchange (the connection's state is not locked). The queued
+	 * request is the one this response answers. */
+	if (c->phase == PHASE_IDLE)
+		take_queued_request(c);
 	if (c->phase == PHASE_REQUEST) {
 		/* beyla_begin_response reads the head once and checks that it is a status line */
 		if (d->first_len < 12)
@@ -1032,6 +1050,8 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 		return;
 	if (c->phase == PHASE_RESPONSE)
 		finish_exchange(c, END_BY_CLOSE);
+	if (c->phase == PHASE_IDLE)
+		take_queued_request(c);
 	/* the request in progress and those queued behind it got no response */
 	for (int i = 0; i <= MAX_QUEUED; i++) {
 		if (c->phase != PHASE_REQUEST)

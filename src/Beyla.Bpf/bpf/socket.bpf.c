@@ -304,7 +304,9 @@ int on_fork(struct raw_fork_args *ctx)
 		return 0;
 	__u8 forked = TRACED_FORKED;
 	set_pid_bit(&traced_pid_bits, child);
-	bpf_map_update_elem(&traced_pids, &child, &forked, BPF_NOEXIST);
+	long err = bpf_map_update_elem(&traced_pids, &child, &forked, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		clear_pid_bit(&traced_pid_bits, child); /* map full: not traced rather than traced for life */
 	return 0;
 }
 
@@ -339,9 +341,9 @@ int on_process_exit(void *ctx)
 	__u32 tgid = (__u32)(id >> 32);
 	if (pid_bit(&tls_pid_bits, tgid))
 		clear_pid_bit(&tls_pid_bits, tgid);
-	if (!pid_bit(&traced_pid_bits, tgid))
-		return 0;
+	/* deleted whatever the bit says: an entry whose bit a race cleared must not stay behind */
 	bpf_map_delete_elem(&traced_pids, &tgid);
-	clear_pid_bit(&traced_pid_bits, tgid);
+	if (pid_bit(&traced_pid_bits, tgid))
+		clear_pid_bit(&traced_pid_bits, tgid);
 	return 0;
 }

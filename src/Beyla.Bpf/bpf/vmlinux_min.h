@@ -46,6 +46,8 @@ enum {
 	BPF_F_MMAPABLE = (1U << 10),
 };
 
+#define EEXIST 17
+
 enum {
 	BPF_RB_NO_WAKEUP = 1,
 	BPF_RB_FORCE_WAKEUP = 2,
