@@ -31,19 +31,16 @@ internal sealed unsafe class PidBitmap : IDisposable
     }
 
     /// <summary>Sets <paramref name="pid"/>'s bit; atomic, since the kernel sets bits in the same words.</summary>
-    public void Set(int pid)
-    {
-        if ((uint)pid >= PidLimit)
-            throw new ArgumentOutOfRangeException(nameof(pid), pid, "not a Linux process id");
-        Interlocked.Or(ref _words[pid >> 6], 1L << (pid & 63));
-    }
+    public void Set(int pid) => Interlocked.Or(ref Word(pid), 1L << (pid & 63));
 
     /// <summary>Clears <paramref name="pid"/>'s bit; atomic.</summary>
-    public void Clear(int pid)
+    public void Clear(int pid) => Interlocked.And(ref Word(pid), ~(1L << (pid & 63)));
+
+    private ref long Word(int pid)
     {
         if ((uint)pid >= PidLimit)
             throw new ArgumentOutOfRangeException(nameof(pid), pid, "not a Linux process id");
-        Interlocked.And(ref _words[pid >> 6], ~(1L << (pid & 63)));
+        return ref _words[pid >> 6];
     }
 
     /// <summary>The pids whose bit is set now, in order (a scan of all 512 KiB; for tests).</summary>

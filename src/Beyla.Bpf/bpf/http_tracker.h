@@ -151,27 +151,33 @@ struct pid_bitmap {
 struct pid_bitmap traced_pid_bits SEC(".maps");
 struct pid_bitmap tls_pid_bits SEC(".maps");
 
-static __always_inline bool pid_bit(void *bitmap, __u32 pid)
+static __always_inline __u64 *pid_word(void *bitmap, __u32 pid)
 {
 	__u32 index = pid >> 6;
-	__u64 *word = bpf_map_lookup_elem(bitmap, &index);
+	return bpf_map_lookup_elem(bitmap, &index);
+}
+
+static __always_inline bool pid_bit(void *bitmap, __u32 pid)
+{
+	__u64 *word = pid_word(bitmap, pid);
 	return word && ((*word >> (pid & 63)) & 1);
 }
 
+/* Set and clear write (atomically) only when the bit changes: most calls find it as wanted. */
 static __always_inline void set_pid_bit(void *bitmap, __u32 pid)
 {
-	__u32 index = pid >> 6;
-	__u64 *word = bpf_map_lookup_elem(bitmap, &index);
-	if (word)
-		__sync_fetch_and_or(word, 1ULL << (pid & 63));
+	__u64 *word = pid_word(bitmap, pid);
+	__u64 bit = 1ULL << (pid & 63);
+	if (word && !(*word & bit))
+		__sync_fetch_and_or(word, bit);
 }
 
 static __always_inline void clear_pid_bit(void *bitmap, __u32 pid)
 {
-	__u32 index = pid >> 6;
-	__u64 *word = bpf_map_lookup_elem(bitmap, &index);
-	if (word)
-		__sync_fetch_and_and(word, ~(1ULL << (pid & 63)));
+	__u64 *word = pid_word(bitmap, pid);
+	__u64 bit = 1ULL << (pid & 63);
+	if (word && (*word & bit))
+		__sync_fetch_and_and(word, ~bit);
 }
 
 /* Command names (as in /proc/PID/comm, at most 15 characters) whose processes are traced
@@ -460,9 +466,11 @@ static __always_inline void reset_response(struct conn_state *c)
 	c->conn_flags = 0;
 }
 
-/* The oldest queued request, if any, becomes the current exchange (c is idle). */
+/* On an idle connection, the oldest queued request, if any, becomes the current exchange. */
 static __always_inline void take_queued_request(struct conn_state *c)
 {
+	if (c->phase != PHASE_IDLE)
+		return;
 	/* Empty, or overtaken: two racing takers may both have moved the head (the state is not
 	 * locked). The head never stays past the tail, or every later request would be dropped. */
 	if ((__s32)(c->queue_tail - c->queue_head) <= 0) {
@@ -929,8 +937,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 			return;
 		}
 		/* A request queued while the connection went idle (a race, see below) comes first. */
-		if (c->phase == PHASE_IDLE)
-			take_queued_request(c);
+		take_queued_request(c);
 		if (c->phase == PHASE_IDLE) {
 			/* c->req is free: the head is read straight into it, once */
 			if (d->first_len >= 8) {
@@ -982,8 +989,7 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	/* Idle with a request queued: two threads raced, one queueing the next request while the
 	 * other finished the previous exchange (the connection's state is not locked). The queued
 	 * request is the one this response answers. */
-	if (c->phase == PHASE_IDLE)
-		take_queued_request(c);
+	take_queued_request(c);
 	if (c->phase == PHASE_REQUEST) {
 		/* beyla_begin_response reads the head once and checks that it is a status line */
 		if (d->first_len < 12)
@@ -1050,8 +1056,7 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 		return;
 	if (c->phase == PHASE_RESPONSE)
 		finish_exchange(c, END_BY_CLOSE);
-	if (c->phase == PHASE_IDLE)
-		take_queued_request(c);
+	take_queued_request(c);
 	/* the request in progress and those queued behind it got no response */
 	for (int i = 0; i <= MAX_QUEUED; i++) {
 		if (c->phase != PHASE_REQUEST)

@@ -339,11 +339,9 @@ int on_process_exit(void *ctx)
 	if ((__u32)id != (__u32)(id >> 32))
 		return 0; /* a thread, not the process */
 	__u32 tgid = (__u32)(id >> 32);
-	if (pid_bit(&tls_pid_bits, tgid))
-		clear_pid_bit(&tls_pid_bits, tgid);
+	clear_pid_bit(&tls_pid_bits, tgid);
 	/* deleted whatever the bit says: an entry whose bit a race cleared must not stay behind */
 	bpf_map_delete_elem(&traced_pids, &tgid);
-	if (pid_bit(&traced_pid_bits, tgid))
-		clear_pid_bit(&traced_pid_bits, tgid);
+	clear_pid_bit(&traced_pid_bits, tgid);
 	return 0;
 }

@@ -22,8 +22,7 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 	if (!is_traced(tgid))
 		return 0;
 	/* from now on this process's socket syscalls may be ciphertext of its SSL calls */
-	if (!pid_bit(&tls_pid_bits, tgid))
-		set_pid_bit(&tls_pid_bits, tgid);
+	set_pid_bit(&tls_pid_bits, tgid);
 	struct tls_call call = {
 		.ssl = ctx->di,
 		.buf = ctx->si,
