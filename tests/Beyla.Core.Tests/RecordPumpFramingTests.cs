@@ -22,6 +22,8 @@ public sealed class RecordPumpFramingTests
     {
         private readonly List<HttpSpan> _spans = [];
 
+        public long Wakeups => queue.Wakeups;
+
         public IReadOnlyList<HttpSpan> Spans
         {
             get
@@ -78,6 +80,39 @@ public sealed class RecordPumpFramingTests
         (RecordPump pump, Published sink) = CreatePump();
         await pump.RunAsync(PipeReader.Create(data), CancellationToken.None).WaitAsync(TestTimeouts.Default);
         return (pump, sink);
+    }
+
+    [Fact]
+    public async Task OneReadOfManyBatchesWakesTheConsumerOnce()
+    {
+        // 1,000 records arrive in one read: four batches of 256 are queued, and the consumer is
+        // woken once for all of them (a wake-up is a thread switch; per batch, it cost more
+        // than the decoding under load).
+        byte[] stream = FramedStream(1000);
+
+        (RecordPump pump, Published sink) = await PumpAsync(new ReadOnlySequence<byte>(stream));
+
+        Assert.Equal(1, sink.Wakeups);
+        AssertNumberedSpans(sink.Spans, 1000);
+        Assert.Equal(1000, pump.Decoded);
+    }
+
+    [Fact]
+    public void EachFlushWithNewSpansWakesTheConsumerOnce()
+    {
+        (RecordPump pump, Published sink) = CreatePump();
+        var first = new ReadOnlySequence<byte>(FramedStream(300));
+        var second = new ReadOnlySequence<byte>(FramedStream(2));
+
+        Assert.True(pump.ProcessFrames(ref first));
+        pump.Flush();
+        pump.Flush(); // nothing new: no wake-up
+        Assert.True(pump.ProcessFrames(ref second));
+        pump.Flush();
+
+        Assert.Equal(2, sink.Wakeups);
+        AssertNumberedSpans([.. sink.Spans.Take(300)], 300);
+        AssertNumberedSpans([.. sink.Spans.Skip(300)], 2);
     }
 
     [Fact]

@@ -862,13 +862,14 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct conn_key key = {.tgid = (__u32)(pid_tgid >> 32), .fd = fd};
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now;
 	__u32 zero = 0;
 	struct scratch *s = 0;
 	__u8 p[16] = {};
 
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	if (!c) {
+		now = bpf_ktime_get_ns();
 		/* Unknown connection: only the start of a request makes it worth tracking. */
 		if (!read_prefix(p, d))
 			return;
@@ -907,15 +908,12 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 		return;
 
 	/* Written bytes count from when the write entered the kernel (or SSL_write was called):
-	 * the peer may have them before the call returns. Read bytes count from the return. */
-	if (tls) {
-		if (dir == DIR_EGRESS && write_ns && write_ns <= now)
-			now = write_ns;
-	} else {
-		if (dir == DIR_EGRESS && c->write_enter_ns && c->write_enter_ns <= now)
-			now = c->write_enter_ns;
+	 * the peer may have them before the call returns; then the clock is not read again (a
+	 * clock read is tens of nanoseconds in a VM). Read bytes count from the return. */
+	__u64 entered = tls ? write_ns : c->write_enter_ns;
+	if (!tls)
 		c->write_enter_ns = 0;
-	}
+	now = dir == DIR_EGRESS && entered ? entered : bpf_ktime_get_ns();
 
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {

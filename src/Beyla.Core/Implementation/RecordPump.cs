@@ -122,15 +122,22 @@ internal sealed class RecordPump
         Interlocked.Increment(ref _decoded);
         _batch[_batchCount++] = span!;
         if (_batchCount == BatchSize)
-            Flush();
+            Hand(); // the rest of this read follows: one wake-up for all of it, in Flush
     }
 
-    /// <summary>Hands the spans decoded so far to the dispatcher.</summary>
+    /// <summary>Hands the spans decoded so far to the dispatcher and wakes the readers of everything handed since the last flush.</summary>
     internal void Flush()
+    {
+        Hand();
+        _dispatcher.Wake();
+    }
+
+    /// <summary>Queues the spans decoded so far for the readers, without waking them.</summary>
+    private void Hand()
     {
         if (_batchCount == 0)
             return;
-        _dispatcher.Publish(_batch.AsSpan(0, _batchCount));
+        _dispatcher.Publish(_batch.AsSpan(0, _batchCount), wake: false);
         Array.Clear(_batch, 0, _batchCount);
         _batchCount = 0;
     }

@@ -7,8 +7,9 @@ namespace Beyla.Implementation;
 /// A bounded queue of span batches between the pipeline and one reader (a
 /// <see cref="BeylaTracer.Spans"/> consumer or a sink's thread). It holds at most
 /// <c>capacity</c> spans: what does not fit is dropped and counted, so the pipeline never
-/// waits for a reader. The reader is signalled once per batch, not once per span, and a
-/// reader that waits synchronously is woken without the thread pool.
+/// waits for a reader. The reader is woken at most once per <see cref="Wake"/> (the pipeline calls
+/// it once per read of its source, however many batches that read queued), never once per span,
+/// and a reader that waits synchronously is woken without the thread pool.
 /// </summary>
 [SuppressMessage("Reliability", "CA1001", Justification = "The SemaphoreSlim never allocates its wait handle (AvailableWaitHandle is not used): nothing to dispose.")]
 internal sealed class SpanBatchQueue
@@ -21,6 +22,8 @@ internal sealed class SpanBatchQueue
     private volatile bool _completed;
     private QueuedBatch _current;
     private int _index;
+    private int _unsignalled; // 1: batches were queued since the last wake-up
+    private long _wakeups;
 
     public SpanBatchQueue(int capacity)
     {
@@ -30,6 +33,9 @@ internal sealed class SpanBatchQueue
     /// <summary>Spans that did not fit.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
+    /// <summary>Times the reader was signalled that batches had been queued (for tests).</summary>
+    internal long Wakeups => Interlocked.Read(ref _wakeups);
+
     /// <summary>Spans queued and not read yet.</summary>
     public long Count => Interlocked.Read(ref _queued) - _index;
 
@@ -38,7 +44,8 @@ internal sealed class SpanBatchQueue
 
     /// <summary>
     /// Queues as many of the batch's spans as fit (called by one publisher at a time); the rest
-    /// are counted as dropped. Nothing is queued or counted once the queue is completed.
+    /// are counted as dropped. Nothing is queued or counted once the queue is completed. The
+    /// reader is not woken: <see cref="Wake"/> does that, once for all the batches written before it.
     /// </summary>
     public void Write(SpanBatch batch)
     {
@@ -52,6 +59,15 @@ internal sealed class SpanBatchQueue
         batch.AddReference();
         Interlocked.Add(ref _queued, take);
         _items.Enqueue(new QueuedBatch(batch, take));
+        Volatile.Write(ref _unsignalled, 1);
+    }
+
+    /// <summary>Wakes the reader if batches were queued since the last wake-up.</summary>
+    public void Wake()
+    {
+        if (Volatile.Read(ref _unsignalled) == 0 || Interlocked.Exchange(ref _unsignalled, 0) == 0)
+            return;
+        Interlocked.Increment(ref _wakeups);
         _signal.Release();
     }
 

@@ -5,8 +5,8 @@ namespace Beyla.Implementation;
 /// <summary>
 /// Fans decoded spans out to every sink's queue and every <see cref="BeylaTracer.Spans"/>
 /// consumer's queue. A batch is copied once into a shared <see cref="SpanBatch"/> and each queue
-/// takes a reference, so handing out costs one wake-up per batch and reader, never a wait:
-/// a queue that is full drops and counts. Sources are serialised by a lock held only while a
+/// takes a reference, so handing out costs one wake-up per reader and <see cref="Wake"/> (one per
+/// read of a source), never a wait: a queue that is full drops and counts. Sources are serialised by a lock held only while a
 /// batch is queued; consumers come and go under a second lock.
 /// </summary>
 internal sealed class SpanDispatcher
@@ -67,7 +67,11 @@ internal sealed class SpanDispatcher
         }
     }
 
-    public void Publish(ReadOnlySpan<HttpSpan> spans)
+    /// <summary>
+    /// Queues <paramref name="spans"/> for every sink and consumer and, unless <paramref name="wake"/>
+    /// is false (more batches follow at once: <see cref="Wake"/> comes after the last), wakes them.
+    /// </summary>
+    public void Publish(ReadOnlySpan<HttpSpan> spans, bool wake = true)
     {
         lock (_publishLock)
         {
@@ -86,6 +90,17 @@ internal sealed class SpanDispatcher
                 spans = spans[count..];
             }
         }
+        if (wake)
+            Wake();
+    }
+
+    /// <summary>Wakes the sinks and consumers that were handed batches since the last wake-up.</summary>
+    public void Wake()
+    {
+        foreach (SinkWorker sink in _sinks)
+            sink.Queue.Wake();
+        foreach (SpanBatchQueue subscription in Volatile.Read(ref _subscriptions))
+            subscription.Wake();
     }
 
     /// <summary>Ends every consumer's enumeration and every sink's queue once it is read. Does not wait for a batch being handed out.</summary>
