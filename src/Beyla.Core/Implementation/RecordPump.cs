@@ -14,6 +14,10 @@ internal sealed class RecordPump
 {
     public const int MaxRecordLength = 64 * 1024;
     private const int BatchSize = 256;
+    // Readers are woken after this many spans, or at the end of a read: a wake-up is a thread
+    // switch, dearer than decoding a batch, but a long read should not hold its spans back
+    // (while they wait, they age into an older GC generation).
+    private const int WakeEvery = 4 * BatchSize;
 
     private readonly HttpEventDecoder _decoder;
     private readonly SpanDispatcher _dispatcher;
@@ -22,6 +26,7 @@ internal sealed class RecordPump
     private readonly HttpSpan[] _batch = new HttpSpan[BatchSize];
     private readonly byte[] _scratch = new byte[MaxRecordLength];
     private int _batchCount;
+    private int _handedUnwoken;
     private long _decoded;
     private long _malformed;
     private bool _loggedMalformed;
@@ -34,7 +39,7 @@ internal sealed class RecordPump
         _logger = logger;
     }
 
-    public long Decoded => Interlocked.Read(ref _decoded);
+    public long Decoded => Volatile.Read(ref _decoded);
 
     public long Malformed => Interlocked.Read(ref _malformed);
 
@@ -75,40 +80,45 @@ internal sealed class RecordPump
     {
         while (buffer.Length >= 4)
         {
-            int length;
-            if (buffer.FirstSpan.Length >= 4)
+            // The frames wholly inside the first segment, by offset: the sequence is sliced once
+            // for all of them, not twice per frame.
+            ReadOnlySpan<byte> span = buffer.FirstSpan;
+            int offset = 0;
+            while (span.Length - offset >= 4)
             {
-                length = BinaryPrimitives.ReadInt32LittleEndian(buffer.FirstSpan);
+                int length = BinaryPrimitives.ReadInt32LittleEndian(span[offset..]);
+                if (length < 0 || length > MaxRecordLength)
+                    return Corrupt(ref buffer);
+                if (span.Length - offset - 4 < length)
+                    break;
+                Decode(span.Slice(offset + 4, length));
+                offset += 4 + length;
             }
-            else
+            if (offset > 0)
             {
-                buffer.Slice(0, 4).CopyTo(_scratch);
-                length = BinaryPrimitives.ReadInt32LittleEndian(_scratch);
+                buffer = buffer.Slice(offset);
+                continue;
             }
-            if (length < 0 || length > MaxRecordLength)
-            {
-                CountMalformed(DecodeError.InvalidField);
-                buffer = buffer.Slice(buffer.End);
-                return false;
-            }
-            if (buffer.Length < 4 + length)
+            // The next frame (or its length) crosses into the next segment, or is not whole yet.
+            buffer.Slice(0, 4).CopyTo(_scratch);
+            int split = BinaryPrimitives.ReadInt32LittleEndian(_scratch);
+            if (split < 0 || split > MaxRecordLength)
+                return Corrupt(ref buffer);
+            if (buffer.Length < 4 + split)
                 return true;
-
-            ReadOnlySequence<byte> frame = buffer.Slice(4, length);
-            ReadOnlySpan<byte> record;
-            if (frame.IsSingleSegment)
-            {
-                record = frame.FirstSpan;
-            }
-            else
-            {
-                frame.CopyTo(_scratch);
-                record = _scratch.AsSpan(0, length);
-            }
-            Decode(record);
-            buffer = buffer.Slice(4 + length);
+            buffer.Slice(4, split).CopyTo(_scratch);
+            Decode(_scratch.AsSpan(0, split));
+            buffer = buffer.Slice(4 + split);
         }
         return true;
+    }
+
+    /// <summary>A frame length that cannot be right: the rest of the stream is dropped and counted. Returns false.</summary>
+    private bool Corrupt(ref ReadOnlySequence<byte> buffer)
+    {
+        CountMalformed(DecodeError.InvalidField);
+        buffer = buffer.Slice(buffer.End);
+        return false;
     }
 
     private void Decode(ReadOnlySpan<byte> record)
@@ -119,17 +129,26 @@ internal sealed class RecordPump
             CountMalformed(error);
             return;
         }
-        Interlocked.Increment(ref _decoded);
+        _decoded++; // one writer: the pump's thread
         _batch[_batchCount++] = span!;
-        if (_batchCount == BatchSize)
-            Hand(); // the rest of this read follows: one wake-up for all of it, in Flush
+        if (_batchCount < BatchSize)
+            return;
+        Hand();
+        if (_handedUnwoken >= WakeEvery)
+            Wake();
     }
 
-    /// <summary>Hands the spans decoded so far to the dispatcher and wakes the readers of everything handed since the last flush.</summary>
+    /// <summary>Hands the spans decoded so far to the dispatcher and wakes the readers of everything handed since the last wake-up.</summary>
     internal void Flush()
     {
         Hand();
+        Wake();
+    }
+
+    private void Wake()
+    {
         _dispatcher.Wake();
+        _handedUnwoken = 0;
     }
 
     /// <summary>Queues the spans decoded so far for the readers, without waking them.</summary>
@@ -138,6 +157,7 @@ internal sealed class RecordPump
         if (_batchCount == 0)
             return;
         _dispatcher.Publish(_batch.AsSpan(0, _batchCount), wake: false);
+        _handedUnwoken += _batchCount;
         Array.Clear(_batch, 0, _batchCount);
         _batchCount = 0;
     }

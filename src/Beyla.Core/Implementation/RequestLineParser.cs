@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace Beyla.Implementation;
@@ -11,6 +12,9 @@ internal static class RequestLineParser
 {
     private const int MaxMethodLength = 16;
 
+    /// <summary>The bytes of an HTTP token (RFC 9110 tchar).</summary>
+    private static readonly SearchValues<byte> TokenChars = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
     public static bool TryParse(ReadOnlySpan<byte> head, bool captureQuery, out RequestLine line)
     {
         line = default;
@@ -18,11 +22,8 @@ internal static class RequestLineParser
         if (sp <= 0 || sp > MaxMethodLength)
             return false;
         ReadOnlySpan<byte> method = head[..sp];
-        foreach (byte b in method)
-        {
-            if (!IsTokenChar(b))
-                return false;
-        }
+        if (method.ContainsAnyExcept(TokenChars))
+            return false;
 
         ReadOnlySpan<byte> rest = head[(sp + 1)..];
         int lineEnd = rest.IndexOfAny((byte)'\r', (byte)'\n');
@@ -57,11 +58,8 @@ internal static class RequestLineParser
 
         if (target.IsEmpty && !truncated)
             return false;
-        foreach (byte b in target)
-        {
-            if (b <= 0x20 || b >= 0x7f)
-                return false;
-        }
+        if (target.ContainsAnyExceptInRange((byte)0x21, (byte)0x7e))
+            return false; // controls, spaces and non-ASCII bytes: not a request target
 
         // Absolute form (proxies): keep only the path.
         if (target.StartsWith("http://"u8) || target.StartsWith("https://"u8))
@@ -80,9 +78,4 @@ internal static class RequestLineParser
         line = new RequestLine(HttpMethods.Intern(method), PathCache.Get(path), query, version, truncated);
         return true;
     }
-
-    private static bool IsTokenChar(byte b) =>
-        b is >= (byte)'A' and <= (byte)'Z' or >= (byte)'a' and <= (byte)'z' or >= (byte)'0' and <= (byte)'9'
-            or (byte)'!' or (byte)'#' or (byte)'$' or (byte)'%' or (byte)'&' or (byte)'\'' or (byte)'*'
-            or (byte)'+' or (byte)'-' or (byte)'.' or (byte)'^' or (byte)'_' or (byte)'`' or (byte)'|' or (byte)'~';
 }
