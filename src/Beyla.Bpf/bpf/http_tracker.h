@@ -541,8 +541,28 @@ __noinline int beyla_append_head(struct request_slot *r, struct scratch *s, __u3
 	return 0;
 }
 
-#define BYTES_EQUAL_TO(w, pattern) ((((w) ^ (pattern)) - 0x0101010101010101ULL) & ~((w) ^ (pattern)) & 0x8080808080808080ULL)
+#define LOW7 0x7f7f7f7f7f7f7f7fULL
+/* 0x80 in exactly the bytes of w equal to the byte repeated in pattern (no false positives) */
+#define BYTES_EQUAL_TO(w, pattern) (~(((((w) ^ (pattern)) & LOW7) + LOW7) | ((w) ^ (pattern)) | LOW7))
 #define NEWLINES 0x0a0a0a0a0a0a0a0aULL
+
+/* The index (0-7) of the lowest byte marked 0x80 in m (m != 0, as BYTES_EQUAL_TO gives). */
+static __always_inline __u32 lowest_marked_byte(__u64 m)
+{
+	__u64 low = m & -m;
+	__u32 j = 0;
+	if (low >> 32) {
+		j += 4;
+		low >>= 32;
+	}
+	if (low >> 16) {
+		j += 2;
+		low >>= 16;
+	}
+	if (low >> 8)
+		j += 1;
+	return j;
+}
 
 #define HEAD_WORDS_PER_CALL 4 /* 32 bytes per call of the word scanners: fewer calls, same verification */
 
@@ -555,14 +575,14 @@ static __always_inline int request_head_end_in_word(struct request_slot *r, __u3
 	__u32 base = (w & 31) * 8; /* the mask keeps the word inside head[256] for the verifier */
 	if (base >= len)
 		return -1;
-	__u64 word = *(const __u64 *)(r->head + (base & 255));
-	if (!BYTES_EQUAL_TO(word, NEWLINES))
-		return 0;
-#pragma unroll
-	for (int j = 0; j < 8; j++) {
-		if (((word >> (j * 8)) & 0xff) != '\n')
-			continue;
-		__u32 at = base + j;
+	__u64 newlines = BYTES_EQUAL_TO(*(const __u64 *)(r->head + (base & 255)), NEWLINES);
+	/* one pass per newline in the word (usually none or one), not one per byte: a bounded
+	 * loop, not unrolled (it exits early) */
+	for (int k = 0; k < 8; k++) {
+		if (!newlines)
+			break;
+		__u32 at = base + lowest_marked_byte(newlines);
+		newlines &= newlines - 1;
 		if (at >= len)
 			return -1;
 		if (at >= 3 && r->head[(at - 1) & 255] == '\r' && r->head[(at - 2) & 255] == '\n')
@@ -757,14 +777,14 @@ static __always_inline int scan_head_word(struct scratch *s, __u32 w, __u32 len)
 	if (base >= len)
 		return 1;
 	const __u8 *b = s->buf;
-	__u64 word = *(const __u64 *)(b + base);
-	if (!BYTES_EQUAL_TO(word, NEWLINES))
-		return 0;
-#pragma unroll
-	for (int j = 0; j < 8; j++) {
-		if (((word >> (j * 8)) & 0xff) != '\n')
-			continue;
-		__u32 at = base + j;
+	__u64 newlines = BYTES_EQUAL_TO(*(const __u64 *)(b + base), NEWLINES);
+	/* one pass per newline in the word (usually none or one), not one per byte: a bounded
+	 * loop, not unrolled (it exits early) */
+	for (int k = 0; k < 8; k++) {
+		if (!newlines)
+			break;
+		__u32 at = base + lowest_marked_byte(newlines);
+		newlines &= newlines - 1;
 		if (at >= len)
 			return 1;
 		if (at >= 3 && b[(at - 1) & HEAD_MASK] == '\r' && b[(at - 2) & HEAD_MASK] == '\n') {
