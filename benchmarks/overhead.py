@@ -29,8 +29,12 @@ window and measures a window again when they were loaded during it (--quiet-wait
 
 Needs root; run scripts/setup.sh first (it installs wrk, nginx, bpftool).
 
+With --agent DLL given more than once, every round traces each server with each of those agent
+builds in turn ("traced <checkout>" rows): an A/B of two commits in one run, on the same noise.
+
 usage: sudo python3 benchmarks/overhead.py [--seconds 8] [--rounds 3] [--servers nginx,kestrel]
            [--connections 32] [--threads 2] [--warmup 5] [--agent-warmup 3] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
+           [--agent CHECKOUT/samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll ...]
 """
 import argparse
 import os
@@ -202,12 +206,20 @@ def wait_quiet(seconds):
     return foreign
 
 
-def measure(a, server, config, lua, agent_mode):
-    """One measured window: wrk for a.seconds against server, traced or not."""
+def agent_label(agent_dll):
+    """The checkout an agent build comes from (the directory above samples/)."""
+    head, _, _ = agent_dll.partition("/samples/")
+    return os.path.basename(head) or agent_dll
+
+
+def measure(a, server, config, lua, tracers):
+    """One measured window: wrk for a.seconds against server, traced (config in tracers: its
+    agent build and mode) or not."""
     agent = None
     ours = set()
-    if config == "traced":
-        cmd = ["dotnet", AGENT_DLL] + [x for pid in server.pids() for x in ("--pid", str(pid))]
+    if config in tracers:
+        agent_dll, agent_mode = tracers[config]
+        cmd = ["dotnet", agent_dll] + [x for pid in server.pids() for x in ("--pid", str(pid))]
         cmd += ["--quiet"] if agent_mode == "quiet" else ["--json"]
         agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         AGENTS.append(agent)
@@ -277,6 +289,8 @@ def main():
     ap.add_argument("--redo", type=int, default=4,
                     help="windows disturbed by another tracer that may be measured again (default 4)")
     ap.add_argument("--no-bpf-stats", action="store_true", help="leave kernel.bpf_stats_enabled alone (no BPF ns/request)")
+    ap.add_argument("--agent", action="append", default=[], metavar="DLL",
+                    help="an agent build to trace with (repeat for an A/B; default: this tree's, built first)")
     a = ap.parse_args()
     servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     if any(s not in ("nginx", "kestrel") for s in servers) or not servers:
@@ -290,12 +304,19 @@ def main():
 
     t_start = time.monotonic()
     print("building the agent and the Kestrel test server (Release)...", file=sys.stderr)
-    sh("dotnet", "build", os.path.join(ROOT, "samples/Beyla.Agent"), "-c", "Release", "-nologo", "-v", "quiet")
+    if not a.agent:
+        sh("dotnet", "build", os.path.join(ROOT, "samples/Beyla.Agent"), "-c", "Release", "-nologo", "-v", "quiet")
     if "kestrel" in servers:
         sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
-    helptext = subprocess.run(["dotnet", AGENT_DLL, "--help"], capture_output=True, text=True)
-    agent_mode = "quiet" if "--quiet" in helptext.stdout + helptext.stderr else "json"
-    agent_desc = "beyla-agent --pid ... --quiet" if agent_mode == "quiet" else "beyla-agent --pid ... --json > /dev/null (no --quiet yet)"
+    agent_dlls = [os.path.abspath(d) for d in a.agent] or [AGENT_DLL]
+    tracers = {}  # configuration -> (agent build, "quiet" or "json")
+    for dll in agent_dlls:
+        helptext = subprocess.run(["dotnet", dll, "--help"], capture_output=True, text=True)
+        mode = "quiet" if "--quiet" in helptext.stdout + helptext.stderr else "json"
+        tracers["traced" if len(agent_dlls) == 1 else f"traced {agent_label(dll)}"] = (dll, mode)
+    modes = {mode for _, mode in tracers.values()}
+    agent_desc = ("beyla-agent --pid ... --quiet" if modes == {"quiet"}
+                  else "beyla-agent --pid ... --quiet, or --json > /dev/null where it has no --quiet")
 
     work = tempfile.mkdtemp(prefix="beyla-overhead-")
     lua = os.path.join(work, "count.lua")
@@ -314,13 +335,13 @@ def main():
             if s == "nginx":
                 srv = start_nginx(work)
                 started.append(srv)
-                plan.append(("nginx", {"untraced": srv, "traced": srv}))
+                plan.append(("nginx", {"untraced": srv, **{t: srv for t in tracers}}))
             else:
                 plain = start_kestrel(False)
                 started.append(plain)
                 otel = start_kestrel(True)
                 started.append(otel)
-                plan.append(("kestrel", {"untraced": plain, "traced": plain, "otel": otel}))
+                plan.append(("kestrel", {"untraced": plain, **{t: plain for t in tracers}, "otel": otel}))
         for label, configs in plan:
             for srv in dict.fromkeys(configs.values()):
                 print(f"warm-up: {srv.name} {a.warmup} s", file=sys.stderr)
@@ -336,7 +357,7 @@ def main():
                         foreign = wait_quiet(a.quiet_wait)
                         if foreign:
                             print(f"  another tracer is still loaded after {a.quiet_wait} s ({', '.join(foreign[:4])}...)", file=sys.stderr)
-                        r = measure(a, configs[config], config, lua, agent_mode)
+                        r = measure(a, configs[config], config, lua, tracers)
                         if not r["disturbed"] or redos >= a.redo:
                             break
                         redos += 1
@@ -371,7 +392,7 @@ def main():
     for label in servers:
         base = results[(label, "untraced")]
         base_cpu = sum(r["server_cpu_ms"] for r in base) / sum(r["sent"] for r in base) * 1000
-        for config in ("untraced", "traced", "otel"):
+        for config in ("untraced", *tracers, "otel"):
             rs = results.get((label, config))
             if not rs:
                 continue
@@ -386,7 +407,7 @@ def main():
             agent_cpu = sum(r["agent_cpu_ms"] for r in rs) / sent * 1000
             agent_user = sum(r["agent_user_ms"] for r in rs) / sent * 1000
             bpf_ns = sum(ns for r in rs for _, ns in r["programs"].values()) / sent
-            if config == "traced":
+            if config in tracers:
                 spans = sum(r["spans"] for r in rs)
                 lost = sum(r["lost"] for r in rs)
                 to_agent = sum(r["sent"] + r.get("warm_sent", 0) for r in rs)  # the agent also saw its warm-up
@@ -397,11 +418,12 @@ def main():
                 seen = ""
             added = server_cpu - base_cpu + agent_cpu
             rows.append([
-                label, {"untraced": "untraced", "traced": "traced (Beyla agent)", "otel": "OpenTelemetry SDK in-process"}[config],
+                label, ("traced (Beyla agent)" if config == "traced" else "untraced" if config == "untraced"
+                        else "OpenTelemetry SDK in-process" if config == "otel" else f"{config} (Beyla agent)"),
                 f"{rps:,.0f}", f"{rps_ratio:.2f}", f"{p99:.2f}", f"{p99_ratio:.2f}",
-                f"{server_cpu:.1f}", f"{agent_cpu:.1f} ({agent_user:.1f} user)" if config == "traced" else "",
+                f"{server_cpu:.1f}", f"{agent_cpu:.1f} ({agent_user:.1f} user)" if config in tracers else "",
                 f"{added:+.1f}" if config != "untraced" else "",
-                f"{bpf_ns / 1000:.2f}" if config == "traced" and not a.no_bpf_stats else "",
+                f"{bpf_ns / 1000:.2f}" if config in tracers and not a.no_bpf_stats else "",
                 seen,
             ])
     header = ["server", "configuration", "req/s (median)", "× untraced (median of rounds)", "p99 ms (median)", "× untraced",
@@ -427,19 +449,20 @@ def main():
         print()
         print("BPF programs per request (traced, all rounds):")
         print()
-        print("| server | program | runs / req | ns / run | ns / req |")
-        print("| --- | --- | --- | --- | --- |")
+        print("| server | agent | program | runs / req | ns / run | ns / req |")
+        print("| --- | --- | --- | --- | --- | --- |")
         for label in servers:
-            rs = results[(label, "traced")]
-            sent = sum(r["sent"] for r in rs)
-            total = {}
-            for r in rs:
-                for name, (cnt, ns) in r["programs"].items():
-                    c0, n0 = total.get(name, (0, 0))
-                    total[name] = (c0 + cnt, n0 + ns)
-            for name, (cnt, ns) in sorted(total.items(), key=lambda kv: -kv[1][1]):
-                if cnt:
-                    print(f"| {label} | {name} | {cnt / sent:.2f} | {ns / cnt:.0f} | {ns / sent:.0f} |")
+            for config in tracers:
+                rs = results[(label, config)]
+                sent = sum(r["sent"] for r in rs)
+                total = {}
+                for r in rs:
+                    for name, (cnt, ns) in r["programs"].items():
+                        c0, n0 = total.get(name, (0, 0))
+                        total[name] = (c0 + cnt, n0 + ns)
+                for name, (cnt, ns) in sorted(total.items(), key=lambda kv: -kv[1][1]):
+                    if cnt:
+                        print(f"| {label} | {agent_label(tracers[config][0])} | {name} | {cnt / sent:.2f} | {ns / cnt:.0f} | {ns / sent:.0f} |")
     print(f"\ntotal run time {time.monotonic() - t_start:.0f} s", file=sys.stderr)
 
 

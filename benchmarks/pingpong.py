@@ -13,8 +13,13 @@ Rounds alternate (none, untraced, traced), so that the machine's noise falls on 
 medians are reported. With several agent builds (--agent A.dll --agent B.dll), each round runs
 every build in turn: an A/B of two commits on the same machine at the same time.
 
+--agent-cpu measures the agent instead: its CPU time (utime + stime of every thread) and its
+threads' context switches while it traces one long run (--exchanges, 1,000,000 by default, after
+300,000 unmeasured to warm it up), per 1,000 spans. Runs of about a second do not do for that:
+the agent's fixed cost for a newly traced process swamps its cost per span.
+
 Needs root and clang-14 (scripts/setup.sh); run with no other tracer loaded.
-usage: sudo python3 benchmarks/pingpong.py [--rounds 5] [--exchanges 200000] [--agent DLL ...]
+usage: sudo python3 benchmarks/pingpong.py [--rounds 5] [--exchanges 200000] [--agent DLL ...] [--agent-cpu]
 """
 import argparse
 import os
@@ -25,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,7 +68,52 @@ def with_agent(agent_dll, work, exchanges):
     m = re.search(r"summary: spans=(\d+) lost=(\d+)", stderr)
     if not m:
         raise SystemExit(f"no summary from the agent: {stderr}")
-    return untraced, traced, int(m.group(1)), int(m.group(2))
+    spans, lost = int(m.group(1)), int(m.group(2))
+    if spans + lost != 2 * exchanges:
+        # Never expected: show what the agent said (a drain abandoned at dispose, for example).
+        print(f"  {label(agent_dll)}: spans={spans} lost={lost}, expected {2 * exchanges}; agent's stderr:\n{stderr}", flush=True)
+    return untraced, traced, spans, lost
+
+
+def agent_cpu(agent_dll, work, warm, exchanges):
+    """Traces a warm-up run, then a measured one; returns (agent CPU ms, context switches, spans, lost)
+    for the measured run (spans and lost are the agent's whole count: both runs)."""
+    agent = subprocess.Popen(["dotnet", agent_dll, "--exe", "pingpong", "--quiet"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    clk = os.sysconf("SC_CLK_TCK")
+
+    def snapshot():
+        cpu = switches = 0
+        for tid in os.listdir(f"/proc/{agent.pid}/task"):
+            try:
+                with open(f"/proc/{agent.pid}/task/{tid}/stat") as f:
+                    fields = f.read().rpartition(")")[2].split()
+                cpu += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+                with open(f"/proc/{agent.pid}/task/{tid}/status") as f:
+                    switches += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+            except FileNotFoundError:
+                pass  # a thread that ended meanwhile
+        return cpu * 1000 / clk, switches
+
+    try:
+        line = ""
+        while "ready" not in line:
+            line = agent.stderr.readline()
+            if not line:
+                raise SystemExit("agent ended before it was ready")
+        timed(os.path.join(work, "pingpong"), warm)
+        time.sleep(0.5)
+        cpu0, sw0 = snapshot()
+        timed(os.path.join(work, "pingpong"), exchanges)
+        time.sleep(0.3)  # the last spans through the ring buffer
+        cpu1, sw1 = snapshot()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+    _, stderr = agent.communicate(timeout=60)
+    m = re.search(r"summary: spans=(\d+) lost=(\d+)", stderr)
+    if not m:
+        raise SystemExit(f"no summary from the agent: {stderr}")
+    return cpu1 - cpu0, sw1 - sw0, int(m.group(1)), int(m.group(2))
 
 
 def main():
@@ -70,7 +121,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--exchanges", type=int, default=200000, help="exchanges per timed run")
     ap.add_argument("--agent", action="append", help="a built beyla-agent.dll (repeatable: A/B); default: build this tree's")
+    ap.add_argument("--agent-cpu", action="store_true", help="measure the agent's CPU and context switches per 1,000 spans instead")
     a = ap.parse_args()
+    if a.agent_cpu and "--exchanges" not in sys.argv:
+        a.exchanges = 1_000_000
     agents = a.agent
     if not agents:
         sh("dotnet", "build", os.path.join(ROOT, "samples/Beyla.Agent"), "-c", "Release", "-nologo", "-v", "quiet")
@@ -79,6 +133,8 @@ def main():
     try:
         sh("clang-14", "-O2", os.path.join(ROOT, "benchmarks/syscall_hooks/pingpong.c"), "-o", os.path.join(work, "pingpong"))
         shutil.copy(os.path.join(work, "pingpong"), os.path.join(work, "pingpong_other"))
+        if a.agent_cpu:
+            return report_agent_cpu(a, agents, work)
         none = []
         results = {dll: {"untraced": [], "traced": [], "spans": 0, "lost": 0} for dll in agents}
         for r in range(a.rounds):
@@ -111,6 +167,34 @@ def main():
                 print(f"  spans + lost != expected for {dll}: something went by uncounted")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def report_agent_cpu(a, agents, work):
+    warm = 300_000
+    per_k = {dll: [] for dll in agents}
+    switches = {dll: [] for dll in agents}
+    uncounted = []
+    for r in range(a.rounds):
+        for dll in agents:
+            cpu, sw, spans, lost = agent_cpu(dll, work, warm, a.exchanges)
+            k = 2 * a.exchanges / 1000
+            per_k[dll].append(cpu / k)
+            switches[dll].append(sw / k)
+            if spans + lost != 2 * (warm + a.exchanges):
+                uncounted.append(f"{label(dll)} round {r + 1}: spans={spans} lost={lost}, expected {2 * (warm + a.exchanges)}")
+            print(f"round {r + 1}/{a.rounds}  {label(dll)}: agent {cpu:.0f} ms CPU, {sw} context switches "
+                  f"for {2 * a.exchanges:,} spans  (spans={spans} lost={lost})", flush=True)
+    print()
+    print(f"{a.rounds} rounds; agent per 1,000 spans while it traced {a.exchanges:,} exchanges (medians; range)")
+    print("| agent | CPU ms / 1k spans | context switches / 1k spans |")
+    print("| --- | --- | --- |")
+    for dll in agents:
+        c, s = per_k[dll], switches[dll]
+        print(f"| {label(dll)} | {statistics.median(c):.2f} ({min(c):.2f}–{max(c):.2f}) | "
+              f"{statistics.median(s):.1f} ({min(s):.1f}–{max(s):.1f}) |")
+    for line in uncounted:
+        print(f"  spans + lost != expected: {line}: something went by uncounted")
+    return 1 if uncounted else 0
 
 
 if __name__ == "__main__":
