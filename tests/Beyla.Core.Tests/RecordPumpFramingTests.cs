@@ -9,10 +9,10 @@ namespace Beyla.Tests;
 
 public sealed class RecordPumpFramingTests
 {
-    private static (RecordPump Pump, Published Sink) CreatePump()
+    private static (RecordPump Pump, Published Sink) CreatePump(int capacity = int.MaxValue)
     {
         var dispatcher = new SpanDispatcher([], NullLogger.Instance);
-        var published = new Published(dispatcher.Subscribe(int.MaxValue));
+        var published = new Published(dispatcher.Subscribe(capacity));
         var pump = new RecordPump("test", new HttpEventDecoder(captureQuery: false, MonotonicClock.Shared), dispatcher, NullLogger.Instance);
         return (pump, published);
     }
@@ -95,6 +95,24 @@ public sealed class RecordPumpFramingTests
         Assert.Equal(3, sink.Wakeups);
         AssertNumberedSpans(sink.Spans, 2100);
         Assert.Equal(2100, pump.Decoded);
+    }
+
+    [Fact]
+    public void AQueueHalfFullWakesItsReaderAtOnce()
+    {
+        // A consumer queue of 600 spans, and 1,024 spans in one read: the reader is woken when
+        // the second batch makes the queue half full, and again with the third (which fills it),
+        // not only at the end of the read, by which time a small queue would have dropped spans
+        // its reader could have taken.
+        (RecordPump pump, Published sink) = CreatePump(capacity: 600);
+        var frames = new ReadOnlySequence<byte>(FramedStream(1024));
+
+        Assert.True(pump.ProcessFrames(ref frames));
+        Assert.Equal(2, sink.Wakeups);
+        pump.Flush();
+
+        Assert.Equal(2, sink.Wakeups); // nothing queued since
+        AssertNumberedSpans(sink.Spans, 600);
     }
 
     [Fact]

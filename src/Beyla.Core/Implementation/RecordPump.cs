@@ -73,6 +73,10 @@ internal sealed class RecordPump
             Flush();
             await reader.CompleteAsync().ConfigureAwait(false);
         }
+        finally
+        {
+            Wake(); // whatever ended the pump, readers see every span handed over
+        }
     }
 
     /// <summary>Consumes every whole frame in <paramref name="buffer"/>; false when a frame length is impossible.</summary>

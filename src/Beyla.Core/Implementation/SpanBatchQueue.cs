@@ -45,7 +45,8 @@ internal sealed class SpanBatchQueue
     /// <summary>
     /// Queues as many of the batch's spans as fit (called by one publisher at a time); the rest
     /// are counted as dropped. Nothing is queued or counted once the queue is completed. The
-    /// reader is not woken: <see cref="Wake"/> does that, once for all the batches written before it.
+    /// reader is not woken unless the queue is half full: <see cref="Wake"/> does that, once for
+    /// all the batches written before it.
     /// </summary>
     public void Write(SpanBatch batch)
     {
@@ -60,6 +61,8 @@ internal sealed class SpanBatchQueue
         Interlocked.Add(ref _queued, take);
         _items.Enqueue(new QueuedBatch(batch, take));
         Volatile.Write(ref _unsignalled, 1);
+        if (Interlocked.Read(ref _queued) >= _capacity / 2)
+            Wake(); // half full: a small queue's reader must drain now, not at the publisher's next wake-up
     }
 
     /// <summary>Wakes the reader if batches were queued since the last wake-up.</summary>
