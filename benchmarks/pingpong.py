@@ -18,10 +18,16 @@ threads' context switches while it traces one long run (--exchanges, 1,000,000 b
 300,000 unmeasured to warm it up), per 1,000 spans. Runs of about a second do not do for that:
 the agent's fixed cost for a newly traced process swamps its cost per span.
 
+--bpf-time measures the kernel side instead: with kernel.bpf_stats_enabled=1, each BPF program's
+run time per exchange (bpftool prog show) while the agent traces a run, medians over rounds. The
+stats add two clock reads per program run: compare builds with each other, not with the
+figures measured without them.
+
 Needs root and clang-14 (scripts/setup.sh); run with no other tracer loaded.
-usage: sudo python3 benchmarks/pingpong.py [--rounds 5] [--exchanges 200000] [--agent DLL ...] [--agent-cpu]
+usage: sudo python3 benchmarks/pingpong.py [--rounds 5] [--exchanges 200000] [--agent DLL ...] [--agent-cpu | --bpf-time]
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -116,12 +122,77 @@ def agent_cpu(agent_dll, work, warm, exchanges):
     return cpu1 - cpu0, sw1 - sw0, int(m.group(1)), int(m.group(2))
 
 
+def program_stats():
+    """Every loaded BPF program by id, from bpftool."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {p["id"]: p for p in json.loads(out)}
+
+
+def bpf_time(agent_dll, work, exchanges):
+    """The run time per exchange of each program the agent loaded, while it traces one run."""
+    before = set(program_stats())
+    agent = subprocess.Popen(["dotnet", agent_dll, "--exe", "pingpong", "--quiet"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "ready" not in line:
+            line = agent.stderr.readline()
+            if not line:
+                raise SystemExit("agent ended before it was ready")
+        ours = set(program_stats()) - before
+        timed(os.path.join(work, "pingpong"), 20_000)  # warm-up
+        start = program_stats()
+        timed(os.path.join(work, "pingpong"), exchanges)
+        end = program_stats()
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.communicate(timeout=60)
+    per_program = {}
+    for i in ours & set(start) & set(end):
+        ns = end[i].get("run_time_ns", 0) - start[i].get("run_time_ns", 0)
+        if end[i].get("run_cnt", 0) > start[i].get("run_cnt", 0):
+            name = end[i].get("name", str(i))
+            per_program[name] = per_program.get(name, 0) + ns / exchanges
+    return per_program
+
+
+def report_bpf_time(a, agents, work):
+    stats_path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(stats_path) as f:
+        previous = f.read().strip()
+    times = {dll: [] for dll in agents}
+    try:
+        with open(stats_path, "w") as f:
+            f.write("1")
+        for r in range(a.rounds):
+            for dll in agents:
+                t = bpf_time(dll, work, a.exchanges)
+                times[dll].append(t)
+                print(f"round {r + 1}/{a.rounds}  {label(dll)}: {sum(t.values()):.0f} ns of BPF time per exchange", flush=True)
+    finally:
+        with open(stats_path, "w") as f:
+            f.write(previous)
+    names = sorted({n for runs in times.values() for t in runs for n in t},
+                   key=lambda n: -max(statistics.median(t.get(n, 0) for t in times[dll]) for dll in agents))
+    print()
+    print(f"BPF run time per exchange (2 spans), ns, median of {a.rounds} rounds of {a.exchanges:,} exchanges; bpf_stats on")
+    print("| program | " + " | ".join(label(dll) for dll in agents) + " |")
+    print("| --- |" + " --- |" * len(agents))
+    for n in names:
+        medians = [statistics.median(t.get(n, 0) for t in times[dll]) for dll in agents]
+        if max(medians) >= 0.5:  # programs that did not run per exchange (exec, exit, ...) are left out
+            print(f"| {n} | " + " | ".join(f"{m:.0f}" for m in medians) + " |")
+    print("| **total** | " + " | ".join(f"**{statistics.median(sum(t.values()) for t in times[dll]):.0f}**" for dll in agents) + " |")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--exchanges", type=int, default=200000, help="exchanges per timed run")
     ap.add_argument("--agent", action="append", help="a built beyla-agent.dll (repeatable: A/B); default: build this tree's")
     ap.add_argument("--agent-cpu", action="store_true", help="measure the agent's CPU and context switches per 1,000 spans instead")
+    ap.add_argument("--bpf-time", action="store_true", help="measure each BPF program's run time per exchange instead (bpf_stats)")
     a = ap.parse_args()
     if a.agent_cpu and "--exchanges" not in sys.argv:
         a.exchanges = 1_000_000
@@ -135,6 +206,8 @@ def main():
         shutil.copy(os.path.join(work, "pingpong"), os.path.join(work, "pingpong_other"))
         if a.agent_cpu:
             return report_agent_cpu(a, agents, work)
+        if a.bpf_time:
+            return report_bpf_time(a, agents, work)
         none = []
         results = {dll: {"untraced": [], "traced": [], "spans": 0, "lost": 0} for dll in agents}
         for r in range(a.rounds):
