@@ -55,9 +55,8 @@ def timed(binary, exchanges):
     return float(sh(binary, str(exchanges)).strip())
 
 
-def with_agent(agent_dll, work, exchanges):
-    """Starts an agent that traces programs named pingpong, runs pingpong_other (untraced) and
-    pingpong (traced), stops the agent; returns (untraced ns, traced ns, spans, lost)."""
+def start_agent(agent_dll):
+    """An agent that traces programs named pingpong, started and ready."""
     agent = subprocess.Popen(["dotnet", agent_dll, "--exe", "pingpong", "--quiet"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -66,15 +65,32 @@ def with_agent(agent_dll, work, exchanges):
             line = agent.stderr.readline()
             if not line:
                 raise SystemExit("agent ended before it was ready")
-        untraced = timed(os.path.join(work, "pingpong_other"), exchanges)
-        traced = timed(os.path.join(work, "pingpong"), exchanges)
-    finally:
+    except BaseException:
+        agent.kill()
+        raise
+    return agent
+
+
+def stop_agent(agent):
+    """Stops the agent; returns (spans, lost, its stderr) from its summary line."""
+    if agent.poll() is None:
         agent.send_signal(signal.SIGTERM)
     _, stderr = agent.communicate(timeout=60)
     m = re.search(r"summary: spans=(\d+) lost=(\d+)", stderr)
     if not m:
         raise SystemExit(f"no summary from the agent: {stderr}")
-    spans, lost = int(m.group(1)), int(m.group(2))
+    return int(m.group(1)), int(m.group(2)), stderr
+
+
+def with_agent(agent_dll, work, exchanges):
+    """Starts an agent that traces programs named pingpong, runs pingpong_other (untraced) and
+    pingpong (traced), stops the agent; returns (untraced ns, traced ns, spans, lost)."""
+    agent = start_agent(agent_dll)
+    try:
+        untraced = timed(os.path.join(work, "pingpong_other"), exchanges)
+        traced = timed(os.path.join(work, "pingpong"), exchanges)
+    finally:
+        spans, lost, stderr = stop_agent(agent)
     if spans + lost != 2 * exchanges:
         # Never expected: show what the agent said (a drain abandoned at dispose, for example).
         print(f"  {label(agent_dll)}: spans={spans} lost={lost}, expected {2 * exchanges}; agent's stderr:\n{stderr}", flush=True)
@@ -84,8 +100,7 @@ def with_agent(agent_dll, work, exchanges):
 def agent_cpu(agent_dll, work, warm, exchanges):
     """Traces a warm-up run, then a measured one; returns (agent CPU ms, context switches, spans, lost)
     for the measured run (spans and lost are the agent's whole count: both runs)."""
-    agent = subprocess.Popen(["dotnet", agent_dll, "--exe", "pingpong", "--quiet"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    agent = start_agent(agent_dll)
     clk = os.sysconf("SC_CLK_TCK")
 
     def snapshot():
@@ -102,11 +117,6 @@ def agent_cpu(agent_dll, work, warm, exchanges):
         return cpu * 1000 / clk, switches
 
     try:
-        line = ""
-        while "ready" not in line:
-            line = agent.stderr.readline()
-            if not line:
-                raise SystemExit("agent ended before it was ready")
         timed(os.path.join(work, "pingpong"), warm)
         time.sleep(0.5)
         cpu0, sw0 = snapshot()
@@ -114,12 +124,8 @@ def agent_cpu(agent_dll, work, warm, exchanges):
         time.sleep(0.3)  # the last spans through the ring buffer
         cpu1, sw1 = snapshot()
     finally:
-        agent.send_signal(signal.SIGTERM)
-    _, stderr = agent.communicate(timeout=60)
-    m = re.search(r"summary: spans=(\d+) lost=(\d+)", stderr)
-    if not m:
-        raise SystemExit(f"no summary from the agent: {stderr}")
-    return cpu1 - cpu0, sw1 - sw0, int(m.group(1)), int(m.group(2))
+        spans, lost, _ = stop_agent(agent)
+    return cpu1 - cpu0, sw1 - sw0, spans, lost
 
 
 def program_stats():
@@ -131,22 +137,15 @@ def program_stats():
 def bpf_time(agent_dll, work, exchanges):
     """The run time per exchange of each program the agent loaded, while it traces one run."""
     before = set(program_stats())
-    agent = subprocess.Popen(["dotnet", agent_dll, "--exe", "pingpong", "--quiet"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    agent = start_agent(agent_dll)
     try:
-        line = ""
-        while "ready" not in line:
-            line = agent.stderr.readline()
-            if not line:
-                raise SystemExit("agent ended before it was ready")
         ours = set(program_stats()) - before
         timed(os.path.join(work, "pingpong"), 20_000)  # warm-up
         start = program_stats()
         timed(os.path.join(work, "pingpong"), exchanges)
         end = program_stats()
     finally:
-        agent.send_signal(signal.SIGTERM)
-        agent.communicate(timeout=60)
+        stop_agent(agent)
     per_program = {}
     for i in ours & set(start) & set(end):
         ns = end[i].get("run_time_ns", 0) - start[i].get("run_time_ns", 0)
