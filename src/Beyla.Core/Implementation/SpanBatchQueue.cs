@@ -8,8 +8,8 @@ namespace Beyla.Implementation;
 /// <see cref="BeylaTracer.Spans"/> consumer or a sink's thread). It holds at most
 /// <c>capacity</c> spans: what does not fit is dropped and counted, so the pipeline never
 /// waits for a reader. The reader is woken at most once per <see cref="Wake"/> (the pipeline calls
-/// it once per read of its source, however many batches that read queued), never once per span,
-/// and a reader that waits synchronously is woken without the thread pool.
+/// it every 1,024 spans and at the end of each read of its source) or when the queue is half
+/// full, never once per span, and a reader that waits synchronously is woken without the thread pool.
 /// </summary>
 [SuppressMessage("Reliability", "CA1001", Justification = "The SemaphoreSlim never allocates its wait handle (AvailableWaitHandle is not used): nothing to dispose.")]
 internal sealed class SpanBatchQueue

@@ -5,9 +5,10 @@ namespace Beyla.Implementation;
 /// <summary>
 /// Fans decoded spans out to every sink's queue and every <see cref="BeylaTracer.Spans"/>
 /// consumer's queue. A batch is copied once into a shared <see cref="SpanBatch"/> and each queue
-/// takes a reference, so handing out costs one wake-up per reader and <see cref="Wake"/> (one per
-/// read of a source), never a wait: a queue that is full drops and counts. Sources are serialised by a lock held only while a
-/// batch is queued; consumers come and go under a second lock.
+/// takes a reference, so handing out costs one wake-up per reader and <see cref="Wake"/> (every
+/// 1,024 spans and at the end of each read of a source), never a wait: a queue that is full drops
+/// and counts. Sources are serialised by a lock held only while a batch is queued; consumers come
+/// and go under a second lock.
 /// </summary>
 internal sealed class SpanDispatcher
 {
