@@ -2,11 +2,25 @@ using System.Globalization;
 
 namespace Beyla.Implementation;
 
-/// <summary>Resolves a <see cref="ProcessSelector"/> to the process ids (tgids) running now, from /proc.</summary>
+/// <summary>
+/// Resolves a <see cref="ProcessSelector"/> to the process ids (tgids) running now, from /proc.
+/// Called every <see cref="BeylaOptions.ProcessRescanInterval"/>: for port selectors, the open
+/// files of a process are listed only when the process was not looked at by the last call, when the set
+/// of listening sockets changed, or at least every <see cref="FullWalkEvery"/> calls (a socket
+/// handed to a running process over a Unix socket changes neither). A process that exits and
+/// whose id is taken by another between two calls keeps the old answer until the next full walk.
+/// </summary>
 internal sealed class ProcessDiscovery
 {
+    /// <summary>Calls between two walks of every process's open files.</summary>
+    public const int FullWalkEvery = 10;
+
     private readonly ProcessSelector _selector;
     private readonly string _procRoot;
+    private HashSet<long> _lastInodes = [];
+    private HashSet<int> _lastChecked = [];
+    private HashSet<int> _lastHolders = [];
+    private int _callsSinceFullWalk = FullWalkEvery;
 
     public ProcessDiscovery(ProcessSelector selector, string procRoot = "/proc")
     {
@@ -14,10 +28,19 @@ internal sealed class ProcessDiscovery
         _procRoot = procRoot;
     }
 
+    /// <summary>Open-file listings of processes done by the last call (for tests).</summary>
+    internal int ProcessesWalked { get; private set; }
+
     public HashSet<int> Resolve()
     {
         var result = new HashSet<int>();
-        HashSet<long> listeningInodes = _selector.Ports.Count > 0 ? ListeningSocketInodes() : [];
+        HashSet<long> listeningInodes = _selector.Ports.Count > 0 ? ListeningSockets.Find(_selector.Ports, _procRoot) : [];
+        bool fullWalk = ++_callsSinceFullWalk >= FullWalkEvery || !listeningInodes.SetEquals(_lastInodes);
+        if (fullWalk)
+            _callsSinceFullWalk = 0;
+        var checkedPids = new HashSet<int>();
+        var holders = new HashSet<int>();
+        ProcessesWalked = 0;
         foreach (string dir in Directory.EnumerateDirectories(_procRoot))
         {
             if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
@@ -25,10 +48,19 @@ internal sealed class ProcessDiscovery
             try
             {
                 if (_selector.ProcessIds.Contains(pid)
-                    || (_selector.ExecutableNames.Count > 0 && MatchesExecutable(dir))
-                    || (listeningInodes.Count > 0 && HoldsSocket(dir, listeningInodes)))
+                    || (_selector.ExecutableNames.Count > 0 && MatchesExecutable(dir)))
                 {
                     result.Add(pid);
+                }
+                else if (listeningInodes.Count > 0)
+                {
+                    bool holds = !fullWalk && _lastChecked.Contains(pid) ? _lastHolders.Contains(pid) : WalkOpenFiles(dir, listeningInodes);
+                    checkedPids.Add(pid);
+                    if (holds)
+                    {
+                        holders.Add(pid);
+                        result.Add(pid);
+                    }
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -36,7 +68,16 @@ internal sealed class ProcessDiscovery
                 // The process exited while we looked, or is not ours to inspect.
             }
         }
+        _lastInodes = listeningInodes;
+        _lastChecked = checkedPids;
+        _lastHolders = holders;
         return result;
+    }
+
+    private bool WalkOpenFiles(string dir, HashSet<long> inodes)
+    {
+        ProcessesWalked++;
+        return HoldsSocket(dir, inodes);
     }
 
     private bool MatchesExecutable(string dir)
@@ -72,37 +113,5 @@ internal sealed class ProcessDiscovery
             }
         }
         return false;
-    }
-
-    /// <summary>Inodes of TCP sockets (IPv4 and IPv6) listening on a selected port.</summary>
-    private HashSet<long> ListeningSocketInodes()
-    {
-        var inodes = new HashSet<long>();
-        foreach (string table in new[] { "net/tcp", "net/tcp6" })
-        {
-            string path = Path.Combine(_procRoot, table);
-            if (!File.Exists(path))
-                continue;
-            foreach (string line in File.ReadLines(path).Skip(1))
-            {
-                if (TryParseListening(line, out int port, out long inode) && _selector.Ports.Contains(port))
-                    inodes.Add(inode);
-            }
-        }
-        return inodes;
-    }
-
-    /// <summary>Parses a /proc/net/tcp line: "sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...".</summary>
-    internal static bool TryParseListening(string line, out int port, out long inode)
-    {
-        port = 0;
-        inode = 0;
-        string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length < 10 || fields[3] != "0A")
-            return false;
-        int colon = fields[1].LastIndexOf(':');
-        return colon > 0
-            && int.TryParse(fields[1].AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out port)
-            && long.TryParse(fields[9], NumberStyles.None, CultureInfo.InvariantCulture, out inode);
     }
 }

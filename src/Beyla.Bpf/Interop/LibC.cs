@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace Beyla.Interop;
 
-/// <summary>The libc calls the kernel side needs: mmap for the ring buffer, poll to wait on it, mount for tracefs.</summary>
+/// <summary>
+/// The libc calls the kernel side needs: mmap for the ring buffer, poll to wait on it, mount for
+/// tracefs, a netlink socket to list listening sockets.
+/// </summary>
 internal static unsafe partial class LibC
 {
     private const string Library = "libc";
@@ -29,6 +32,18 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, ulong count, int timeoutMs);
+
+    [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(Library, EntryPoint = "sendto", SetLastError = true)]
+    public static partial nint SendTo(int fd, void* buffer, nuint length, int flags, void* address, uint addressLength);
+
+    [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
+    public static partial nint Recv(int fd, void* buffer, nuint length, int flags);
+
+    [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
 
     [LibraryImport(Library, EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mount(string source, string target, string fileSystemType, ulong flags, nint data);
