@@ -23,6 +23,7 @@ internal sealed unsafe class RingBufferReader : IDisposable
     private readonly ulong* _producerPos;
     private readonly byte* _data;
     private readonly ulong _mask;
+    private readonly FileDescriptorHandle _interrupt; // an eventfd: Interrupt ends a Wait early
 
     public RingBufferReader(int mapFd, int dataSize)
     {
@@ -45,23 +46,42 @@ internal sealed unsafe class RingBufferReader : IDisposable
         _producerPos = (ulong*)producer;
         _data = (byte*)producer + page;
         _mask = (ulong)dataSize - 1;
+        int interrupt = LibC.EventFd(0, LibC.EfdCloexec | LibC.EfdNonblock);
+        if (interrupt < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            _producerRegion.Dispose();
+            _consumerRegion.Dispose();
+            throw BpfException.FromErrno("create an eventfd to interrupt waits on the ring buffer", errno);
+        }
+        _interrupt = new FileDescriptorHandle(interrupt);
     }
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for the kernel to signal data; false on timeout.</summary>
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMs"/> for the kernel to signal data, or for
+    /// <see cref="Interrupt"/>; true when there are records to drain.
+    /// </summary>
     public bool Wait(int timeoutMs)
     {
         if (HasData())
             return true;
-        var pfd = new LibC.PollFd { Fd = _fd, Events = LibC.PollIn };
-        int n = LibC.Poll(&pfd, 1, timeoutMs);
-        if (n < 0)
+        LibC.PollFd* fds = stackalloc LibC.PollFd[2];
+        fds[0] = new LibC.PollFd { Fd = _fd, Events = LibC.PollIn };
+        fds[1] = new LibC.PollFd { Fd = _interrupt.Fd, Events = LibC.PollIn };
+        if (LibC.Poll(fds, 2, timeoutMs) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             if (errno != LibC.EINTR)
                 throw BpfException.FromErrno("poll the ring buffer", errno);
-            return false;
         }
-        return n > 0 || HasData();
+        return HasData();
+    }
+
+    /// <summary>Ends the current <see cref="Wait"/> and makes every later one return at once.</summary>
+    public void Interrupt()
+    {
+        ulong one = 1;
+        LibC.Write(_interrupt.Fd, &one, sizeof(ulong));
     }
 
     public bool HasData() => Volatile.Read(ref *_consumerPos) < Volatile.Read(ref *_producerPos);
@@ -104,5 +124,6 @@ internal sealed unsafe class RingBufferReader : IDisposable
     {
         _producerRegion.Dispose();
         _consumerRegion.Dispose();
+        _interrupt.Dispose();
     }
 }

@@ -14,10 +14,15 @@ namespace Beyla.Implementation;
 internal sealed class SocketProbeSet : IEventSource
 {
     // The kernel wakes the reader each time another WakeupBytes are waiting; otherwise records
-    // wait at most this long. Batching wakeups is what keeps the kernel cost per span low: a
-    // wakeup is an interrupt, and in a virtual machine an exit to the hypervisor.
+    // wait at most PollTimeoutMs. Batching wakeups is what keeps the kernel cost per span low: a
+    // wakeup is an interrupt, and in a virtual machine an exit to the hypervisor. After
+    // IdlePollsBeforeSleep polls that found nothing, the reader tells the kernel it sleeps
+    // (reader_asleep): the next record wakes it at once, and it polls only for its own timers
+    // (rescans, sweeps), at most every IdleTimeoutMs.
     private const int MaxWakeupBytes = 256 * 1024;
     private const int PollTimeoutMs = 20;
+    private const int IdlePollsBeforeSleep = 5;
+    private const int IdleTimeoutMs = 1000;
     private const int MaxRecordsPerDrain = 4096;
 
     private readonly BpfObject _object;
@@ -29,6 +34,7 @@ internal sealed class SocketProbeSet : IEventSource
     private readonly int _pidsFd;
     private readonly PidBitmap _pidBits = null!;
     private readonly int _statsFd;
+    private readonly int _readerAsleepFd;
     private readonly int _cpus;
     private readonly HashSet<int> _tracedPids = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -63,6 +69,7 @@ internal sealed class SocketProbeSet : IEventSource
             _pidBits = new PidBitmap(_object.MapFd("traced_pid_bits"));
             _sweeper = new DeadProcessSweeper(_object);
             _statsFd = _object.MapFd("stats");
+            _readerAsleepFd = _object.MapFd("reader_asleep");
             if (context.Options.TraceTls)
             {
                 _tls = new TlsProbeSet(_object, settings, _logger);
@@ -108,6 +115,9 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>The processes that have TLS probes of their own attached, now (a copy; for tests).</summary>
     internal int[] TlsProbedProcessIds => _tls?.ProbedProcessIds ?? [];
 
+    /// <summary>The TLS probe set's syncs so far and the memory maps they read (for tests).</summary>
+    internal (int Syncs, int MapsRead) TlsSyncCounts => _tls?.SyncCounts ?? (0, 0);
+
     public long LostEvents
     {
         get
@@ -145,8 +155,11 @@ internal sealed class SocketProbeSet : IEventSource
     {
         try
         {
+            using CancellationTokenRegistration interrupt = cancellationToken.Register(_ring.Interrupt);
             long nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
             long nextSweep = Stopwatch.GetTimestamp() + (long)(SweepInterval.TotalSeconds * Stopwatch.Frequency);
+            int idlePolls = 0;
+            bool asleep = false;
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (Stopwatch.GetTimestamp() >= nextSweep)
@@ -156,8 +169,29 @@ internal sealed class SocketProbeSet : IEventSource
                         SocketLog.SweptDeadProcesses(_logger, removed);
                     nextSweep = Stopwatch.GetTimestamp() + (long)(SweepInterval.TotalSeconds * Stopwatch.Frequency);
                 }
-                if (_ring.Wait(PollTimeoutMs) && !Pump(output, cancellationToken))
-                    break;
+                int timeoutMs = PollTimeoutMs;
+                if (idlePolls >= IdlePollsBeforeSleep)
+                {
+                    asleep = asleep || SetReaderAsleep();
+                    if (asleep)
+                        timeoutMs = MillisecondsUntil(Math.Min(nextSweep, _discovery is null ? long.MaxValue : nextRescan));
+                }
+                if (_ring.Wait(timeoutMs))
+                {
+                    // The record that woke a sleeping reader cleared reader_asleep. (One that
+                    // came while the reader was going to sleep may not have: then the reader
+                    // finds it when its timeout ends, and the next record clears the flag.)
+                    if (asleep)
+                        Interlocked.Increment(ref ReaderAsleepInKernel() ? ref _timedWakes : ref _kernelWakes);
+                    idlePolls = 0;
+                    asleep = false;
+                    if (!Pump(output, cancellationToken))
+                        break;
+                }
+                else
+                {
+                    idlePolls++;
+                }
                 if (_discovery is not null && Stopwatch.GetTimestamp() >= nextRescan)
                 {
                     SyncTracedProcesses(later: true);
@@ -180,6 +214,41 @@ internal sealed class SocketProbeSet : IEventSource
         }
         RefreshLost();
         _stopped.TrySetResult();
+    }
+
+    /// <summary>Tells the kernel that the reader sleeps: its next record wakes it. False when that failed (then the reader keeps polling).</summary>
+    private unsafe bool SetReaderAsleep()
+    {
+        uint key = 0;
+        uint one = 1;
+        if (LibBpf.MapUpdateElem(_readerAsleepFd, &key, &one, 0) != 0)
+            return false;
+        Interlocked.Increment(ref _readerSleeps);
+        return true;
+    }
+
+    private int _readerSleeps;
+    private int _kernelWakes;
+    private int _timedWakes;
+
+    private unsafe bool ReaderAsleepInKernel()
+    {
+        uint key = 0;
+        uint value = 0;
+        return LibBpf.MapLookupElem(_readerAsleepFd, &key, &value) == 0 && value != 0;
+    }
+
+    /// <summary>
+    /// How many times the reader went to sleep for want of records, was woken by the kernel's
+    /// next record, or found records when its timeout ended (for tests).
+    /// </summary>
+    internal (int Sleeps, int KernelWakes, int TimedWakes) ReaderSleep =>
+        (Volatile.Read(ref _readerSleeps), Volatile.Read(ref _kernelWakes), Volatile.Read(ref _timedWakes));
+
+    private static int MillisecondsUntil(long timestamp)
+    {
+        long ms = (timestamp - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
+        return (int)Math.Clamp(ms, PollTimeoutMs, IdleTimeoutMs);
     }
 
     /// <summary>Moves records into the pipe; false when the reader has gone. Waits for room in the pipe until cancelled.</summary>

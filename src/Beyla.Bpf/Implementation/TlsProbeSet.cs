@@ -29,7 +29,7 @@ internal sealed class TlsProbeSet : IDisposable
     private static readonly HashSet<string> s_functions = new(s_probes.Select(p => p.Function), StringComparer.Ordinal);
 
     private static readonly string[] s_sharedMaps =
-        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "events", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests"];
+        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "events", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests", "reader_asleep"];
 
     private static readonly string[] s_systemLibraries =
     [
@@ -55,6 +55,11 @@ internal sealed class TlsProbeSet : IDisposable
     internal const int MaxPendingReleases = 1000;
     private readonly Thread _worker;
     private bool _backlogReported; // under _lock
+    private HashSet<int> _synced = []; // under _lock: the processes of the last Sync
+    private int _syncsSinceFullCheck = FullCheckEvery; // under _lock
+
+    /// <summary>Syncs between two readings of every traced process's memory map.</summary>
+    internal const int FullCheckEvery = 10;
 
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
@@ -166,15 +171,28 @@ internal sealed class TlsProbeSet : IDisposable
 
     /// <summary>
     /// Attaches to the copies of OpenSSL the traced processes map (only those processes pay
-    /// for the probes), and releases what processes no longer traced had.
+    /// for the probes), and releases what processes no longer traced had. The memory map of a
+    /// process is read when it is new to the traced set, and otherwise every
+    /// <see cref="FullCheckEvery"/> syncs: a libssl a traced process opens later is reported by
+    /// the kernel (<see cref="AttachFile"/>), and a program it starts too (<see cref="Refresh"/>).
     /// </summary>
     public void Sync(IReadOnlyCollection<int> pids)
     {
         lock (_lock)
         {
+            Syncs++;
+            bool full = ++_syncsSinceFullCheck >= FullCheckEvery;
+            if (full)
+                _syncsSinceFullCheck = 0;
+            var traced = new HashSet<int>(pids);
+            var looked = new HashSet<int>();
             var wanted = new HashSet<(int, string)>();
-            foreach (int pid in pids)
+            foreach (int pid in traced)
             {
+                if (!full && _synced.Contains(pid))
+                    continue;
+                looked.Add(pid);
+                MapsRead++;
                 foreach (string file in OpenSslCandidates(pid))
                 {
                     if (_forEveryProcess.Contains(file))
@@ -183,7 +201,10 @@ internal sealed class TlsProbeSet : IDisposable
                     AttachIfNew(pid, file);
                 }
             }
-            foreach ((int Pid, string File) key in _attached.Keys.Where(k => k.Pid != -1 && !wanted.Contains(k)).ToArray())
+            // Released: the probes of processes no longer traced, and of files a process looked
+            // at now no longer maps.
+            foreach ((int Pid, string File) key in _attached.Keys
+                .Where(k => k.Pid != -1 && (!traced.Contains(k.Pid) || (looked.Contains(k.Pid) && !wanted.Contains(k)))).ToArray())
             {
                 // Released by the probe set's thread when it has nothing more urgent to do.
                 foreach (BpfLinkHandle link in _attached[key])
@@ -191,6 +212,20 @@ internal sealed class TlsProbeSet : IDisposable
                 _attached.Remove(key);
                 TlsLog.Released(_logger, key.File, key.Pid);
             }
+            _synced = traced;
+        }
+    }
+
+    private int MapsRead { get; set; } // under _lock
+    private int Syncs { get; set; } // under _lock
+
+    /// <summary>Syncs so far, and the memory maps they read (for tests).</summary>
+    internal (int Syncs, int MapsRead) SyncCounts
+    {
+        get
+        {
+            lock (_lock)
+                return (Syncs, MapsRead);
         }
     }
 

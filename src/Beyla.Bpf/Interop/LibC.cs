@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Beyla.Interop;
 
 /// <summary>
-/// The libc calls the kernel side needs: mmap for the ring buffer, poll to wait on it, mount for
-/// tracefs, a netlink socket to list listening sockets.
+/// The libc calls the kernel side needs: mmap for the ring buffer, poll and an eventfd to wait on
+/// it, mount for tracefs, a netlink socket to list listening sockets.
 /// </summary>
 internal static unsafe partial class LibC
 {
@@ -15,6 +15,8 @@ internal static unsafe partial class LibC
     public const int MapShared = 0x01;
     public const short PollIn = 0x001;
     public const int EINTR = 4;
+    public const int EfdCloexec = 0x80000;
+    public const int EfdNonblock = 0x800;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct PollFd
@@ -32,6 +34,12 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, ulong count, int timeoutMs);
+
+    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initialValue, int flags);
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buffer, nuint length);
 
     [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
     public static partial int Socket(int domain, int type, int protocol);

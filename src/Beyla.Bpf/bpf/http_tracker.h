@@ -212,6 +212,17 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024);
 } events SEC(".maps");
 
+/* 1 while the reader sleeps for want of records (user space sets it after a while with nothing
+ * to read): the next record wakes it at once and clears it, whatever wakeup_bytes says. An idle
+ * reader need not poll the ring on a short timer then, and the first span after a quiet spell is
+ * not held back until the next poll. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} reader_asleep SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -449,12 +460,19 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	/* Wake the reader only when the data waiting crosses a multiple of wakeup_bytes: it polls
 	 * on a short timer anyway, and a wakeup costs several microseconds (an interrupt, a VM exit
 	 * in a guest). Not on every event while that much waits: the reader, busy with a batch,
-	 * moves the consumer position only when the batch is done. */
+	 * moves the consumer position only when the batch is done. A reader asleep for want of
+	 * records (reader_asleep) is woken by the first. */
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 footprint = (sizeof(*e) + 8 + 7) & ~7ULL; /* this record with its header, reserved already */
 	__u64 step = settings.wakeup_bytes ? settings.wakeup_bytes : 1;
-	bool crossed = avail >= footprint && avail / step != (avail - footprint) / step;
-	bpf_ringbuf_submit(e, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bool wake = avail >= footprint && avail / step != (avail - footprint) / step;
+	__u32 zero = 0;
+	__u32 *asleep = bpf_map_lookup_elem(&reader_asleep, &zero);
+	if (asleep && *asleep) {
+		*asleep = 0;
+		wake = true;
+	}
+	bpf_ringbuf_submit(e, wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	stat_inc(STAT_EVENTS_SUBMITTED);
 }
 
