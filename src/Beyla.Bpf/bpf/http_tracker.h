@@ -907,13 +907,14 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	if (!c) {
-		now = bpf_ktime_get_ns();
-		/* Unknown connection: only the start of a request makes it worth tracking. */
+		/* Unknown connection: only the start of a request makes it worth tracking. Files,
+		 * pipes and other traffic leave here, before the clock is read. */
 		if (!read_prefix(p, d))
 			return;
 		bool partial = d->first_len < 8;
 		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
 			return;
+		now = bpf_ktime_get_ns();
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
 			return;
