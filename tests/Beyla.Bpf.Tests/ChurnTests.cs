@@ -303,7 +303,7 @@ public sealed class ChurnTests
     private static ServerProcess StartServer()
     {
         int port = FreePort.Next();
-        return ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        return ServerProcess.StartPython(port);
     }
 
     /// <summary>

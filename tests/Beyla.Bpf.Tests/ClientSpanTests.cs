@@ -57,7 +57,7 @@ public sealed class ClientSpanTests
     public async Task HttpClientInThisProcessGivesClientSpansCoveringTheServerSpans()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess server = ServerProcess.StartPython(port);
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.Current().ProcessId(server.Pid)).WithHttpProbes().Build();
         await using var collector = new SpanCollector(tracer);
 

@@ -12,7 +12,7 @@ public sealed class DeadProcessTests
     public async Task AServerKilledMidRequestLeavesACountedLossAndNoState()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess server = ServerProcess.StartPython(port);
         int pid = server.Pid;
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(pid)).WithHttpProbes().Build();
         await using var collector = new SpanCollector(tracer);

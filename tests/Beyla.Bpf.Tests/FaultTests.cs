@@ -64,7 +64,7 @@ public sealed class FaultTests
     public async Task AnOversizedRequestLineAndHeadIsOneSpanTruncatedAndMarked()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess server = ServerProcess.StartPython(port);
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes().Build();
         await using var collector = new SpanCollector(tracer);
 
@@ -115,7 +115,7 @@ public sealed class FaultTests
     public async Task DisposeUnderLoadReturnsAndLeavesNoThreadOrProgram()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess server = ServerProcess.StartPython(port);
         HashSet<int> programsBefore = KernelObjects.ProgramIds();
         BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes().Build();
         var counting = tracer.Spans().GetAsyncEnumerator();

@@ -13,7 +13,7 @@ public sealed class IdleReaderTests
     public async Task AReaderAsleepForWantOfRecordsIsWokenByTheKernelWithTheNextOne()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess server = ServerProcess.StartPython(port);
         SocketProbeSet? probes = null;
         await using BeylaTracer tracer = new BeylaBuilder()
             .TraceProcesses(p => p.ProcessId(server.Pid))

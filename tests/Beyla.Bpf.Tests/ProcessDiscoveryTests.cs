@@ -66,12 +66,31 @@ public sealed class ProcessDiscoveryTests : IDisposable
         Assert.Equal([100, 101, 102], discovery.Resolve().Order());
         Assert.Equal(3, discovery.ProcessesWalked);
 
-        Directory.Delete(Path.Combine(_proc, "100"), recursive: true);
+        Directory.Delete(Path.Combine(_proc, "100"), recursive: true); // a holder gone: all looked at again
+        Assert.Equal([101, 102], discovery.Resolve().Order());
+        Assert.Equal(2, discovery.ProcessesWalked);
         for (int call = 1; call <= ProcessDiscovery.FullWalkEvery; call++)
         {
             Assert.Equal([101, 102], discovery.Resolve().Order());
             Assert.Equal(call == ProcessDiscovery.FullWalkEvery ? 2 : 0, discovery.ProcessesWalked);
         }
+    }
+
+    [Fact]
+    public void WhenAHolderOfAListenerIsGoneEveryProcessIsLookedAtAgain()
+    {
+        WriteTcpTable((8080, 555));
+        FakeProcess(100, "socket:[555]");
+        FakeProcess(101, "pipe:[1]");
+        var discovery = new ProcessDiscovery(new ProcessSelector().ListeningOn(8080), _proc);
+        Assert.Equal([100], discovery.Resolve());
+
+        // 101 is given the listening socket by 100, which then exits (a restart that hands it on)
+        File.Delete(Path.Combine(_proc, "101", "fd", "3"));
+        File.CreateSymbolicLink(Path.Combine(_proc, "101", "fd", "3"), "socket:[555]");
+        Directory.Delete(Path.Combine(_proc, "100"), recursive: true);
+        Assert.Equal([101], discovery.Resolve());
+        Assert.Equal(1, discovery.ProcessesWalked);
     }
 
     [Fact]

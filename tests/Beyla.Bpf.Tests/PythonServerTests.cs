@@ -4,7 +4,7 @@ namespace Beyla.Bpf.Tests;
 public sealed class PythonServerTests : HttpServerTests
 {
     private protected override ServerProcess StartServer(int port) =>
-        ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(System.Globalization.CultureInfo.InvariantCulture)], port);
+        ServerProcess.StartPython(port);
 
     private protected override int LoadRequestsPerClient => 40;
 

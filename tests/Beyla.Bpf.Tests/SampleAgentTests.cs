@@ -10,7 +10,7 @@ public sealed class SampleAgentTests
     public async Task JsonModeReportsEveryRequestThenASummary()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess server = ServerProcess.StartPython(port);
         using var agent = new AgentProcess("--port", port.ToString(CultureInfo.InvariantCulture), "--json", "--duration", "6");
         await agent.WaitForReadyAsync();
 

@@ -18,7 +18,7 @@ public sealed class SeparateTracerTests
     public async Task RequestsFromTheTestHostAndItsChildrenReachATracerInAnotherProcess()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess server = ServerProcess.StartPython(port);
         // Connections opened, and answered once, before the tracer starts: the server's threads
         // are blocked in a read on them when it attaches.
         using var early = new KeepAliveClient(port);

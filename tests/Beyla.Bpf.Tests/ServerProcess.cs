@@ -18,6 +18,10 @@ internal sealed class ServerProcess : IDisposable
 
     public int Port { get; }
 
+    /// <summary>tests/servers/python_server.py on <paramref name="port"/>.</summary>
+    public static ServerProcess StartPython(int port) =>
+        Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(System.Globalization.CultureInfo.InvariantCulture)], port);
+
     public static ServerProcess Start(string fileName, IEnumerable<string> arguments, int port, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)

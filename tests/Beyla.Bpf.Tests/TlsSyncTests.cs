@@ -7,28 +7,36 @@ namespace Beyla.Bpf.Tests;
 public sealed class TlsSyncTests
 {
     [BpfFact]
-    public async Task AProcessMemoryMapIsReadWhenItIsFirstTracedAndThenEveryTenthRescan()
+    public async Task AProcessMemoryMapIsReadWhenItIsFirstTracedAndThenEveryTenthSync()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        using ServerProcess first = ServerProcess.StartPython(port);
+        int secondPort = FreePort.Next();
+        using ServerProcess second = ServerProcess.StartPython(secondPort);
         SocketProbeSet? probes = null;
         await using BeylaTracer tracer = new BeylaBuilder()
-            .TraceProcesses(p => p.ProcessId(server.Pid))
-            .Configure(o => o.ProcessRescanInterval = TimeSpan.FromMilliseconds(20))
+            .TraceProcesses(p => p.ProcessId(first.Pid))
+            .Configure(o => o.ProcessRescanInterval = TimeSpan.FromHours(1)) // no syncs but ours
             .WithEventSource(context => probes = new SocketProbeSet(context))
             .Build();
+        TlsProbeSet tls = probes!.Tls!;
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        (int syncs, int mapsRead) = probes!.TlsSyncCounts;
-        while (syncs < 3 * TlsProbeSet.FullCheckEvery && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-            (syncs, mapsRead) = probes.TlsSyncCounts;
-        }
+        Assert.Equal((1, 1), tls.SyncCounts); // Build's sync: the first process is new
+        tls.Sync([first.Pid]);
+        Assert.Equal((2, 1), tls.SyncCounts);
+        Assert.DoesNotContain(second.Pid, tls.ProbedProcessIds);
 
-        Assert.True(syncs >= 3 * TlsProbeSet.FullCheckEvery, $"only {syncs} syncs in 30 s");
-        // one process: read at the first sync (it is new), then at every tenth
-        Assert.Equal(1 + (syncs - 1) / TlsProbeSet.FullCheckEvery, mapsRead);
-        Assert.Contains(server.Pid, probes.TlsProbedProcessIds);
+        tls.Sync([first.Pid, second.Pid]); // the second is new: read, and probed at once
+        Assert.Equal((3, 2), tls.SyncCounts);
+        Assert.Contains(second.Pid, tls.ProbedProcessIds);
+
+        for (int sync = 4; sync <= TlsProbeSet.FullCheckEvery; sync++)
+            tls.Sync([first.Pid, second.Pid]);
+        Assert.Equal((TlsProbeSet.FullCheckEvery, 2), tls.SyncCounts);
+        tls.Sync([first.Pid, second.Pid]); // every tenth: both read again
+        Assert.Equal((TlsProbeSet.FullCheckEvery + 1, 4), tls.SyncCounts);
+
+        tls.Sync([first.Pid]); // no longer traced: its probes go
+        Assert.Equal([first.Pid], tls.ProbedProcessIds);
     }
 }

@@ -58,7 +58,13 @@ internal static class ListeningSockets
             uint sequence = 0;
             foreach (int family in (ReadOnlySpan<int>)[AfInet, AfInet6])
             {
-                if (!Send(socket.Fd, family, ++sequence) || !Receive(socket.Fd, data, buffer.Length, sequence, ports, inodes))
+                if (!Send(socket.Fd, family, ++sequence))
+                    return false;
+                bool? done = Receive(socket.Fd, data, buffer.Length, sequence, ports, inodes);
+                // an error for IPv6 (a kernel without it): no IPv6 listeners; for IPv4: fall back
+                if (done is null && family == AfInet6)
+                    continue;
+                if (done != true)
                     return false;
             }
         }
@@ -91,7 +97,8 @@ internal static class ListeningSockets
         }
     }
 
-    private static unsafe bool Receive(int fd, byte* data, int capacity, uint sequence, IReadOnlyCollection<int> ports, HashSet<long> inodes)
+    /// <summary>Reads one dump: true at its end, null when the kernel answered with an error, false when the socket failed or a message made no sense.</summary>
+    private static unsafe bool? Receive(int fd, byte* data, int capacity, uint sequence, IReadOnlyCollection<int> ports, HashSet<long> inodes)
     {
         while (true)
         {
@@ -117,7 +124,7 @@ internal static class ListeningSockets
                     if (type == NlmsgDone)
                         return true;
                     if (type == NlmsgError)
-                        return false;
+                        return null;
                     if (type == SockDiagByFamily && length >= HeaderSize + DiagMessageSize)
                     {
                         ReadOnlySpan<byte> socket = messages.Slice(HeaderSize, DiagMessageSize);

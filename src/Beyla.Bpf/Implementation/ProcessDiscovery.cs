@@ -5,10 +5,11 @@ namespace Beyla.Implementation;
 /// <summary>
 /// Resolves a <see cref="ProcessSelector"/> to the process ids (tgids) running now, from /proc.
 /// Called every <see cref="BeylaOptions.ProcessRescanInterval"/>: for port selectors, the open
-/// files of a process are listed only when the process was not looked at by the last call, when the set
-/// of listening sockets changed, or at least every <see cref="FullWalkEvery"/> calls (a socket
-/// handed to a running process over a Unix socket changes neither). A process that exits and
-/// whose id is taken by another between two calls keeps the old answer until the next full walk.
+/// files of a process are listed only when the process was not looked at by the last call, when the
+/// set of listening sockets changed, when a process that held one is gone (it may have handed its
+/// socket over to another), or at least every <see cref="FullWalkEvery"/> calls (a socket handed
+/// to a running process over a Unix socket changes none of that). A process that exits and whose
+/// id is taken by another between two calls keeps the old answer until the next full walk.
 /// </summary>
 internal sealed class ProcessDiscovery
 {
@@ -35,16 +36,23 @@ internal sealed class ProcessDiscovery
     {
         var result = new HashSet<int>();
         HashSet<long> listeningInodes = _selector.Ports.Count > 0 ? ListeningSockets.Find(_selector.Ports, _procRoot) : [];
-        bool fullWalk = ++_callsSinceFullWalk >= FullWalkEvery || !listeningInodes.SetEquals(_lastInodes);
+        var processes = new List<(int Pid, string Dir)>();
+        foreach (string dir in Directory.EnumerateDirectories(_procRoot))
+        {
+            if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+                processes.Add((pid, dir));
+        }
+        // A listener's holder that is gone may have handed its socket to a process already
+        // looked at (a restart that passes the listening socket on): look at them all again.
+        bool holderGone = _lastHolders.Count > 0 && _lastHolders.Except(processes.Select(p => p.Pid)).Any();
+        bool fullWalk = ++_callsSinceFullWalk >= FullWalkEvery || holderGone || !listeningInodes.SetEquals(_lastInodes);
         if (fullWalk)
             _callsSinceFullWalk = 0;
         var checkedPids = new HashSet<int>();
         var holders = new HashSet<int>();
         ProcessesWalked = 0;
-        foreach (string dir in Directory.EnumerateDirectories(_procRoot))
+        foreach ((int pid, string dir) in processes)
         {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
-                continue;
             try
             {
                 if (_selector.ProcessIds.Contains(pid)

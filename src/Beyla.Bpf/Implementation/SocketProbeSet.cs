@@ -115,6 +115,9 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>The processes that have TLS probes of their own attached, now (a copy; for tests).</summary>
     internal int[] TlsProbedProcessIds => _tls?.ProbedProcessIds ?? [];
 
+    /// <summary>The TLS probe set, when TLS is traced (for tests).</summary>
+    internal TlsProbeSet? Tls => _tls;
+
     /// <summary>The TLS probe set's syncs so far and the memory maps they read (for tests).</summary>
     internal (int Syncs, int MapsRead) TlsSyncCounts => _tls?.SyncCounts ?? (0, 0);
 
@@ -176,13 +179,17 @@ internal sealed class SocketProbeSet : IEventSource
                     if (asleep)
                         timeoutMs = MillisecondsUntil(Math.Min(nextSweep, _discovery is null ? long.MaxValue : nextRescan));
                 }
+                long waited = Stopwatch.GetTimestamp();
                 if (_ring.Wait(timeoutMs))
                 {
                     // The record that woke a sleeping reader cleared reader_asleep. (One that
                     // came while the reader was going to sleep may not have: then the reader
                     // finds it when its timeout ends, and the next record clears the flag.)
                     if (asleep)
-                        Interlocked.Increment(ref ReaderAsleepInKernel() ? ref _timedWakes : ref _kernelWakes);
+                    {
+                        bool early = Stopwatch.GetElapsedTime(waited).TotalMilliseconds < timeoutMs;
+                        Interlocked.Increment(ref early && !ReaderAsleepInKernel() ? ref _kernelWakes : ref _timedWakes);
+                    }
                     idlePolls = 0;
                     asleep = false;
                     if (!Pump(output, cancellationToken))
@@ -239,8 +246,8 @@ internal sealed class SocketProbeSet : IEventSource
     }
 
     /// <summary>
-    /// How many times the reader went to sleep for want of records, was woken by the kernel's
-    /// next record, or found records when its timeout ended (for tests).
+    /// How many times the reader went to sleep for want of records, was woken before its timeout
+    /// by a record that cleared <c>reader_asleep</c>, or found records otherwise (for tests).
     /// </summary>
     internal (int Sleeps, int KernelWakes, int TimedWakes) ReaderSleep =>
         (Volatile.Read(ref _readerSleeps), Volatile.Read(ref _kernelWakes), Volatile.Read(ref _timedWakes));

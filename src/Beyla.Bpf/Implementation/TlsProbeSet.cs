@@ -172,9 +172,10 @@ internal sealed class TlsProbeSet : IDisposable
     /// <summary>
     /// Attaches to the copies of OpenSSL the traced processes map (only those processes pay
     /// for the probes), and releases what processes no longer traced had. The memory map of a
-    /// process is read when it is new to the traced set, and otherwise every
-    /// <see cref="FullCheckEvery"/> syncs: a libssl a traced process opens later is reported by
-    /// the kernel (<see cref="AttachFile"/>), and a program it starts too (<see cref="Refresh"/>).
+    /// process is read when it is new to the traced set (or its last reading failed, or an attach
+    /// was put off), and otherwise every <see cref="FullCheckEvery"/> syncs: a libssl a traced
+    /// process opens later is reported by the kernel (<see cref="AttachFile"/>), and so is a
+    /// program it starts (<see cref="Refresh"/>).
     /// </summary>
     public void Sync(IReadOnlyCollection<int> pids)
     {
@@ -185,6 +186,7 @@ internal sealed class TlsProbeSet : IDisposable
             if (full)
                 _syncsSinceFullCheck = 0;
             var traced = new HashSet<int>(pids);
+            var all = new HashSet<int>(pids);
             var looked = new HashSet<int>();
             var wanted = new HashSet<(int, string)>();
             foreach (int pid in traced)
@@ -193,18 +195,22 @@ internal sealed class TlsProbeSet : IDisposable
                     continue;
                 looked.Add(pid);
                 MapsRead++;
-                foreach (string file in OpenSslCandidates(pid))
+                HashSet<string> candidates = OpenSslCandidates(pid, out bool mapsRead);
+                bool done = mapsRead;
+                foreach (string file in candidates)
                 {
                     if (_forEveryProcess.Contains(file))
                         continue;
                     wanted.Add((pid, file));
-                    AttachIfNew(pid, file);
+                    done &= AttachIfNew(pid, file);
                 }
+                if (!done)
+                    traced.Remove(pid); // looked at again next time, as if new
             }
             // Released: the probes of processes no longer traced, and of files a process looked
             // at now no longer maps.
             foreach ((int Pid, string File) key in _attached.Keys
-                .Where(k => k.Pid != -1 && (!traced.Contains(k.Pid) || (looked.Contains(k.Pid) && !wanted.Contains(k)))).ToArray())
+                .Where(k => k.Pid != -1 && (!all.Contains(k.Pid) || (looked.Contains(k.Pid) && !wanted.Contains(k)))).ToArray())
             {
                 // Released by the probe set's thread when it has nothing more urgent to do.
                 foreach (BpfLinkHandle link in _attached[key])
@@ -212,7 +218,7 @@ internal sealed class TlsProbeSet : IDisposable
                 _attached.Remove(key);
                 TlsLog.Released(_logger, key.File, key.Pid);
             }
-            _synced = traced;
+            _synced = traced; // without the processes to look at again
         }
     }
 
@@ -234,7 +240,7 @@ internal sealed class TlsProbeSet : IDisposable
     {
         lock (_lock)
         {
-            foreach (string file in OpenSslCandidates(pid))
+            foreach (string file in OpenSslCandidates(pid, out _))
                 AttachIfNew(pid, file);
         }
     }
@@ -255,19 +261,20 @@ internal sealed class TlsProbeSet : IDisposable
     /// gone wait to be released beyond <see cref="MaxPendingReleases"/>: processes that come and
     /// go faster than their probes can be released would otherwise pile up probes without bound.
     /// </summary>
-    private void AttachIfNew(int pid, string file)
+    private bool AttachIfNew(int pid, string file)
     {
         if (_forEveryProcess.Contains(file) || _attached.ContainsKey((pid, file)) || _filesWithoutOpenSsl.Contains(file))
-            return;
+            return true;
         if (_toRelease.Count > MaxPendingReleases)
         {
             if (!_backlogReported)
                 TlsLog.ReleaseBacklog(_logger, file, pid, _toRelease.Count);
             _backlogReported = true;
-            return;
+            return false;
         }
         _backlogReported = false;
         Attach(pid, file);
+        return true;
     }
 
     private void Attach(int pid, string file)
@@ -308,11 +315,13 @@ internal sealed class TlsProbeSet : IDisposable
     /// <summary>
     /// The system's libssl (attached for the process even before it loads it: the probes cost
     /// nothing until it does, and there is no race with its first handshake), the libssl
-    /// files it maps, and its executable (OpenSSL may be linked in).
+    /// files it maps, and its executable (OpenSSL may be linked in). <paramref name="mapsRead"/> is
+    /// false when its memory map could not be read (then only the system's libssl is named).
     /// </summary>
-    private static HashSet<string> OpenSslCandidates(int pid)
+    private static HashSet<string> OpenSslCandidates(int pid, out bool mapsRead)
     {
         var files = new HashSet<string>(StringComparer.Ordinal);
+        mapsRead = false;
         if (!Directory.Exists($"/proc/{pid}"))
             return files;
         files.UnionWith(s_systemLibraryFiles);
@@ -330,6 +339,7 @@ internal sealed class TlsProbeSet : IDisposable
             string? exe = new FileInfo($"/proc/{pid}/exe").LinkTarget;
             if (exe is not null && !exe.EndsWith(" (deleted)", StringComparison.Ordinal))
                 files.Add(exe);
+            mapsRead = true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

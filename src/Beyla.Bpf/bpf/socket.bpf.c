@@ -256,7 +256,9 @@ static __always_inline void notify_process(__u32 pid, __u32 reason, struct scrat
 }
 
 /* A process became a new program: trace it if its command name is selected. A fork of a
- * traced process that becomes another program is not the traced program any more. */
+ * traced process that becomes another program is not the traced program any more. A process
+ * selected otherwise (by pid or port) stays traced: user space is told, to attach the TLS
+ * probes to the new program's OpenSSL. */
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
 {
@@ -270,6 +272,8 @@ int on_exec(void *ctx)
 		if (traced && *traced == TRACED_FORKED) {
 			bpf_map_delete_elem(&traced_pids, &tgid);
 			clear_pid_bit(&traced_pid_bits, tgid);
+		} else if (traced && settings.tls_enabled) {
+			notify_process(tgid, NOTICE_EXEC, 0);
 		}
 		return 0;
 	}
