@@ -122,8 +122,9 @@ long demoRequests = 0;
 await using (tracer)
 {
     // Subscribed before the ready line: whoever waits for that line to start sending requests
-    // gets every one of them counted.
-    IAsyncEnumerable<HttpSpan> traced = tracer.Spans();
+    // gets every one of them counted. --quiet subscribes to nothing, as a deployment that only
+    // exports: its count is the tracer's own, once every span has been handed out.
+    IAsyncEnumerable<HttpSpan>? traced = options.Quiet ? null : tracer.Spans();
     Console.Error.WriteLine($"ready: probes attached in {attach.Elapsed.TotalMilliseconds:F0} ms ({string.Join(", ", tracer.SourceNames)}); " +
         (options.Demo ? "tracing this process" : options.HasSelection ? "tracing the selected processes" : "tracing every process"));
     using var json = options.Json && !options.Quiet ? new JsonSpanWriter(Console.OpenStandardOutput()) : null;
@@ -136,17 +137,23 @@ await using (tracer)
     using (stop.Token.Register(() => stopping.TrySetResult()))
     {
         Task disposed = DisposeWhenStoppedAsync(tracer, stopping.Task);
-        await foreach (HttpSpan span in traced)
+        if (traced is null)
         {
-            spans++;
-            if (options.Quiet)
-                continue;
-            if (live is not null)
-                live.Add(span);
-            else if (json is not null)
-                json.Write(span);
-            else
-                Console.WriteLine(span.ToString());
+            await Task.WhenAny(tracer.Completion); // disposed when stopped, or its sources ended
+            spans = tracer.Statistics.SpansDecoded;
+        }
+        else
+        {
+            await foreach (HttpSpan span in traced)
+            {
+                spans++;
+                if (live is not null)
+                    live.Add(span);
+                else if (json is not null)
+                    json.Write(span);
+                else
+                    Console.WriteLine(span.ToString());
+            }
         }
         stop.Cancel(); // the tracer ended by itself (its sources failed): stop the rest too
         await disposed;
