@@ -22,12 +22,9 @@ import sys
 import tempfile
 import time
 
+from agentbench import agent_label, start_agent, write_nginx_conf
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def label(agent_dll):
-    head, _, _ = agent_dll.partition("/samples/")
-    return os.path.basename(head) or agent_dll
 
 
 def thread_cpu(pid):
@@ -46,14 +43,8 @@ def thread_cpu(pid):
 
 
 def measure(agent_dll, port, warmup, seconds):
-    agent = subprocess.Popen(["dotnet", agent_dll, "--port", str(port), "--quiet"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    agent, _ = start_agent(agent_dll, "--port", str(port), "--quiet")
     try:
-        line = ""
-        while "ready" not in line:
-            line = agent.stderr.readline()
-            if not line:
-                raise SystemExit("agent ended before it was ready")
         time.sleep(warmup)
         start = thread_cpu(agent.pid)
         time.sleep(seconds)
@@ -82,14 +73,8 @@ def main():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with open(os.path.join(work, "nginx.conf"), "w") as f:
-        f.write(f"""worker_processes 2; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
-events {{ worker_connections 1024; }}
-http {{ access_log off;
-  client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
-  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello\\n"; }} }} }}
-""")
-    nginx = subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf", "-p", work], stdout=subprocess.DEVNULL)
+    conf = write_nginx_conf(work, port)
+    nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL)
     totals = {agent: [] for agent in agents}
     try:
         time.sleep(1)
@@ -98,7 +83,7 @@ http {{ access_log off;
                 total, per_thread = measure(agent, port, a.warmup, a.seconds)
                 totals[agent].append(total)
                 threads = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_thread.items(), key=lambda kv: -kv[1]))
-                print(f"round {r + 1}/{a.rounds}  {label(agent)}: {total:.2f} ms CPU/s  ({threads})", flush=True)
+                print(f"round {r + 1}/{a.rounds}  {agent_label(agent)}: {total:.2f} ms CPU/s  ({threads})", flush=True)
     finally:
         nginx.terminate()
         nginx.wait()
@@ -106,7 +91,7 @@ http {{ access_log off;
     print(f"\nidle agent, ms of CPU per second after {a.warmup} s of warm-up, over {a.seconds} s (median of {a.rounds} rounds)")
     print("| agent | ms CPU / s |\n| --- | --- |")
     for agent in agents:
-        print(f"| {label(agent)} | {statistics.median(totals[agent]):.2f} |")
+        print(f"| {agent_label(agent)} | {statistics.median(totals[agent]):.2f} |")
 
 
 if __name__ == "__main__":

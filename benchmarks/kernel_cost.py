@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from agentbench import start_agent, write_nginx_conf
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -77,13 +79,7 @@ def main():
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
            "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem")
         tls_conf = f"ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem;"
-    with open(os.path.join(work, "nginx.conf"), "w") as f:
-        f.write(f"""worker_processes 2; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
-events {{ worker_connections 1024; }}
-http {{ access_log off; keepalive_requests 1000000;
-  client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
-  server {{ listen 127.0.0.1:{port}{" ssl" if a.tls else ""}; {tls_conf} location / {{ return 200 "hello\\n"; }} }} }}
-""")
+    write_nginx_conf(work, port, " ssl" if a.tls else "", tls_conf)
     servers = os.path.join(ROOT, "tests", "servers")
     if a.server == "nginx":
         command = ["nginx", "-c", f"{work}/nginx.conf", "-p", work]
@@ -112,13 +108,7 @@ http {{ access_log off; keepalive_requests 1000000;
         t0 = time.monotonic()
         # --quiet: the agent writes nothing per span, so that its own writes (hooked syscalls
         # too) are not counted as the cost of the requests
-        agent = subprocess.Popen(["dotnet", agent_dll, "--port", str(port), "--quiet"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        ready_line = ""
-        while "ready" not in ready_line:
-            ready_line = agent.stderr.readline()
-            if not ready_line:
-                raise SystemExit("agent ended before it was ready")
+        agent, ready_line = start_agent(agent_dll, "--port", str(port), "--quiet")
         ready_s = time.monotonic() - t0
         attach_ms = float(re.search(r"attached in (\d+) ms", ready_line).group(1))
         ours = owned_programs(agent.pid) & set(prog_stats())

@@ -48,6 +48,8 @@ import sys
 import tempfile
 import time
 
+from agentbench import agent_label, start_agent, write_nginx_conf
+
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kernel_cost import ROOT, free_port, owned_programs, prog_stats, sh  # noqa: E402
@@ -149,14 +151,7 @@ class Server:
 
 def start_nginx(work):
     port = free_port()
-    conf = os.path.join(work, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 2; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
-events {{ worker_connections 1024; }}
-http {{ access_log off; keepalive_requests 1000000;
-  client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
-  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello\\n"; }} }} }}
-""")
+    conf = write_nginx_conf(work, port)
     server = Server("nginx", ["nginx", "-c", conf, "-p", work], port)
     for _ in range(50):  # the workers
         if len(server.pids()) >= 3:
@@ -206,12 +201,6 @@ def wait_quiet(seconds):
     return foreign
 
 
-def agent_label(agent_dll):
-    """The checkout an agent build comes from (the directory above samples/)."""
-    head, _, _ = agent_dll.partition("/samples/")
-    return os.path.basename(head) or agent_dll
-
-
 def measure(a, server, config, lua, tracers):
     """One measured window: wrk for a.seconds against server, traced (config in tracers: its
     agent build and mode) or not."""
@@ -219,15 +208,10 @@ def measure(a, server, config, lua, tracers):
     ours = set()
     if config in tracers:
         agent_dll, agent_mode = tracers[config]
-        cmd = ["dotnet", agent_dll] + [x for pid in server.pids() for x in ("--pid", str(pid))]
-        cmd += ["--quiet"] if agent_mode == "quiet" else ["--json"]
-        agent = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        options = [x for pid in server.pids() for x in ("--pid", str(pid))]
+        options += ["--quiet"] if agent_mode == "quiet" else ["--json"]
+        agent, _ = start_agent(agent_dll, *options)
         AGENTS.append(agent)
-        line = ""
-        while not line.startswith("ready"):
-            line = agent.stderr.readline()
-            if not line:
-                raise SystemExit(f"agent ended before it was ready: {agent.stderr.read()}")
         ours = owned_programs(agent.pid) & set(prog_stats())
         OUR_PROGRAMS.update(ours)
     warm_sent = 0

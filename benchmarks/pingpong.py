@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+from agentbench import agent_label, start_agent
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -45,30 +47,13 @@ def sh(*args, **kw):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
 
 
-def label(agent_dll):
-    """The checkout an agent build comes from (the directory above samples/)."""
-    head, _, _ = agent_dll.partition("/samples/")
-    return os.path.basename(head) or agent_dll
-
-
 def timed(binary, exchanges):
     return float(sh(binary, str(exchanges)).strip())
 
 
-def start_agent(agent_dll):
+def start_pingpong_agent(agent_dll):
     """An agent that traces programs named pingpong, started and ready."""
-    agent = subprocess.Popen(["dotnet", agent_dll, "--exe", "pingpong", "--quiet"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        while "ready" not in line:
-            line = agent.stderr.readline()
-            if not line:
-                raise SystemExit("agent ended before it was ready")
-    except BaseException:
-        agent.kill()
-        raise
-    return agent
+    return start_agent(agent_dll, "--exe", "pingpong", "--quiet")[0]
 
 
 def stop_agent(agent):
@@ -85,7 +70,7 @@ def stop_agent(agent):
 def with_agent(agent_dll, work, exchanges):
     """Starts an agent that traces programs named pingpong, runs pingpong_other (untraced) and
     pingpong (traced), stops the agent; returns (untraced ns, traced ns, spans, lost)."""
-    agent = start_agent(agent_dll)
+    agent = start_pingpong_agent(agent_dll)
     try:
         untraced = timed(os.path.join(work, "pingpong_other"), exchanges)
         traced = timed(os.path.join(work, "pingpong"), exchanges)
@@ -93,14 +78,14 @@ def with_agent(agent_dll, work, exchanges):
         spans, lost, stderr = stop_agent(agent)
     if spans + lost != 2 * exchanges:
         # Never expected: show what the agent said (a drain abandoned at dispose, for example).
-        print(f"  {label(agent_dll)}: spans={spans} lost={lost}, expected {2 * exchanges}; agent's stderr:\n{stderr}", flush=True)
+        print(f"  {agent_label(agent_dll)}: spans={spans} lost={lost}, expected {2 * exchanges}; agent's stderr:\n{stderr}", flush=True)
     return untraced, traced, spans, lost
 
 
 def agent_cpu(agent_dll, work, warm, exchanges):
     """Traces a warm-up run, then a measured one; returns (agent CPU ms, context switches, spans, lost)
     for the measured run (spans and lost are the agent's whole count: both runs)."""
-    agent = start_agent(agent_dll)
+    agent = start_pingpong_agent(agent_dll)
     clk = os.sysconf("SC_CLK_TCK")
 
     def snapshot():
@@ -137,7 +122,7 @@ def program_stats():
 def bpf_time(agent_dll, work, exchanges):
     """The run time per exchange of each program the agent loaded, while it traces one run."""
     before = set(program_stats())
-    agent = start_agent(agent_dll)
+    agent = start_pingpong_agent(agent_dll)
     try:
         ours = set(program_stats()) - before
         timed(os.path.join(work, "pingpong"), 20_000)  # warm-up
@@ -167,7 +152,7 @@ def report_bpf_time(a, agents, work):
             for dll in agents:
                 t = bpf_time(dll, work, a.exchanges)
                 times[dll].append(t)
-                print(f"round {r + 1}/{a.rounds}  {label(dll)}: {sum(t.values()):.0f} ns of BPF time per exchange", flush=True)
+                print(f"round {r + 1}/{a.rounds}  {agent_label(dll)}: {sum(t.values()):.0f} ns of BPF time per exchange", flush=True)
     finally:
         with open(stats_path, "w") as f:
             f.write(previous)
@@ -175,7 +160,7 @@ def report_bpf_time(a, agents, work):
                    key=lambda n: -max(statistics.median(t.get(n, 0) for t in times[dll]) for dll in agents))
     print()
     print(f"BPF run time per exchange (2 spans), ns, median of {a.rounds} rounds of {a.exchanges:,} exchanges; bpf_stats on")
-    print("| program | " + " | ".join(label(dll) for dll in agents) + " |")
+    print("| program | " + " | ".join(agent_label(dll) for dll in agents) + " |")
     print("| --- |" + " --- |" * len(agents))
     for n in names:
         medians = [statistics.median(t.get(n, 0) for t in times[dll]) for dll in agents]
@@ -218,7 +203,7 @@ def main():
                 res["traced"].append(t)
                 res["spans"] += spans
                 res["lost"] += lost
-                print(f"round {r + 1}/{a.rounds}  none {none[-1]:.0f} ns  {label(dll)}: "
+                print(f"round {r + 1}/{a.rounds}  none {none[-1]:.0f} ns  {agent_label(dll)}: "
                       f"untraced {u:.0f} ns  traced {t:.0f} ns  spans={spans} lost={lost}", flush=True)
         base = statistics.median(none)
         print()
@@ -233,7 +218,7 @@ def main():
             added_u = statistics.median(x - n for x, n in zip(res["untraced"], none))
             added_t = statistics.median(x - n for x, n in zip(res["traced"], none))
             expected = 2 * a.exchanges * a.rounds
-            print(f"| {label(dll)} | {base:.0f} | {u:.0f} | {t:.0f} | {added_u:+.0f} | {added_t:+.0f} | "
+            print(f"| {agent_label(dll)} | {base:.0f} | {u:.0f} | {t:.0f} | {added_u:+.0f} | {added_t:+.0f} | "
                   f"{res['spans']:,} / {expected:,} (lost {res['lost']}) |")
             if res["spans"] + res["lost"] != expected:
                 print(f"  spans + lost != expected for {dll}: something went by uncounted")
@@ -253,8 +238,8 @@ def report_agent_cpu(a, agents, work):
             per_k[dll].append(cpu / k)
             switches[dll].append(sw / k)
             if spans + lost != 2 * (warm + a.exchanges):
-                uncounted.append(f"{label(dll)} round {r + 1}: spans={spans} lost={lost}, expected {2 * (warm + a.exchanges)}")
-            print(f"round {r + 1}/{a.rounds}  {label(dll)}: agent {cpu:.0f} ms CPU, {sw} context switches "
+                uncounted.append(f"{agent_label(dll)} round {r + 1}: spans={spans} lost={lost}, expected {2 * (warm + a.exchanges)}")
+            print(f"round {r + 1}/{a.rounds}  {agent_label(dll)}: agent {cpu:.0f} ms CPU, {sw} context switches "
                   f"for {2 * a.exchanges:,} spans  (spans={spans} lost={lost})", flush=True)
     print()
     print(f"{a.rounds} rounds; agent per 1,000 spans while it traced {a.exchanges:,} exchanges (medians; range)")
@@ -262,7 +247,7 @@ def report_agent_cpu(a, agents, work):
     print("| --- | --- | --- |")
     for dll in agents:
         c, s = per_k[dll], switches[dll]
-        print(f"| {label(dll)} | {statistics.median(c):.2f} ({min(c):.2f}–{max(c):.2f}) | "
+        print(f"| {agent_label(dll)} | {statistics.median(c):.2f} ({min(c):.2f}–{max(c):.2f}) | "
               f"{statistics.median(s):.1f} ({min(s):.1f}–{max(s):.1f}) |")
     for line in uncounted:
         print(f"  spans + lost != expected: {line}: something went by uncounted")
