@@ -30,7 +30,6 @@ internal static class ListeningSockets
     private const int HeaderSize = 16;   // struct nlmsghdr
     private const int RequestSize = 56;  // struct inet_diag_req_v2
     private const int DiagMessageSize = 72; // struct inet_diag_msg
-    private const int EINTR = 4;
 
     /// <summary>Inodes of the TCP sockets listening on any of <paramref name="ports"/>.</summary>
     /// <param name="ports">Local ports, host order.</param>
@@ -92,7 +91,7 @@ internal static class ListeningSockets
             nint sent = LibC.SendTo(fd, request, HeaderSize + RequestSize, 0, address, 12);
             if (sent == HeaderSize + RequestSize)
                 return true;
-            if (sent >= 0 || Marshal.GetLastPInvokeError() != EINTR)
+            if (sent >= 0 || Marshal.GetLastPInvokeError() != LibC.EINTR)
                 return false;
         }
     }
@@ -105,7 +104,7 @@ internal static class ListeningSockets
             nint received = LibC.Recv(fd, data, (nuint)capacity, 0);
             if (received < 0)
             {
-                if (Marshal.GetLastPInvokeError() == EINTR)
+                if (Marshal.GetLastPInvokeError() == LibC.EINTR)
                     continue;
                 return false;
             }

@@ -118,9 +118,6 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>The TLS probe set, when TLS is traced (for tests).</summary>
     internal TlsProbeSet? Tls => _tls;
 
-    /// <summary>The TLS probe set's syncs so far and the memory maps they read (for tests).</summary>
-    internal (int Syncs, int MapsRead) TlsSyncCounts => _tls?.SyncCounts ?? (0, 0);
-
     public long LostEvents
     {
         get

@@ -186,7 +186,7 @@ internal sealed class TlsProbeSet : IDisposable
             if (full)
                 _syncsSinceFullCheck = 0;
             var traced = new HashSet<int>(pids);
-            var all = new HashSet<int>(pids);
+            var synced = new HashSet<int>(traced); // less those to look at again, as if new
             var looked = new HashSet<int>();
             var wanted = new HashSet<(int, string)>();
             foreach (int pid in traced)
@@ -205,12 +205,12 @@ internal sealed class TlsProbeSet : IDisposable
                     done &= AttachIfNew(pid, file);
                 }
                 if (!done)
-                    traced.Remove(pid); // looked at again next time, as if new
+                    synced.Remove(pid);
             }
             // Released: the probes of processes no longer traced, and of files a process looked
             // at now no longer maps.
             foreach ((int Pid, string File) key in _attached.Keys
-                .Where(k => k.Pid != -1 && (!all.Contains(k.Pid) || (looked.Contains(k.Pid) && !wanted.Contains(k)))).ToArray())
+                .Where(k => k.Pid != -1 && (!traced.Contains(k.Pid) || (looked.Contains(k.Pid) && !wanted.Contains(k)))).ToArray())
             {
                 // Released by the probe set's thread when it has nothing more urgent to do.
                 foreach (BpfLinkHandle link in _attached[key])
@@ -218,7 +218,7 @@ internal sealed class TlsProbeSet : IDisposable
                 _attached.Remove(key);
                 TlsLog.Released(_logger, key.File, key.Pid);
             }
-            _synced = traced; // without the processes to look at again
+            _synced = synced;
         }
     }
 
