@@ -8,7 +8,12 @@ kernel.bpf_stats_enabled=1), and divides by the requests wrk completed. Also rep
 spans the agent saw against the requests sent. Needs root; run scripts/setup.sh first
 (this script installs wrk itself).
 
+--access-log has nginx write its access log (a file write per request: the hooks' cost on a
+traced process's non-socket fds shows in exit_write). --agent runs a given agent build instead
+of building this tree's: run once per build for an A/B.
+
 usage: benchmarks/kernel_cost.py [--server nginx|python|node|kestrel] [--seconds 10] [--connections 4]
+                                 [--tls] [--compare] [--access-log] [--agent DLL]
 """
 import argparse
 import json
@@ -63,11 +68,15 @@ def main():
     ap.add_argument("--server", choices=["nginx", "python", "node", "kestrel"], default="nginx")
     ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (self-signed certificate)")
     ap.add_argument("--compare", action="store_true", help="first run the same load untraced and report the throughput ratio")
+    ap.add_argument("--access-log", action="store_true", help="nginx writes an access log (a file write per request)")
+    ap.add_argument("--agent", help="a built beyla-agent.dll; default: build this tree's")
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
-    sh("dotnet", "build", os.path.join(ROOT, "samples/Beyla.Agent"), "-c", "Release", "-nologo", "-v", "quiet")
-    agent_dll = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
+    agent_dll = a.agent
+    if not agent_dll:
+        sh("dotnet", "build", os.path.join(ROOT, "samples/Beyla.Agent"), "-c", "Release", "-nologo", "-v", "quiet")
+        agent_dll = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
 
     previous_stats = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
     with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
@@ -79,7 +88,7 @@ def main():
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
            "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem")
         tls_conf = f"ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem;"
-    write_nginx_conf(work, port, " ssl" if a.tls else "", tls_conf)
+    write_nginx_conf(work, port, " ssl" if a.tls else "", tls_conf, f"{work}/access.log" if a.access_log else "off")
     servers = os.path.join(ROOT, "tests", "servers")
     if a.server == "nginx":
         command = ["nginx", "-c", f"{work}/nginx.conf", "-p", work]
