@@ -25,8 +25,10 @@ public sealed class BeylaOptions
     public TimeSpan ProcessRescanInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Size of the kernel ring buffer in bytes (a power of two, at least 4 KiB). Default 16 MiB:
-    /// about 50,000 spans, which covers a reader held up for 150 ms at 330,000 spans per second.
+    /// Bytes of kernel ring buffer in all (a power of two, at least 4 KiB), shared evenly by one
+    /// ring per CPU (each a power of two, at least a page). Default 16 MiB: about 50,000 spans,
+    /// which covers a reader held up for 150 ms at 330,000 spans per second spread over the CPUs
+    /// (half that if they all come from one CPU of two).
     /// </summary>
     public int RingBufferBytes { get; set; } = 16 * 1024 * 1024;
 

@@ -69,6 +69,18 @@ internal sealed unsafe class BpfObject : IDisposable
             throw BpfException.FromErrno($"size the map {mapName}", -rc);
     }
 
+    /// <summary>
+    /// Makes the map <paramref name="innerMapFd"/> the template of the maps that the map-in-map
+    /// <paramref name="outerMapName"/> holds (instead of its definition in the object), before load.
+    /// </summary>
+    public void SetInnerMapTemplate(string outerMapName, int innerMapFd)
+    {
+        nint outer = FindMap(m => m == outerMapName) ?? throw new BeylaException($"The {_name} probe set has no map named {outerMapName}.");
+        int rc = LibBpf.MapSetInnerMapFd(outer, innerMapFd);
+        if (rc != 0)
+            throw BpfException.FromErrno($"set the template of the maps held by {outerMapName}", -rc);
+    }
+
     /// <summary>Makes this object use another object's map (same definition) instead of creating its own.</summary>
     public void ShareMap(string mapName, int fd)
     {

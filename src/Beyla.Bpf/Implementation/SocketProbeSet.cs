@@ -27,7 +27,7 @@ internal sealed class SocketProbeSet : IEventSource
 
     private readonly BpfObject _object;
     private readonly TlsProbeSet? _tls;
-    private readonly RingBufferReader _ring;
+    private readonly EventRings _rings;
     private readonly ProcessDiscovery? _discovery;
     private readonly TimeSpan _rescanInterval;
     private readonly ILogger _logger;
@@ -38,7 +38,7 @@ internal sealed class SocketProbeSet : IEventSource
     private readonly int _cpus;
     private readonly HashSet<int> _tracedPids = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly RingBufferReader.RecordInterceptor? _intercept;
+    private readonly EventRings.RecordInterceptor? _intercept;
     private long _lost;
     private bool _running;
     private int _disposed;
@@ -55,16 +55,22 @@ internal sealed class SocketProbeSet : IEventSource
         try
         {
             bool all = context.Processes.IsAll;
+            _cpus = LibBpf.NumPossibleCpus();
+            List<int> onlineCpus = EventRings.OnlineCpus(_cpus);
+            int ringBytes = EventRings.RingBytesFor(context.Options.RingBufferBytes, onlineCpus.Count);
             var settings = new ProbeSettings
             {
                 TraceAllProcesses = all ? 1u : 0u,
-                WakeupBytes = (uint)Math.Min(context.Options.RingBufferBytes / 8, MaxWakeupBytes),
+                WakeupBytes = (uint)Math.Min(ringBytes / 8, MaxWakeupBytes),
                 TlsEnabled = context.Options.TraceTls ? 1u : 0u,
             };
             _object.SetReadOnlyData(settings);
-            _object.SetMaxEntries("events", context.Options.RingBufferBytes);
+            _object.SetMaxEntries("event_rings", Math.Max(_cpus, 1));
+            _rings = EventRings.Create(ringBytes, onlineCpus);
+            _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.Load();
+            _rings.Install(_object.MapFd("event_rings"));
             _pidsFd = _object.MapFd("traced_pids");
             _pidBits = new PidBitmap(_object.MapFd("traced_pid_bits"));
             _sweeper = new DeadProcessSweeper(_object);
@@ -75,20 +81,19 @@ internal sealed class SocketProbeSet : IEventSource
                 _tls = new TlsProbeSet(_object, settings, _logger);
                 _tls.AttachForEveryProcess(systemLibraries: all, context.Processes.ExecutableNames);
             }
-            _cpus = LibBpf.NumPossibleCpus();
             if (!all)
             {
                 _discovery = new ProcessDiscovery(context.Processes);
                 SelectCommands(_object.MapFd("traced_comms"), context.Processes.ExecutableNames);
                 SyncTracedProcesses();
             }
-            _ring = new RingBufferReader(_object.MapFd("events"), context.Options.RingBufferBytes);
             if (_tls is not null)
                 _intercept = OnNotice;
             _object.AttachAll();
         }
         catch
         {
+            _rings?.Dispose();
             _tls?.Dispose();
             _pidBits?.Dispose();
             _object.Dispose();
@@ -114,6 +119,9 @@ internal sealed class SocketProbeSet : IEventSource
 
     /// <summary>The processes that have TLS probes of their own attached, now (a copy; for tests).</summary>
     internal int[] TlsProbedProcessIds => _tls?.ProbedProcessIds ?? [];
+
+    /// <summary>How many ring buffers the kernel writes to (one per online CPU; for tests).</summary>
+    internal int RingCount => _rings.Count;
 
     /// <summary>The TLS probe set, when TLS is traced (for tests).</summary>
     internal TlsProbeSet? Tls => _tls;
@@ -155,7 +163,7 @@ internal sealed class SocketProbeSet : IEventSource
     {
         try
         {
-            using CancellationTokenRegistration interrupt = cancellationToken.Register(_ring.Interrupt);
+            using CancellationTokenRegistration interrupt = cancellationToken.Register(_rings.Interrupt);
             long nextRescan = Stopwatch.GetTimestamp() + (long)(_rescanInterval.TotalSeconds * Stopwatch.Frequency);
             long nextSweep = Stopwatch.GetTimestamp() + (long)(SweepInterval.TotalSeconds * Stopwatch.Frequency);
             int idlePolls = 0;
@@ -177,7 +185,7 @@ internal sealed class SocketProbeSet : IEventSource
                         timeoutMs = MillisecondsUntil(Math.Min(nextSweep, _discovery is null ? long.MaxValue : nextRescan));
                 }
                 long waited = Stopwatch.GetTimestamp();
-                if (_ring.Wait(timeoutMs))
+                if (_rings.Wait(timeoutMs))
                 {
                     // The record that woke a sleeping reader cleared reader_asleep. (One that
                     // came while the reader was going to sleep may not have: then the reader
@@ -258,7 +266,7 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>Moves records into the pipe; false when the reader has gone. Waits for room in the pipe until cancelled.</summary>
     private bool Pump(PipeWriter output, CancellationToken cancellationToken)
     {
-        while (_ring.Drain(output, MaxRecordsPerDrain, _intercept) > 0)
+        while (_rings.Drain(output, MaxRecordsPerDrain, _intercept) > 0)
         {
             ValueTask<FlushResult> flush = output.FlushAsync(cancellationToken);
             FlushResult result = flush.IsCompletedSuccessfully ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
@@ -381,7 +389,7 @@ internal sealed class SocketProbeSet : IEventSource
             if (Interlocked.Exchange(ref _disposed, 1) != 0)
                 return;
         }
-        _ring.Dispose();
+        _rings.Dispose();
         _tls?.Dispose();
         _pidBits.Dispose();
         _object.Dispose();

@@ -23,6 +23,8 @@ internal static unsafe partial class LibBpf
         "bpf_program__section_name",
         "bpf_program__attach",
         "bpf_map__reuse_fd",
+        "bpf_map__set_inner_map_fd",
+        "bpf_map_create",
         "bpf_object__find_program_by_name",
         "bpf_program__attach_uprobe_opts",
         "bpf_link__destroy",
@@ -74,6 +76,14 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_map__reuse_fd")]
     public static partial int MapReuseFd(nint map, int fd);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_inner_map_fd")]
+    public static partial int MapSetInnerMapFd(nint map, int fd);
+
+    public const int MapTypeRingBuffer = 27;
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_create", SetLastError = true)]
+    public static partial int MapCreate(int mapType, byte* name, uint keySize, uint valueSize, uint maxEntries, void* options);
 
     [LibraryImport(Library, EntryPoint = "bpf_object__find_program_by_name")]
     public static partial nint ObjectFindProgramByName(nint obj, byte* name);

@@ -207,10 +207,37 @@ struct {
 	__type(value, struct request_slot);
 } queued_requests SEC(".maps");
 
-struct {
+/*
+ * One ring buffer per CPU, in an array indexed by CPU: a record is reserved and committed in the
+ * ring of the CPU its program runs on (a tracepoint program does not migrate), so producers on
+ * different CPUs never contend for one ring's lock and producer position, which would move
+ * between their caches with every record. User space creates the rings (the size here is a
+ * placeholder, set before load) and reads them all. A CPU without a ring (brought online after
+ * the rings were made) uses ring 0.
+ */
+struct event_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
-} events SEC(".maps");
+	__uint(max_entries, 4096);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* the number of CPUs, set before load */
+	__type(key, __u32);
+	__array(values, struct event_ring);
+} event_rings SEC(".maps");
+
+/* The ring of the CPU this runs on, or ring 0; null only if there are no rings. */
+static __always_inline void *this_cpu_ring(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *ring = bpf_map_lookup_elem(&event_rings, &cpu);
+	if (!ring) {
+		cpu = 0;
+		ring = bpf_map_lookup_elem(&event_rings, &cpu);
+	}
+	return ring;
+}
 
 /* 1 while the reader sleeps for want of records (user space sets it after a while with nothing
  * to read): the next record wakes it at once and clears it, whatever wakeup_bytes says. An idle
@@ -429,7 +456,8 @@ static __always_inline bool read_socket_addresses(__u32 fd, struct conn_state *c
 
 static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 {
-	struct http_span_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	void *ring = this_cpu_ring();
+	struct http_span_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
 	if (!e) {
 		stat_inc(STAT_EVENTS_LOST_RINGBUF);
 		return;
@@ -457,12 +485,12 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
 	*(__u64 *)&e->comm[0] = *(const __u64 *)&leader->comm[0];
 	*(__u64 *)&e->comm[8] = *(const __u64 *)&leader->comm[8];
-	/* Wake the reader only when the data waiting crosses a multiple of wakeup_bytes: it polls
+	/* Wake the reader only when the data waiting in this ring crosses a multiple of wakeup_bytes: it polls
 	 * on a short timer anyway, and a wakeup costs several microseconds (an interrupt, a VM exit
 	 * in a guest). Not on every event while that much waits: the reader, busy with a batch,
 	 * moves the consumer position only when the batch is done. A reader asleep for want of
 	 * records (reader_asleep) is woken by the first. */
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
 	__u64 footprint = (sizeof(*e) + 8 + 7) & ~7ULL; /* this record with its header, reserved already */
 	__u64 step = settings.wakeup_bytes ? settings.wakeup_bytes : 1;
 	bool wake = avail >= footprint && avail / step != (avail - footprint) / step;

@@ -241,7 +241,8 @@ __noinline int beyla_is_libssl_path(struct scratch *s, __u32 len)
 
 static __always_inline void notify_process(__u32 pid, __u32 reason, struct scratch *s)
 {
-	struct process_notice_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	void *ring = this_cpu_ring();
+	struct process_notice_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
 	if (!e)
 		return;
 	e->type = EVENT_PROCESS_NOTICE;

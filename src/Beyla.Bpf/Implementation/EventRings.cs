@@ -1,0 +1,232 @@
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using Beyla.Interop;
+
+namespace Beyla.Implementation;
+
+/// <summary>
+/// The probe sets' ring buffers, one per online CPU, made here and put in the map-in-map
+/// <c>event_rings</c> (a program writes to the ring of the CPU it runs on, so producers never
+/// contend for one ring). Waits on them all at once, and copies their records into a pipe as
+/// framed records, merged in the order the spans ended.
+/// </summary>
+internal sealed unsafe class EventRings : IDisposable
+{
+    private readonly RingBufferReader[] _rings;
+    private readonly FileDescriptorHandle _interrupt; // an eventfd: Interrupt ends a Wait early
+    private readonly byte*[] _next;  // during a drain: each ring's next record, null when it has none
+    private readonly int[] _nextLength;
+
+    private readonly int[] _cpus;    // the CPU of each ring
+
+    private EventRings(RingBufferReader[] rings, int[] cpus, FileDescriptorHandle interrupt)
+    {
+        _rings = rings;
+        _cpus = cpus;
+        _interrupt = interrupt;
+        _next = new byte*[rings.Length];
+        _nextLength = new int[rings.Length];
+    }
+
+    /// <summary>Bytes of each ring.</summary>
+    public int RingBytes { get; private init; }
+
+    /// <summary>How many rings there are (one per CPU online when they were made).</summary>
+    public int Count => _rings.Length;
+
+    /// <summary>
+    /// The size of each CPU's ring when <paramref name="totalBytes"/> are shared among
+    /// <paramref name="cpus"/> CPUs: a power of two, at least a page.
+    /// </summary>
+    public static int RingBytesFor(int totalBytes, int cpus)
+    {
+        int share = totalBytes / Math.Max(cpus, 1);
+        int bytes = share <= 1 ? 1 : 1 << (31 - int.LeadingZeroCount(share));
+        return Math.Max(bytes, LibC.GetPageSize());
+    }
+
+    /// <summary>
+    /// Makes a ring of <paramref name="ringBytes"/> for each CPU in <paramref name="cpus"/>;
+    /// <see cref="Install"/> puts them in <c>event_rings</c> once the probe set is loaded.
+    /// </summary>
+    public static EventRings Create(int ringBytes, IReadOnlyList<int> cpus)
+    {
+        var rings = new List<RingBufferReader>(cpus.Count);
+        try
+        {
+            foreach (int cpu in cpus)
+            {
+                int fd;
+                fixed (byte* name = "beyla_events\0"u8)
+                    fd = LibBpf.MapCreate(LibBpf.MapTypeRingBuffer, name, 0, 0, (uint)ringBytes, null);
+                if (fd < 0)
+                    throw BpfException.FromErrno($"create the ring buffer of CPU {cpu} ({ringBytes} bytes)", Marshal.GetLastPInvokeError());
+                var handle = new FileDescriptorHandle(fd);
+                try
+                {
+                    rings.Add(new RingBufferReader(handle, ringBytes));
+                }
+                catch
+                {
+                    handle.Dispose();
+                    throw;
+                }
+            }
+            int interrupt = LibC.EventFd(0, LibC.EfdCloexec | LibC.EfdNonblock);
+            if (interrupt < 0)
+                throw BpfException.FromErrno("create an eventfd to interrupt waits on the ring buffers", Marshal.GetLastPInvokeError());
+            return new EventRings([.. rings], [.. cpus], new FileDescriptorHandle(interrupt)) { RingBytes = ringBytes };
+        }
+        catch
+        {
+            foreach (RingBufferReader ring in rings)
+                ring.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A ring, as the template of the map-in-map's values (all rings are alike).</summary>
+    public int TemplateFd => _rings[0].Fd;
+
+    /// <summary>Puts each ring in the loaded map-in-map <paramref name="ringsMapFd"/> at its CPU's index.</summary>
+    public void Install(int ringsMapFd)
+    {
+        for (int i = 0; i < _rings.Length; i++)
+        {
+            uint key = (uint)_cpus[i];
+            int fd = _rings[i].Fd;
+            if (LibBpf.MapUpdateElem(ringsMapFd, &key, &fd, 0) != 0)
+                throw BpfException.FromErrno($"put the ring buffer of CPU {key} in event_rings", Marshal.GetLastPInvokeError());
+        }
+    }
+
+    /// <summary>The CPUs online now, from <c>/sys/devices/system/cpu/online</c> ("0-3,6"); every possible one if that cannot be read.</summary>
+    public static List<int> OnlineCpus(int possible)
+    {
+        var cpus = new List<int>();
+        try
+        {
+            foreach (string range in File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string[] ends = range.Split('-');
+                int first = int.Parse(ends[0], System.Globalization.CultureInfo.InvariantCulture);
+                int last = ends.Length > 1 ? int.Parse(ends[1], System.Globalization.CultureInfo.InvariantCulture) : first;
+                for (int cpu = first; cpu <= last && cpu < possible; cpu++)
+                    cpus.Add(cpu);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        {
+            cpus.Clear();
+        }
+        if (cpus.Count == 0)
+            cpus.AddRange(Enumerable.Range(0, Math.Max(possible, 1)));
+        return cpus;
+    }
+
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMs"/> for the kernel to signal data in any ring, or
+    /// for <see cref="Interrupt"/>; true when there are records to drain.
+    /// </summary>
+    public bool Wait(int timeoutMs)
+    {
+        if (HasData())
+            return true;
+        int count = _rings.Length + 1;
+        LibC.PollFd* fds = stackalloc LibC.PollFd[count];
+        for (int i = 0; i < _rings.Length; i++)
+            fds[i] = new LibC.PollFd { Fd = _rings[i].Fd, Events = LibC.PollIn };
+        fds[_rings.Length] = new LibC.PollFd { Fd = _interrupt.Fd, Events = LibC.PollIn };
+        if (LibC.Poll(fds, (ulong)count, timeoutMs) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != LibC.EINTR)
+                throw BpfException.FromErrno("poll the ring buffers", errno);
+        }
+        return HasData();
+    }
+
+    /// <summary>Ends the current <see cref="Wait"/> and makes every later one return at once.</summary>
+    public void Interrupt()
+    {
+        ulong one = 1;
+        LibC.Write(_interrupt.Fd, &one, sizeof(ulong));
+    }
+
+    public bool HasData()
+    {
+        foreach (RingBufferReader ring in _rings)
+        {
+            if (ring.HasData())
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Copies up to <paramref name="maxRecords"/> committed records into <paramref name="writer"/>
+    /// (framed, not flushed), except those <paramref name="keep"/> takes for the probe set
+    /// itself; returns the count. Each ring holds its records in the order they were written;
+    /// across rings, the record that ended first goes first (spans by their end time, other
+    /// records before spans), so that consumers see spans in about the order they ended.
+    /// </summary>
+    public int Drain(PipeWriter writer, int maxRecords, RecordInterceptor? keep = null)
+    {
+        int rings = _rings.Length;
+        for (int i = 0; i < rings; i++)
+        {
+            _rings[i].BeginDrain();
+            _next[i] = _rings[i].Peek(out _nextLength[i]);
+        }
+        int count = 0;
+        while (count < maxRecords)
+        {
+            int first = -1;
+            ulong firstKey = 0;
+            for (int i = 0; i < rings; i++)
+            {
+                if (_next[i] == null)
+                    continue;
+                ulong key = OrderKey(_next[i], _nextLength[i]);
+                if (first < 0 || key < firstKey)
+                {
+                    first = i;
+                    firstKey = key;
+                }
+            }
+            if (first < 0)
+                break;
+            var record = new ReadOnlySpan<byte>(_next[first], _nextLength[first]);
+            if (keep is null || !keep(record))
+            {
+                Span<byte> dest = writer.GetSpan(4 + record.Length);
+                BinaryPrimitives.WriteInt32LittleEndian(dest, record.Length);
+                record.CopyTo(dest[4..]);
+                writer.Advance(4 + record.Length);
+                count++;
+            }
+            _rings[first].Advance(record.Length);
+            _next[first] = _rings[first].Peek(out _nextLength[first]);
+        }
+        for (int i = 0; i < rings; i++)
+            _rings[i].EndDrain();
+        return count;
+    }
+
+    /// <summary>A span's end time (CLOCK_MONOTONIC); 0 for other records (process notices).</summary>
+    private static ulong OrderKey(byte* record, int length) =>
+        length >= HttpEventLayout.EndNs + 8 && *(uint*)record == HttpEventLayout.TypeHttpSpan
+            ? *(ulong*)(record + HttpEventLayout.EndNs)
+            : 0;
+
+    /// <summary>Looks at a record before it is forwarded; returns true to keep it from the pipe.</summary>
+    public delegate bool RecordInterceptor(ReadOnlySpan<byte> record);
+
+    public void Dispose()
+    {
+        foreach (RingBufferReader ring in _rings)
+            ring.Dispose();
+        _interrupt.Dispose();
+    }
+}
