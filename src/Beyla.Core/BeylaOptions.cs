@@ -26,9 +26,10 @@ public sealed class BeylaOptions
 
     /// <summary>
     /// Bytes of kernel ring buffer in all (a power of two, at least 4 KiB), shared evenly by one
-    /// ring per CPU (each a power of two, at least a page). Default 16 MiB: about 50,000 spans,
-    /// which covers a reader held up for 150 ms at 330,000 spans per second spread over the CPUs
-    /// (half that if they all come from one CPU of two).
+    /// ring per online CPU: each ring is the largest power of two within an even share, but at
+    /// least 1 MiB (or this, if smaller). Default 16 MiB: about 50,000 spans, which covers a
+    /// reader held up for 150 ms at 330,000 spans per second spread over the CPUs (on N CPUs,
+    /// 1/N of that for spans that all come from one CPU).
     /// </summary>
     public int RingBufferBytes { get; set; } = 16 * 1024 * 1024;
 

@@ -23,7 +23,8 @@ public sealed class PerCpuRingTests
             .WithEventSource(context => probes = new SocketProbeSet(context))
             .Build();
         await using var collector = new SpanCollector(tracer);
-        Assert.True(probes!.RingCount >= 2, $"one ring per online CPU: {probes.RingCount} rings");
+        Assert.True(probes!.Rings.Count >= 2, $"one ring per online CPU: {probes.Rings.Count} rings");
+        long[] before = probes.Rings.RecordsPerRing;
 
         // one request at a time, to each server in turn: span i ends before request i + 1 starts
         const int Requests = 40;
@@ -34,7 +35,11 @@ public sealed class PerCpuRingTests
         Assert.Equal(Requests, spans.Count);
         Assert.Equal(Requests / 2, spans.Count(s => s.ProcessId == onCpu0.Pid));
         Assert.Equal(Requests / 2, spans.Count(s => s.ProcessId == onCpu1.Pid));
-        // each ring holds one server's spans: without the merge, a drain would hand out one ring's before the other's
+        // the rings of CPUs 0 and 1 (the first two, with CPUs 0-N online) each had one server's spans
+        long[] after = probes.Rings.RecordsPerRing;
+        Assert.True(after[0] - before[0] >= Requests / 2, $"ring of CPU 0: {after[0] - before[0]} records");
+        Assert.True(after[1] - before[1] >= Requests / 2, $"ring of CPU 1: {after[1] - before[1]} records");
+        // without the merge, a drain would hand out one ring's spans before the other's
         Assert.Equal(Enumerable.Range(0, Requests).Select(i => $"/hello/cpu-order-{i}"), spans.Select(s => s.Path));
     }
 

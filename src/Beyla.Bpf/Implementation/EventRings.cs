@@ -27,7 +27,10 @@ internal sealed unsafe class EventRings : IDisposable
         _interrupt = interrupt;
         _next = new byte*[rings.Length];
         _nextLength = new int[rings.Length];
+        _recordsPerRing = new long[rings.Length];
     }
+
+    private readonly long[] _recordsPerRing;
 
     /// <summary>Bytes of each ring.</summary>
     public int RingBytes { get; private init; }
@@ -35,16 +38,24 @@ internal sealed unsafe class EventRings : IDisposable
     /// <summary>How many rings there are (one per CPU online when they were made).</summary>
     public int Count => _rings.Length;
 
+    /// <summary>The least a CPU's ring gets however many CPUs share the total (unless the total is smaller): about 3,000 spans.</summary>
+    public const int MinRingBytes = 1024 * 1024;
+
     /// <summary>
-    /// The size of each CPU's ring when <paramref name="totalBytes"/> are shared among
-    /// <paramref name="cpus"/> CPUs: a power of two, at least a page.
+    /// The size of each CPU's ring when <paramref name="totalBytes"/> (a power of two) are shared
+    /// among <paramref name="cpus"/> CPUs: the largest power of two within an even share, but at
+    /// least <see cref="MinRingBytes"/> (or the total, if smaller) and a page.
     /// </summary>
     public static int RingBytesFor(int totalBytes, int cpus)
     {
         int share = totalBytes / Math.Max(cpus, 1);
         int bytes = share <= 1 ? 1 : 1 << (31 - int.LeadingZeroCount(share));
+        bytes = Math.Max(bytes, Math.Min(totalBytes, MinRingBytes));
         return Math.Max(bytes, LibC.GetPageSize());
     }
+
+    /// <summary>Records handed on from each ring so far (for tests).</summary>
+    internal long[] RecordsPerRing => [.. _recordsPerRing];
 
     /// <summary>
     /// Makes a ring of <paramref name="ringBytes"/> for each CPU in <paramref name="cpus"/>;
@@ -89,39 +100,56 @@ internal sealed unsafe class EventRings : IDisposable
     /// <summary>A ring, as the template of the map-in-map's values (all rings are alike).</summary>
     public int TemplateFd => _rings[0].Fd;
 
-    /// <summary>Puts each ring in the loaded map-in-map <paramref name="ringsMapFd"/> at its CPU's index.</summary>
-    public void Install(int ringsMapFd)
+    /// <summary>
+    /// Fills the loaded map-in-map <paramref name="ringsMapFd"/> (one slot per possible CPU,
+    /// <paramref name="possibleCpus"/>): each CPU's ring at its index, and in the slot of a CPU
+    /// that was offline (it may come online later) one of the rings, so that no CPU is without one.
+    /// </summary>
+    public void Install(int ringsMapFd, int possibleCpus)
     {
-        for (int i = 0; i < _rings.Length; i++)
+        for (int cpu = 0; cpu < possibleCpus; cpu++)
         {
-            uint key = (uint)_cpus[i];
-            int fd = _rings[i].Fd;
+            int index = Array.IndexOf(_cpus, cpu);
+            uint key = (uint)cpu;
+            int fd = _rings[index >= 0 ? index : cpu % _rings.Length].Fd;
             if (LibBpf.MapUpdateElem(ringsMapFd, &key, &fd, 0) != 0)
-                throw BpfException.FromErrno($"put the ring buffer of CPU {key} in event_rings", Marshal.GetLastPInvokeError());
+                throw BpfException.FromErrno($"put a ring buffer in event_rings for CPU {cpu}", Marshal.GetLastPInvokeError());
         }
     }
 
-    /// <summary>The CPUs online now, from <c>/sys/devices/system/cpu/online</c> ("0-3,6"); every possible one if that cannot be read.</summary>
+    /// <summary>The CPUs online now, from <c>/sys/devices/system/cpu/online</c>; every possible one if that cannot be read.</summary>
     public static List<int> OnlineCpus(int possible)
     {
-        var cpus = new List<int>();
+        string? list = null;
         try
         {
-            foreach (string range in File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(',', StringSplitOptions.RemoveEmptyEntries))
-            {
-                string[] ends = range.Split('-');
-                int first = int.Parse(ends[0], System.Globalization.CultureInfo.InvariantCulture);
-                int last = ends.Length > 1 ? int.Parse(ends[1], System.Globalization.CultureInfo.InvariantCulture) : first;
-                for (int cpu = first; cpu <= last && cpu < possible; cpu++)
-                    cpus.Add(cpu);
-            }
+            list = File.ReadAllText("/sys/devices/system/cpu/online");
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            cpus.Clear();
         }
+        List<int> cpus = list is null ? [] : ParseCpuList(list, possible);
         if (cpus.Count == 0)
             cpus.AddRange(Enumerable.Range(0, Math.Max(possible, 1)));
+        return cpus;
+    }
+
+    /// <summary>The CPUs below <paramref name="possible"/> in a kernel CPU list ("0-3,6"); none if it cannot be parsed.</summary>
+    public static List<int> ParseCpuList(string list, int possible)
+    {
+        var cpus = new List<int>();
+        foreach (string range in list.Trim().Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] ends = range.Split('-');
+            if (ends.Length > 2
+                || !int.TryParse(ends[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int first)
+                || !int.TryParse(ends[^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int last))
+            {
+                return [];
+            }
+            for (int cpu = first; cpu <= last && cpu < possible; cpu++)
+                cpus.Add(cpu);
+        }
         return cpus;
     }
 
@@ -167,9 +195,11 @@ internal sealed unsafe class EventRings : IDisposable
     /// <summary>
     /// Copies up to <paramref name="maxRecords"/> committed records into <paramref name="writer"/>
     /// (framed, not flushed), except those <paramref name="keep"/> takes for the probe set
-    /// itself; returns the count. Each ring holds its records in the order they were written;
-    /// across rings, the record that ended first goes first (spans by their end time, other
-    /// records before spans), so that consumers see spans in about the order they ended.
+    /// itself; returns the count. Only records committed when the drain began are taken, so that
+    /// the rings are merged as they were at one moment: each ring's records in the order they
+    /// were written, and across rings the span that ended first goes first (other records before
+    /// spans). Consumers see spans in about the order they ended (within a ring, a span reported
+    /// at a close can follow one that ended after it).
     /// </summary>
     public int Drain(PipeWriter writer, int maxRecords, RecordInterceptor? keep = null)
     {
@@ -205,6 +235,7 @@ internal sealed unsafe class EventRings : IDisposable
                 record.CopyTo(dest[4..]);
                 writer.Advance(4 + record.Length);
                 count++;
+                _recordsPerRing[first]++;
             }
             _rings[first].Advance(record.Length);
             _next[first] = _rings[first].Peek(out _nextLength[first]);

@@ -23,6 +23,7 @@ internal sealed unsafe class RingBufferReader : IDisposable
     private readonly byte* _data;
     private readonly ulong _mask;
     private ulong _position; // between BeginDrain and EndDrain: the next record to look at
+    private ulong _end;      // between BeginDrain and EndDrain: the producer position when the drain began
 
     /// <summary>Maps the ring <paramref name="ring"/> (owned from here on) of <paramref name="dataSize"/> bytes.</summary>
     public RingBufferReader(FileDescriptorHandle ring, int dataSize)
@@ -53,15 +54,20 @@ internal sealed unsafe class RingBufferReader : IDisposable
 
     public bool HasData() => Volatile.Read(ref *_consumerPos) < Volatile.Read(ref *_producerPos);
 
-    public void BeginDrain() => _position = Volatile.Read(ref *_consumerPos);
+    /// <summary>Starts a drain of the records written so far (later ones wait for the next drain).</summary>
+    public void BeginDrain()
+    {
+        _position = Volatile.Read(ref *_consumerPos);
+        _end = Volatile.Read(ref *_producerPos);
+    }
 
     /// <summary>
-    /// The next committed record (discarded ones are passed over), or null when the ring holds
-    /// none: empty, or the next record is still being written.
+    /// The next committed record of the drain (discarded ones are passed over), or null when
+    /// there is none: no more were written before the drain began, or the next is still being written.
     /// </summary>
     public byte* Peek(out int length)
     {
-        while (_position < Volatile.Read(ref *_producerPos))
+        while (_position < _end)
         {
             byte* header = _data + (_position & _mask);
             uint lengthWord = Volatile.Read(ref *(uint*)header);

@@ -70,7 +70,7 @@ internal sealed class SocketProbeSet : IEventSource
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.Load();
-            _rings.Install(_object.MapFd("event_rings"));
+            _rings.Install(_object.MapFd("event_rings"), Math.Max(_cpus, 1));
             _pidsFd = _object.MapFd("traced_pids");
             _pidBits = new PidBitmap(_object.MapFd("traced_pid_bits"));
             _sweeper = new DeadProcessSweeper(_object);
@@ -120,8 +120,8 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>The processes that have TLS probes of their own attached, now (a copy; for tests).</summary>
     internal int[] TlsProbedProcessIds => _tls?.ProbedProcessIds ?? [];
 
-    /// <summary>How many ring buffers the kernel writes to (one per online CPU; for tests).</summary>
-    internal int RingCount => _rings.Count;
+    /// <summary>The ring buffers the kernel writes to (one per online CPU; for tests).</summary>
+    internal EventRings Rings => _rings;
 
     /// <summary>The TLS probe set, when TLS is traced (for tests).</summary>
     internal TlsProbeSet? Tls => _tls;

@@ -211,9 +211,9 @@ struct {
  * One ring buffer per CPU, in an array indexed by CPU: a record is reserved and committed in the
  * ring of the CPU its program runs on (a tracepoint program does not migrate), so producers on
  * different CPUs never contend for one ring's lock and producer position, which would move
- * between their caches with every record. User space creates the rings (the size here is a
- * placeholder, set before load) and reads them all. A CPU without a ring (brought online after
- * the rings were made) uses ring 0.
+ * between their caches with every record. User space creates the rings (the definition here is
+ * only a template) and reads them all; the slot of a CPU that was offline then holds another
+ * CPU's ring.
  */
 struct event_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -227,16 +227,11 @@ struct {
 	__array(values, struct event_ring);
 } event_rings SEC(".maps");
 
-/* The ring of the CPU this runs on, or ring 0; null only if there are no rings. */
+/* The ring of the CPU this runs on; null only before user space has put the rings in. */
 static __always_inline void *this_cpu_ring(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	void *ring = bpf_map_lookup_elem(&event_rings, &cpu);
-	if (!ring) {
-		cpu = 0;
-		ring = bpf_map_lookup_elem(&event_rings, &cpu);
-	}
-	return ring;
+	return bpf_map_lookup_elem(&event_rings, &cpu);
 }
 
 /* 1 while the reader sleeps for want of records (user space sets it after a while with nothing
