@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Beyla.Implementation;
 
 namespace Beyla.Bpf.Tests;
@@ -23,14 +20,14 @@ public sealed class IdleReaderTests
 
         (int sleeps, int kernelWakes, int timedWakes) = await AsleepAsync(probes!, 0);
         Assert.True(sleeps > 0, "the reader never went to sleep with nothing to read");
-        await SendAsync(port, "/hello/idle-1");
+        await OneShotRequest.SendAsync(port, "/hello/idle-1");
         Assert.Equal("/hello/idle-1", Assert.Single(await collector.WaitForAsync(1)).Path);
         Assert.Equal((kernelWakes + 1, timedWakes), (probes!.ReaderSleep.KernelWakes, probes.ReaderSleep.TimedWakes));
 
         // again, once the reader is asleep again
         (sleeps, kernelWakes, timedWakes) = await AsleepAsync(probes, sleeps);
         Assert.True(sleeps > 1, "the reader did not go to sleep again");
-        await SendAsync(port, "/hello/idle-2");
+        await OneShotRequest.SendAsync(port, "/hello/idle-2");
         Assert.Equal(2, (await collector.WaitForAsync(2)).Count);
         Assert.Equal((kernelWakes + 1, timedWakes), (probes.ReaderSleep.KernelWakes, probes.ReaderSleep.TimedWakes));
     }
@@ -42,16 +39,5 @@ public sealed class IdleReaderTests
             await Task.Delay(10);
         await Task.Delay(50); // it set the flag just before it counted the sleep: now it polls
         return probes.ReaderSleep;
-    }
-
-    private static async Task SendAsync(int port, string path)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(IPAddress.Loopback, port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
-        var buffer = new byte[4096];
-        while (await socket.ReceiveAsync(buffer) > 0)
-        {
-        }
     }
 }

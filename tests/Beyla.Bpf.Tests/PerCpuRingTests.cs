@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Beyla.Implementation;
 
 namespace Beyla.Bpf.Tests;
@@ -29,7 +26,7 @@ public sealed class PerCpuRingTests
         // one request at a time, to each server in turn: span i ends before request i + 1 starts
         const int Requests = 40;
         for (int i = 0; i < Requests; i++)
-            await SendAsync(i % 2 == 0 ? port0 : port1, $"/hello/cpu-order-{i}");
+            await OneShotRequest.SendAsync(i % 2 == 0 ? port0 : port1, $"/hello/cpu-order-{i}");
 
         List<HttpSpan> spans = await collector.WaitForAsync(Requests, s => s.Path.StartsWith("/hello/cpu-order-", StringComparison.Ordinal));
         Assert.Equal(Requests, spans.Count);
@@ -41,16 +38,5 @@ public sealed class PerCpuRingTests
         Assert.True(after[1] - before[1] >= Requests / 2, $"ring of CPU 1: {after[1] - before[1]} records");
         // without the merge, a drain would hand out one ring's spans before the other's
         Assert.Equal(Enumerable.Range(0, Requests).Select(i => $"/hello/cpu-order-{i}"), spans.Select(s => s.Path));
-    }
-
-    private static async Task SendAsync(int port, string path)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(IPAddress.Loopback, port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
-        var buffer = new byte[4096];
-        while (await socket.ReceiveAsync(buffer) > 0)
-        {
-        }
     }
 }
