@@ -587,22 +587,13 @@ __noinline int beyla_append_head(struct request_slot *r, struct scratch *s, __u3
 #define BYTES_EQUAL_TO(w, pattern) (~(((((w) ^ (pattern)) & LOW7) + LOW7) | ((w) ^ (pattern)) | LOW7))
 #define NEWLINES 0x0a0a0a0a0a0a0a0aULL
 
-/* The index (0-7) of the lowest byte marked 0x80 in m (m != 0, as BYTES_EQUAL_TO gives). */
+/* The index (0-7) of the lowest byte marked 0x80 in m (m != 0, as BYTES_EQUAL_TO gives), without
+ * branches: the lowest mark shifted to bit 0 of its byte is 1 << 8j; times 0x0001020304050607 it
+ * puts byte 7 - j of the constant, which is j, in the top byte. Branches here multiplied the
+ * paths the verifier walks in every scan loop (loading took seconds). */
 static __always_inline __u32 lowest_marked_byte(__u64 m)
 {
-	__u64 low = m & -m;
-	__u32 j = 0;
-	if (low >> 32) {
-		j += 4;
-		low >>= 32;
-	}
-	if (low >> 16) {
-		j += 2;
-		low >>= 16;
-	}
-	if (low >> 8)
-		j += 1;
-	return j;
+	return (__u32)((((m & -m) >> 7) * 0x0001020304050607ULL) >> 56);
 }
 
 #define HEAD_WORDS_PER_CALL 4 /* 32 bytes per call of the word scanners: fewer calls, same verification */
