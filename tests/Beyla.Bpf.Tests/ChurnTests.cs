@@ -258,7 +258,11 @@ public sealed class ChurnTests
         AssertClientAndServerSpans(sent, spans, server);
         Assert.Equal(0, tracer.Statistics.EventsLostInSources);
         Assert.Empty(leftovers);
-        Assert.Equal(perfEventsBefore, PerfEventFds());
+        // Every curl's probes are closed: no more perf events than before the curls ran. (Fewer
+        // is possible: once, in a whole-suite run, 9 perf events open when this test began, not
+        // this tracer's, were gone by its end.)
+        int perfEventsAfter = PerfEventFds();
+        Assert.True(perfEventsAfter <= perfEventsBefore, $"perf events {perfEventsBefore} before the curls, {perfEventsAfter} after");
     }
 
     [BpfFact]
