@@ -14,11 +14,12 @@ namespace Beyla.Implementation;
 internal sealed unsafe class EventRings : IDisposable
 {
     private readonly RingBufferReader[] _rings;
+    private readonly int[] _cpus;    // the CPU of each ring
     private readonly FileDescriptorHandle _interrupt; // an eventfd: Interrupt ends a Wait early
     private readonly byte*[] _next;  // during a drain: each ring's next record, null when it has none
     private readonly int[] _nextLength;
-
-    private readonly int[] _cpus;    // the CPU of each ring
+    private readonly ulong[] _nextKey; // and its OrderKey
+    private readonly long[] _recordsPerRing;
 
     private EventRings(RingBufferReader[] rings, int[] cpus, FileDescriptorHandle interrupt)
     {
@@ -27,13 +28,9 @@ internal sealed unsafe class EventRings : IDisposable
         _interrupt = interrupt;
         _next = new byte*[rings.Length];
         _nextLength = new int[rings.Length];
+        _nextKey = new ulong[rings.Length];
         _recordsPerRing = new long[rings.Length];
     }
-
-    private readonly long[] _recordsPerRing;
-
-    /// <summary>Bytes of each ring.</summary>
-    public int RingBytes { get; private init; }
 
     /// <summary>How many rings there are (one per CPU online when they were made).</summary>
     public int Count => _rings.Length;
@@ -87,7 +84,7 @@ internal sealed unsafe class EventRings : IDisposable
             int interrupt = LibC.EventFd(0, LibC.EfdCloexec | LibC.EfdNonblock);
             if (interrupt < 0)
                 throw BpfException.FromErrno("create an eventfd to interrupt waits on the ring buffers", Marshal.GetLastPInvokeError());
-            return new EventRings([.. rings], [.. cpus], new FileDescriptorHandle(interrupt)) { RingBytes = ringBytes };
+            return new EventRings([.. rings], [.. cpus], new FileDescriptorHandle(interrupt));
         }
         catch
         {
@@ -207,7 +204,7 @@ internal sealed unsafe class EventRings : IDisposable
         for (int i = 0; i < rings; i++)
         {
             _rings[i].BeginDrain();
-            _next[i] = _rings[i].Peek(out _nextLength[i]);
+            PeekNext(i);
         }
         int count = 0;
         while (count < maxRecords)
@@ -216,13 +213,10 @@ internal sealed unsafe class EventRings : IDisposable
             ulong firstKey = 0;
             for (int i = 0; i < rings; i++)
             {
-                if (_next[i] == null)
-                    continue;
-                ulong key = OrderKey(_next[i], _nextLength[i]);
-                if (first < 0 || key < firstKey)
+                if (_next[i] != null && (first < 0 || _nextKey[i] < firstKey))
                 {
                     first = i;
-                    firstKey = key;
+                    firstKey = _nextKey[i];
                 }
             }
             if (first < 0)
@@ -238,11 +232,19 @@ internal sealed unsafe class EventRings : IDisposable
                 _recordsPerRing[first]++;
             }
             _rings[first].Advance(record.Length);
-            _next[first] = _rings[first].Peek(out _nextLength[first]);
+            PeekNext(first);
         }
         for (int i = 0; i < rings; i++)
             _rings[i].EndDrain();
         return count;
+    }
+
+    /// <summary>Looks at ring <paramref name="i"/>'s next record of the drain, and works out its place in the merge once.</summary>
+    private void PeekNext(int i)
+    {
+        _next[i] = _rings[i].Peek(out _nextLength[i]);
+        if (_next[i] != null)
+            _nextKey[i] = OrderKey(_next[i], _nextLength[i]);
     }
 
     /// <summary>A span's end time (CLOCK_MONOTONIC); 0 for other records (process notices).</summary>

@@ -56,6 +56,7 @@ internal sealed class SocketProbeSet : IEventSource
         {
             bool all = context.Processes.IsAll;
             _cpus = LibBpf.NumPossibleCpus();
+            int ringSlots = Math.Max(_cpus, 1); // event_rings: one slot per possible CPU
             List<int> onlineCpus = EventRings.OnlineCpus(_cpus);
             int ringBytes = EventRings.RingBytesFor(context.Options.RingBufferBytes, onlineCpus.Count);
             var settings = new ProbeSettings
@@ -65,12 +66,12 @@ internal sealed class SocketProbeSet : IEventSource
                 TlsEnabled = context.Options.TraceTls ? 1u : 0u,
             };
             _object.SetReadOnlyData(settings);
-            _object.SetMaxEntries("event_rings", Math.Max(_cpus, 1));
+            _object.SetMaxEntries("event_rings", ringSlots);
             _rings = EventRings.Create(ringBytes, onlineCpus);
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.Load();
-            _rings.Install(_object.MapFd("event_rings"), Math.Max(_cpus, 1));
+            _rings.Install(_object.MapFd("event_rings"), ringSlots);
             _pidsFd = _object.MapFd("traced_pids");
             _pidBits = new PidBitmap(_object.MapFd("traced_pid_bits"));
             _sweeper = new DeadProcessSweeper(_object);
