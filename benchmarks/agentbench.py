@@ -1,6 +1,17 @@
-"""What the benchmark scripts share: starting the sample agent, naming a build, nginx's config."""
+"""What the benchmark scripts share: starting the sample agent, naming a build, nginx's config,
+the floor's no-op programs."""
 import os
 import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The floor under any tracer on the socket probe set's hooks: configuration -> the programs of
+# benchmarks/syscall_hooks/floor.bpf.c (no-op programs on every tracepoint socket.bpf.c uses) it
+# attaches, by name prefix.
+FLOORS = {
+    "hooks only": ["exit_", "enter_", "connect_", "close_", "openat_", "process_"],
+    "hooks, no write entry": ["exit_", "connect_", "close_", "openat_", "process_"],
+}
 
 
 def agent_label(agent_dll):
@@ -38,3 +49,24 @@ http {{ access_log {access_log}; keepalive_requests 1000000;
   server {{ listen 127.0.0.1:{port}{listen_options}; {server_options} location / {{ return 200 "hello\\n"; }} }} }}
 """)
     return conf
+
+
+def build_floor(work):
+    """Compiles the floor object and its loader into work; returns the loader's command prefix."""
+    hooks = os.path.join(ROOT, "benchmarks/syscall_hooks")
+    obj = os.path.join(work, "floor.bpf.o")
+    loader = os.path.join(work, "loader")
+    subprocess.run(["clang-14", "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", os.path.join(hooks, "floor.bpf.c"), "-o", obj], check=True)
+    subprocess.run(["clang-14", "-O2", os.path.join(hooks, "loader.c"), "-o", loader, "-lbpf"], check=True)
+    if not os.path.exists("/sys/kernel/tracing/events"):  # libbpf attaches tracepoints through tracefs
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], check=True)
+    return [loader, obj, "3600"]
+
+
+def start_floor(loader, config):
+    """The floor's no-op programs, attached; returns the loader process."""
+    proc = subprocess.Popen(loader + FLOORS[config], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("attached"):
+        raise SystemExit(f"the floor's loader failed: {line!r}")
+    return proc

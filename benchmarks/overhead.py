@@ -13,9 +13,17 @@ falls on every configuration alike:
             OpenTelemetry SDK's ASP.NET Core instrumentation, traces through a batch
             processor and metrics through a periodic reader into exporters that count
 
+and with --floor two more, the floor under any tracer on these hooks:
+
+  hooks only            every tracepoint the socket probe set attaches, each with a program
+                        that returns at once (benchmarks/syscall_hooks/floor.bpf.c)
+  hooks, no write entry the same without the sys_enter_write* hooks (they only note when a
+                        write started)
+
 and reports per configuration the median requests/s and p99 latency over the rounds, their
 ratios to untraced (paired within each round, median over rounds), CPU per 1,000 requests
-(the server's, from /proc/<pid>/stat, and the agent's, over the measured window only), spans
+(the server's, from /proc/<pid>/stat, the agent's, over the measured window only, and wrk's,
+which shares the two cores and whose own syscalls pay the hooks' early exits), spans
 seen / requests sent, and the BPF programs' run time per request (bpftool,
 kernel.bpf_stats_enabled=1, which itself adds two clock reads per program run;
 --no-bpf-stats to leave it off).
@@ -34,11 +42,12 @@ builds in turn ("traced <checkout>" rows): an A/B of two commits in one run, on 
 
 usage: sudo python3 benchmarks/overhead.py [--seconds 8] [--rounds 3] [--servers nginx,kestrel]
            [--connections 32] [--threads 2] [--warmup 5] [--agent-warmup 3] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
-           [--agent CHECKOUT/samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll ...]
+           [--agent CHECKOUT/samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll ...] [--floor]
 """
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -48,7 +57,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import agent_label, start_agent, write_nginx_conf
+from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -169,7 +178,14 @@ def start_kestrel(otel):
     return Server("kestrel+otel" if otel else "kestrel", ["dotnet", SERVER_DLL, "--urls", f"http://127.0.0.1:{port}"], port, env=env)
 
 
+def children_cpu_ms():
+    """User + system CPU, in ms, of this script's finished children (wrk among them) so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000
+
+
 def wrk(a, server, seconds, lua):
+    cpu0 = children_cpu_ms()
     out = sh("wrk", "-t", str(a.threads), "-c", str(a.connections), "-d", f"{seconds}s", "--latency",
              "-s", lua, f"http://127.0.0.1:{server.port}{PATH}")
     sent = int(re.search(r"^sent: (\d+)", out, re.M).group(1))
@@ -183,6 +199,7 @@ def wrk(a, server, seconds, lua):
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p99_ms": parse_duration(p99.group(1), p99.group(2)),
         "errors": (errors.group(1) if errors else "") + (f" non-2xx {non2xx.group(1)}" if non2xx else ""),
+        "wrk_cpu_ms": children_cpu_ms() - cpu0,
     }
 
 
@@ -201,11 +218,16 @@ def wait_quiet(seconds):
     return foreign
 
 
-def measure(a, server, config, lua, tracers):
+def measure(a, server, config, lua, tracers, loader=None):
     """One measured window: wrk for a.seconds against server, traced (config in tracers: its
-    agent build and mode) or not."""
+    agent build and mode), under the floor's no-op programs (config in FLOORS), or neither."""
     agent = None
+    floor = None
     ours = set()
+    if config in FLOORS:
+        floor = start_floor(loader, config)
+        ours = owned_programs(floor.pid) & set(prog_stats())
+        OUR_PROGRAMS.update(ours)
     if config in tracers:
         agent_dll, agent_mode = tracers[config]
         options = [x for pid in server.pids() for x in ("--pid", str(pid))]
@@ -245,13 +267,19 @@ def measure(a, server, config, lua, tracers):
         r["programs"][name] = (old[0] + cnt, old[1] + ns)
     if agent:
         time.sleep(1)  # the last spans through the ring buffer
-        agent.send_signal(signal.SIGINT)
+        agent.send_signal(signal.SIGTERM)
         _, err = agent.communicate(timeout=60)
         m = re.search(r"summary: spans=(\d+) lost=(\d+)", err)
         if not m:
             raise SystemExit(f"no summary line from the agent: {err}")
         r["spans"], r["lost"] = int(m.group(1)), int(m.group(2))
         # The kernel frees the programs a little after the agent exits; start the next window without them.
+        deadline = time.monotonic() + 10
+        while ours & set(prog_stats()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if floor:
+        floor.terminate()
+        floor.wait()
         deadline = time.monotonic() + 10
         while ours & set(prog_stats()) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -275,6 +303,8 @@ def main():
     ap.add_argument("--no-bpf-stats", action="store_true", help="leave kernel.bpf_stats_enabled alone (no BPF ns/request)")
     ap.add_argument("--agent", action="append", default=[], metavar="DLL",
                     help="an agent build to trace with (repeat for an A/B; default: this tree's, built first)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also measure the hooks alone, with programs that return at once, with and without the write-entry hooks")
     a = ap.parse_args()
     servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     if any(s not in ("nginx", "kestrel") for s in servers) or not servers:
@@ -310,6 +340,8 @@ def main():
     previous_stats = open(stats_path).read().strip()
     started = []
     results = {}  # (server, config) -> [round results]
+    floors = list(FLOORS) if a.floor else []
+    loader = build_floor(work) if a.floor else None
     try:
         if not a.no_bpf_stats:
             with open(stats_path, "w") as f:
@@ -319,13 +351,13 @@ def main():
             if s == "nginx":
                 srv = start_nginx(work)
                 started.append(srv)
-                plan.append(("nginx", {"untraced": srv, **{t: srv for t in tracers}}))
+                plan.append(("nginx", {"untraced": srv, **{t: srv for t in tracers}, **{f: srv for f in floors}}))
             else:
                 plain = start_kestrel(False)
                 started.append(plain)
                 otel = start_kestrel(True)
                 started.append(otel)
-                plan.append(("kestrel", {"untraced": plain, **{t: plain for t in tracers}, "otel": otel}))
+                plan.append(("kestrel", {"untraced": plain, **{t: plain for t in tracers}, **{f: plain for f in floors}, "otel": otel}))
         for label, configs in plan:
             for srv in dict.fromkeys(configs.values()):
                 print(f"warm-up: {srv.name} {a.warmup} s", file=sys.stderr)
@@ -341,7 +373,7 @@ def main():
                         foreign = wait_quiet(a.quiet_wait)
                         if foreign:
                             print(f"  another tracer is still loaded after {a.quiet_wait} s ({', '.join(foreign[:4])}...)", file=sys.stderr)
-                        r = measure(a, configs[config], config, lua, tracers)
+                        r = measure(a, configs[config], config, lua, tracers, loader)
                         if not r["disturbed"] or redos >= a.redo:
                             break
                         redos += 1
@@ -352,6 +384,7 @@ def main():
                     results.setdefault((label, config), []).append(r)
                     extra = f" spans={r['spans']} lost={r['lost']}" if "spans" in r else ""
                     print(f"round {rnd + 1}/{a.rounds} {label:<8} {config:<9} {r['rps']:>9.0f} req/s  p99 {r['p99_ms']:.2f} ms  "
+                          f"wrk cpu {r['wrk_cpu_ms']:.0f} ms  "
                           f"sent={r['sent']} completed={r['completed']}{extra}"
                           f"  server cpu {r['server_cpu_ms']:.0f} ms  agent cpu {r['agent_user_ms']:.0f} user + {r['agent_sys_ms']:.0f} sys ms"
                           f"  steal {r['steal_ms']:.0f} ms"
@@ -376,7 +409,8 @@ def main():
     for label in servers:
         base = results[(label, "untraced")]
         base_cpu = sum(r["server_cpu_ms"] for r in base) / sum(r["sent"] for r in base) * 1000
-        for config in ("untraced", *tracers, "otel"):
+        base_wrk = sum(r["wrk_cpu_ms"] for r in base) / sum(r["sent"] for r in base) * 1000
+        for config in ("untraced", *tracers, *floors, "otel"):
             rs = results.get((label, config))
             if not rs:
                 continue
@@ -390,6 +424,7 @@ def main():
             server_cpu = sum(r["server_cpu_ms"] for r in rs) / sent * 1000
             agent_cpu = sum(r["agent_cpu_ms"] for r in rs) / sent * 1000
             agent_user = sum(r["agent_user_ms"] for r in rs) / sent * 1000
+            wrk_cpu = sum(r["wrk_cpu_ms"] for r in rs) / sent * 1000
             bpf_ns = sum(ns for r in rs for _, ns in r["programs"].values()) / sent
             if config in tracers:
                 spans = sum(r["spans"] for r in rs)
@@ -401,17 +436,21 @@ def main():
             else:
                 seen = ""
             added = server_cpu - base_cpu + agent_cpu
+            added_all = added + wrk_cpu - base_wrk
             rows.append([
                 label, ("traced (Beyla agent)" if config == "traced" else "untraced" if config == "untraced"
-                        else "OpenTelemetry SDK in-process" if config == "otel" else f"{config} (Beyla agent)"),
+                        else "OpenTelemetry SDK in-process" if config == "otel"
+                        else f"{config} (no-op programs)" if config in FLOORS else f"{config} (Beyla agent)"),
                 f"{rps:,.0f}", f"{rps_ratio:.2f}", f"{p99:.2f}", f"{p99_ratio:.2f}",
                 f"{server_cpu:.1f}", f"{agent_cpu:.1f} ({agent_user:.1f} user)" if config in tracers else "",
                 f"{added:+.1f}" if config != "untraced" else "",
+                f"{wrk_cpu:.1f}", f"{added_all:+.1f}" if config != "untraced" else "",
                 f"{bpf_ns / 1000:.2f}" if config in tracers and not a.no_bpf_stats else "",
                 seen,
             ])
     header = ["server", "configuration", "req/s (median)", "× untraced (median of rounds)", "p99 ms (median)", "× untraced",
-              "server CPU ms / 1k req", "agent CPU ms / 1k req", "added CPU ms / 1k req", "BPF µs / req", "spans / requests sent"]
+              "server CPU ms / 1k req", "agent CPU ms / 1k req", "added CPU ms / 1k req",
+              "wrk CPU ms / 1k req", "added CPU with wrk's", "BPF µs / req", "spans / requests sent"]
     print()
     print(f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} cores; wrk -t{a.threads} -c{a.connections}, "
           f"{a.rounds} rounds of {a.seconds} s interleaved; agent: {agent_desc}; bpf_stats {'off' if a.no_bpf_stats else 'on'}; "

@@ -18,13 +18,18 @@ threads' context switches while it traces one long run (--exchanges, 1,000,000 b
 300,000 unmeasured to warm it up), per 1,000 spans. Runs of about a second do not do for that:
 the agent's fixed cost for a newly traced process swamps its cost per span.
 
+--floor adds the floor under any tracer on these hooks: pingpong timed with no-op programs on
+every tracepoint the socket probe set uses (benchmarks/syscall_hooks/floor.bpf.c), and again
+without the write-entry hooks (sys_enter_write*). The difference to "none" is what the hooks
+cost whatever their programs do.
+
 --bpf-time measures the kernel side instead: with kernel.bpf_stats_enabled=1, each BPF program's
 run time per exchange (bpftool prog show) while the agent traces a run, medians over rounds. The
 stats add two clock reads per program run: compare builds with each other, not with the
 figures measured without them.
 
 Needs root and clang-14 (scripts/setup.sh); run with no other tracer loaded.
-usage: sudo python3 benchmarks/pingpong.py [--rounds 5] [--exchanges 200000] [--agent DLL ...] [--agent-cpu | --bpf-time]
+usage: sudo python3 benchmarks/pingpong.py [--rounds 5] [--exchanges 200000] [--agent DLL ...] [--floor] [--agent-cpu | --bpf-time]
 """
 import argparse
 import json
@@ -38,7 +43,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import agent_label, start_agent
+from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -176,6 +181,7 @@ def main():
     ap.add_argument("--exchanges", type=int, default=200000, help="exchanges per timed run")
     ap.add_argument("--agent", action="append", help="a built beyla-agent.dll (repeatable: A/B); default: build this tree's")
     ap.add_argument("--agent-cpu", action="store_true", help="measure the agent's CPU and context switches per 1,000 spans instead")
+    ap.add_argument("--floor", action="store_true", help="also time pingpong under no-op programs on the same hooks")
     ap.add_argument("--bpf-time", action="store_true", help="measure each BPF program's run time per exchange instead (bpf_stats)")
     a = ap.parse_args()
     if a.agent_cpu and "--exchanges" not in sys.argv:
@@ -194,8 +200,18 @@ def main():
             return report_bpf_time(a, agents, work)
         none = []
         results = {dll: {"untraced": [], "traced": [], "spans": 0, "lost": 0} for dll in agents}
+        loader = build_floor(work) if a.floor else None
+        floors = {f: [] for f in FLOORS} if a.floor else {}
         for r in range(a.rounds):
             none.append(timed(os.path.join(work, "pingpong"), a.exchanges))
+            for f, times in floors.items():
+                floor = start_floor(loader, f)
+                try:
+                    times.append(timed(os.path.join(work, "pingpong"), a.exchanges))
+                finally:
+                    floor.terminate()
+                    floor.wait()
+                print(f"round {r + 1}/{a.rounds}  {f}: {times[-1]:.0f} ns", flush=True)
             for dll in agents:
                 u, t, spans, lost = with_agent(dll, work, a.exchanges)
                 res = results[dll]
@@ -222,6 +238,9 @@ def main():
                   f"{res['spans']:,} / {expected:,} (lost {res['lost']}) |")
             if res["spans"] + res["lost"] != expected:
                 print(f"  spans + lost != expected for {dll}: something went by uncounted")
+        for f, times in floors.items():
+            added = statistics.median(x - n for x, n in zip(times, none))
+            print(f"| {f} (no-op programs) | {base:.0f} | | {statistics.median(times):.0f} | | {added:+.0f} | |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

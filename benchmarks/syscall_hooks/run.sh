@@ -2,7 +2,8 @@
 # What syscall hooks cost beyond their programs: ns per writev (hooked) and per getppid (not
 # hooked) in an untraced process, with no program, with no-op programs on the per-syscall
 # tracepoints sys_enter_writev/sys_exit_writev ("tp"), and on raw_tracepoint sys_enter/sys_exit
-# ("raw"). Each program only does the pid lookup our real ones start with. Needs root, clang-14,
+# ("raw"). Each program only does the pid lookup our real ones start with (loader.c attaches the
+# programs of noop.bpf.o named tp_* or raw_*). Needs root, clang-14,
 # libbpf-dev; run with no other tracer loaded.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,7 +15,7 @@ clang-14 -O2 loop.c -o "$work/loop"
 cd "$work"
 for mode in none tp raw; do
   loader=""
-  if [ "$mode" != none ]; then ./loader "$mode" 60 & loader=$!; sleep 1.5; fi
+  if [ "$mode" != none ]; then ./loader noop.bpf.o 60 "${mode}_" & loader=$!; sleep 1.5; fi
   echo "$mode: writev $(./loop) $(./loop) $(./loop) ns; getppid $(./loop getppid) $(./loop getppid) $(./loop getppid) ns"
   if [ -n "$loader" ]; then kill "$loader"; wait "$loader" 2>/dev/null || true; fi
 done

@@ -1,0 +1,35 @@
+/*
+ * The floor of any tracer built on the socket probe set's hooks: a program that returns at once
+ * on every tracepoint src/Beyla.Bpf/bpf/socket.bpf.c attaches. What a window with these costs
+ * against an untraced one is what the hooks themselves cost (the tracepoint glue and a program
+ * call), whatever the programs do. Programs named enter_write* are the write-entry hooks, which
+ * only note a write's start time; overhead.py --floor measures the floor with and without them.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+
+#define NOOP(section, name) SEC(section) int name(void *ctx) { return 0; }
+
+NOOP("tracepoint/syscalls/sys_exit_read", exit_read)
+NOOP("tracepoint/syscalls/sys_exit_recvfrom", exit_recvfrom)
+NOOP("tracepoint/syscalls/sys_exit_readv", exit_readv)
+NOOP("tracepoint/syscalls/sys_exit_recvmsg", exit_recvmsg)
+NOOP("tracepoint/syscalls/sys_exit_write", exit_write)
+NOOP("tracepoint/syscalls/sys_exit_sendto", exit_sendto)
+NOOP("tracepoint/syscalls/sys_exit_writev", exit_writev)
+NOOP("tracepoint/syscalls/sys_exit_sendmsg", exit_sendmsg)
+NOOP("tracepoint/syscalls/sys_exit_sendfile64", exit_sendfile)
+NOOP("tracepoint/syscalls/sys_exit_accept", exit_accept)
+NOOP("tracepoint/syscalls/sys_exit_accept4", exit_accept4)
+NOOP("tracepoint/syscalls/sys_enter_connect", connect_enter)
+NOOP("tracepoint/syscalls/sys_enter_close", close_enter)
+NOOP("tracepoint/syscalls/sys_enter_openat", openat_enter)
+NOOP("tracepoint/sched/sched_process_exec", process_exec)
+NOOP("tracepoint/sched/sched_process_exit", process_exit)
+NOOP("raw_tracepoint/sched_process_fork", process_fork)
+NOOP("tracepoint/syscalls/sys_enter_write", enter_write)
+NOOP("tracepoint/syscalls/sys_enter_sendto", enter_sendto)
+NOOP("tracepoint/syscalls/sys_enter_writev", enter_writev)
+NOOP("tracepoint/syscalls/sys_enter_sendmsg", enter_sendmsg)
+NOOP("tracepoint/syscalls/sys_enter_sendfile64", enter_sendfile)
