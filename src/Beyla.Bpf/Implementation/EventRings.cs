@@ -35,6 +35,9 @@ internal sealed unsafe class EventRings : IDisposable
     /// <summary>How many rings there are (one per CPU online when they were made).</summary>
     public int Count => _rings.Length;
 
+    /// <summary>The buffer asked of the writer at a time during a drain: about 50 spans' frames.</summary>
+    private const int WriteChunkBytes = 16 * 1024;
+
     /// <summary>The least a CPU's ring gets however many CPUs share the total (unless the total is smaller): about 3,000 spans.</summary>
     public const int MinRingBytes = 1024 * 1024;
 
@@ -207,6 +210,10 @@ internal sealed unsafe class EventRings : IDisposable
             PeekNext(i);
         }
         int count = 0;
+        // Frames are copied into the writer's current buffer one after another and the writer is
+        // advanced once per buffer, not once per record: Pipe.Advance takes the pipe's lock.
+        Span<byte> dest = default;
+        int used = 0;
         while (count < maxRecords)
         {
             int first = -1;
@@ -224,16 +231,26 @@ internal sealed unsafe class EventRings : IDisposable
             var record = new ReadOnlySpan<byte>(_next[first], _nextLength[first]);
             if (keep is null || !keep(record))
             {
-                Span<byte> dest = writer.GetSpan(4 + record.Length);
-                BinaryPrimitives.WriteInt32LittleEndian(dest, record.Length);
-                record.CopyTo(dest[4..]);
-                writer.Advance(4 + record.Length);
+                int frame = 4 + record.Length;
+                if (dest.Length - used < frame)
+                {
+                    if (used > 0)
+                        writer.Advance(used);
+                    // first what is left of the writer's buffer, then whole chunks
+                    dest = writer.GetSpan(dest.IsEmpty ? frame : Math.Max(frame, WriteChunkBytes));
+                    used = 0;
+                }
+                BinaryPrimitives.WriteInt32LittleEndian(dest[used..], record.Length);
+                record.CopyTo(dest[(used + 4)..]);
+                used += frame;
                 count++;
                 _recordsPerRing[first]++;
             }
             _rings[first].Advance(record.Length);
             PeekNext(first);
         }
+        if (used > 0)
+            writer.Advance(used);
         for (int i = 0; i < rings; i++)
             _rings[i].EndDrain();
         return count;
