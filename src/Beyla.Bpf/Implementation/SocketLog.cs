@@ -15,4 +15,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(103, LogLevel.Debug, "Removed {Count} kernel entries of processes that exited")]
     public static partial void SweptDeadProcesses(ILogger logger, int count);
+
+    [LoggerMessage(104, LogLevel.Warning, "Requests not reported, by reason: {RingFull} with the ring buffer full, {Unmatched} gone by unseen (a response with no request waiting), {TlsWithoutSocket} over TLS on a socket never learned, {QueueFull} beyond a connection's queue, {ProcessExited} in flight when their process exited")]
+    public static partial void LostByReason(ILogger logger, long ringFull, long unmatched, long tlsWithoutSocket, long queueFull, long processExited);
 }

@@ -226,6 +226,11 @@ internal sealed class SocketProbeSet : IEventSource
             return;
         }
         RefreshLost();
+        if (Interlocked.Read(ref _lost) > 0)
+        {
+            SocketLog.LostByReason(_logger, ReadStat(KernelStat.EventsLostRingBuffer), ReadStat(KernelStat.ResponsesUnmatched),
+                ReadStat(KernelStat.TlsWithoutSocket), ReadStat(KernelStat.RequestsDropped), _sweeper.RequestsLost);
+        }
         _stopped.TrySetResult();
     }
 
