@@ -273,6 +273,10 @@ def measure(a, server, config, lua, tracers, loader=None):
         if not m:
             raise SystemExit(f"no summary line from the agent: {err}")
         r["spans"], r["lost"] = int(m.group(1)), int(m.group(2))
+        if r["lost"]:  # the agent says why (its warning on stopping)
+            for line in err.splitlines():
+                if "not reported" in line:
+                    print(f"  {config}: {line.strip()}", file=sys.stderr)
         # The kernel frees the programs a little after the agent exits; start the next window without them.
         deadline = time.monotonic() + 10
         while ours & set(prog_stats()) and time.monotonic() < deadline:
