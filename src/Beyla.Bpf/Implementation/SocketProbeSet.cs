@@ -225,12 +225,9 @@ internal sealed class SocketProbeSet : IEventSource
             _stopped.TrySetException(ex);
             return;
         }
-        RefreshLost();
-        if (Interlocked.Read(ref _lost) > 0)
-        {
-            SocketLog.LostByReason(_logger, ReadStat(KernelStat.EventsLostRingBuffer), ReadStat(KernelStat.ResponsesUnmatched),
-                ReadStat(KernelStat.TlsWithoutSocket), ReadStat(KernelStat.RequestsDropped), _sweeper.RequestsLost);
-        }
+        (long ringFull, long unmatched, long tlsWithoutSocket, long queueFull, long processExited) = RefreshLost();
+        if (ringFull + unmatched + tlsWithoutSocket + queueFull + processExited > 0)
+            SocketLog.LostByReason(_logger, ringFull, unmatched, tlsWithoutSocket, queueFull, processExited);
         _stopped.TrySetResult();
     }
 
@@ -308,14 +305,20 @@ internal sealed class SocketProbeSet : IEventSource
         return true;
     }
 
-    private void RefreshLost()
+    /// <summary>Updates the lost count; returns its parts, by reason.</summary>
+    private (long RingFull, long Unmatched, long TlsWithoutSocket, long QueueFull, long ProcessExited) RefreshLost()
     {
         // Finished requests dropped because the ring was full, and requests known to have
         // gone by unseen (a response turned up with no request waiting for it).
         // TLS plaintext whose socket was never learned, requests queued beyond what a
         // connection holds, and requests in flight in a process that died are not reported either.
-        Interlocked.Exchange(ref _lost, ReadStat(KernelStat.EventsLostRingBuffer) + ReadStat(KernelStat.ResponsesUnmatched)
-            + ReadStat(KernelStat.TlsWithoutSocket) + ReadStat(KernelStat.RequestsDropped) + _sweeper.RequestsLost);
+        long ringFull = ReadStat(KernelStat.EventsLostRingBuffer);
+        long unmatched = ReadStat(KernelStat.ResponsesUnmatched);
+        long tlsWithoutSocket = ReadStat(KernelStat.TlsWithoutSocket);
+        long queueFull = ReadStat(KernelStat.RequestsDropped);
+        long processExited = _sweeper.RequestsLost;
+        Interlocked.Exchange(ref _lost, ringFull + unmatched + tlsWithoutSocket + queueFull + processExited);
+        return (ringFull, unmatched, tlsWithoutSocket, queueFull, processExited);
     }
 
     private unsafe long ReadStat(KernelStat stat)
