@@ -28,6 +28,9 @@ internal static class PathCache
         return value;
     }
 
+    /// <summary>The slot a path goes to (for tests: the cache itself is shared by everything in the process).</summary>
+    internal static int SlotOf(ReadOnlySpan<byte> path) => Hash(path) & (Slots - 1);
+
     /// <summary>A hash of every byte, taken 8 bytes at a time (the last word overlaps the one before when the length is not a multiple of 8).</summary>
     private static int Hash(ReadOnlySpan<byte> bytes)
     {
