@@ -44,14 +44,7 @@ public sealed class BeylaTracer : IAsyncDisposable
         for (int i = 0; i < sources.Count; i++)
         {
             IEventSource source = sources[i];
-            var pipe = new Pipe(new PipeOptions(
-                pauseWriterThreshold: PipePauseThreshold,
-                resumeWriterThreshold: PipePauseThreshold / 2,
-                // The pump decodes on the source's own thread as soon as it flushes: no
-                // thread-pool hop per flush. It never blocks there: sinks and consumers read
-                // from queues of their own.
-                readerScheduler: PipeScheduler.Inline,
-                useSynchronizationContext: false));
+            Pipe pipe = NewSourcePipe();
             var pump = new RecordPump(source.Name, new HttpEventDecoder(options.CaptureQueryString, decoderClock, _decoration), _dispatcher, _logger);
             _pumps[i] = pump;
             Task producer = RunSourceAsync(source, pipe.Writer);
@@ -62,6 +55,19 @@ public sealed class BeylaTracer : IAsyncDisposable
         }
         _completion = FinishAsync();
     }
+
+    /// <summary>The pipe between a source and its pump.</summary>
+    internal static Pipe NewSourcePipe() => new(new PipeOptions(
+        // its own blocks, reused: the shared array pool keeps too few for a busy drain
+        pool: new BlockMemoryPool(),
+        minimumSegmentSize: BlockMemoryPool.BlockSize,
+        pauseWriterThreshold: PipePauseThreshold,
+        resumeWriterThreshold: PipePauseThreshold / 2,
+        // The pump decodes on the source's own thread as soon as it flushes: no
+        // thread-pool hop per flush. It never blocks there: sinks and consumers read
+        // from queues of their own.
+        readerScheduler: PipeScheduler.Inline,
+        useSynchronizationContext: false));
 
     /// <summary>The settings the tracer runs with.</summary>
     public BeylaOptions Options => _options;

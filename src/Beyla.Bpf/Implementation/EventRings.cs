@@ -35,7 +35,7 @@ internal sealed unsafe class EventRings : IDisposable
     /// <summary>How many rings there are (one per CPU online when they were made).</summary>
     public int Count => _rings.Length;
 
-    /// <summary>The buffer asked of the writer at a time during a drain: about 50 spans' frames.</summary>
+    /// <summary>The buffer asked of the writer at a time during a drain: about 50 spans' frames, one block of the tracer's pipe.</summary>
     private const int WriteChunkBytes = 16 * 1024;
 
     /// <summary>The least a CPU's ring gets however many CPUs share the total (unless the total is smaller): about 3,000 spans.</summary>
@@ -63,7 +63,7 @@ internal sealed unsafe class EventRings : IDisposable
     /// </summary>
     public static EventRings Create(int ringBytes, IReadOnlyList<int> cpus)
     {
-        var rings = new List<RingBufferReader>(cpus.Count);
+        var rings = new List<FileDescriptorHandle>(cpus.Count);
         try
         {
             foreach (int cpu in cpus)
@@ -73,17 +73,30 @@ internal sealed unsafe class EventRings : IDisposable
                     fd = LibBpf.MapCreate(LibBpf.MapTypeRingBuffer, name, 0, 0, (uint)ringBytes, null);
                 if (fd < 0)
                     throw BpfException.FromErrno($"create the ring buffer of CPU {cpu} ({ringBytes} bytes)", Marshal.GetLastPInvokeError());
-                var handle = new FileDescriptorHandle(fd);
-                try
-                {
-                    rings.Add(new RingBufferReader(handle, ringBytes));
-                }
-                catch
-                {
-                    handle.Dispose();
-                    throw;
-                }
+                rings.Add(new FileDescriptorHandle(fd));
             }
+        }
+        catch
+        {
+            foreach (FileDescriptorHandle ring in rings)
+                ring.Dispose();
+            throw;
+        }
+        return Over(rings, ringBytes, cpus);
+    }
+
+    /// <summary>
+    /// Readers over rings already made (owned from here on, disposed if this fails), of
+    /// <paramref name="ringBytes"/> each, the ring of <c>cpus[i]</c> at index i. Anything laid out
+    /// as a ring buffer is read alike: the benchmarks hand in files.
+    /// </summary>
+    internal static EventRings Over(IReadOnlyList<FileDescriptorHandle> ringFds, int ringBytes, IReadOnlyList<int> cpus)
+    {
+        var rings = new List<RingBufferReader>(ringFds.Count);
+        try
+        {
+            foreach (FileDescriptorHandle fd in ringFds)
+                rings.Add(new RingBufferReader(fd, ringBytes));
             int interrupt = LibC.EventFd(0, LibC.EfdCloexec | LibC.EfdNonblock);
             if (interrupt < 0)
                 throw BpfException.FromErrno("create an eventfd to interrupt waits on the ring buffers", Marshal.GetLastPInvokeError());
@@ -93,6 +106,8 @@ internal sealed unsafe class EventRings : IDisposable
         {
             foreach (RingBufferReader ring in rings)
                 ring.Dispose();
+            foreach (FileDescriptorHandle fd in ringFds.Skip(rings.Count))
+                fd.Dispose();
             throw;
         }
     }

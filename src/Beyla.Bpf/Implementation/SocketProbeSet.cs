@@ -23,7 +23,7 @@ internal sealed class SocketProbeSet : IEventSource
     private const int PollTimeoutMs = 20;
     private const int IdlePollsBeforeSleep = 5;
     private const int IdleTimeoutMs = 1000;
-    private const int MaxRecordsPerDrain = 4096;
+    internal const int MaxRecordsPerDrain = 4096;
 
     private readonly BpfObject _object;
     private readonly TlsProbeSet? _tls;
