@@ -21,7 +21,4 @@ internal sealed class CountingSink(ISpanSink? inner) : ISpanSink
             wait.SpinOnce(sleep1Threshold: -1);
     }
 
-    /// <summary>The sink a benchmark's <c>Sink</c> parameter names: <c>count</c> or <c>prometheus</c>.</summary>
-    public static CountingSink For(string sink) =>
-        new(sink == "prometheus" ? new Beyla.Exporters.PrometheusExporter(new Beyla.Exporters.PrometheusExporterOptions { ServeHttp = false }) : null);
 }

@@ -1,7 +1,6 @@
 using System.Buffers;
 using BenchmarkDotNet.Attributes;
 using Beyla.Implementation;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Beyla.Benchmarks;
 
@@ -13,19 +12,10 @@ namespace Beyla.Benchmarks;
 /// thread; it ends when the sink has exported the last span. Spans per second = Records / mean time.
 /// </summary>
 [MemoryDiagnoser]
-public class DecodePipelineBenchmarks
+public class DecodePipelineBenchmarks : SinkBenchmark
 {
     private ReadOnlySequence<byte> _frames;
     private RecordPump _pump = null!;
-    private CountingSink _sink = null!;
-    private long _expected;
-
-    /// <summary>Records per operation.</summary>
-    public int Records { get; set; } = 10_000;
-
-    /// <summary>The sink: <c>count</c> (nothing but a counter) or <c>prometheus</c> (RED histogram aggregation).</summary>
-    [Params("count", "prometheus")]
-    public string Sink { get; set; } = "count";
 
     [GlobalSetup]
     public void Setup()
@@ -37,9 +27,7 @@ public class DecodePipelineBenchmarks
             buffer.Write(record);
         }
         _frames = new ReadOnlySequence<byte>(buffer.ToArray());
-        _sink = CountingSink.For(Sink);
-        var dispatcher = new SpanDispatcher([_sink], NullLogger.Instance, sinkBufferCapacity: Records);
-        _pump = new RecordPump("bench", new HttpEventDecoder(captureQuery: false, MonotonicClock.Shared), dispatcher, NullLogger.Instance);
+        _pump = NewPump();
     }
 
     /// <summary>Decodes every record of the batch and waits until the sink has exported them all.</summary>
@@ -49,8 +37,7 @@ public class DecodePipelineBenchmarks
         ReadOnlySequence<byte> frames = _frames;
         bool ok = _pump.ProcessFrames(ref frames);
         _pump.Flush();
-        _expected += Records;
-        _sink.WaitFor(_expected);
+        WaitForExported(Records);
         return ok;
     }
 }

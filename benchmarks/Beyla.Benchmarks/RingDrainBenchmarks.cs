@@ -4,7 +4,6 @@ using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using Beyla.Implementation;
 using Beyla.Interop;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;
 
 namespace Beyla.Benchmarks;
@@ -19,22 +18,13 @@ namespace Beyla.Benchmarks;
 /// batch and ends when the sink has exported the last span. Spans per second = Records / mean time.
 /// </summary>
 [MemoryDiagnoser]
-public class RingDrainBenchmarks
+public class RingDrainBenchmarks : SinkBenchmark
 {
     private string _path = "";
     private SafeFileHandle _file = null!;
     private EventRings _rings = null!;
     private Pipe _pipe = null!;
     private Task _pumping = Task.CompletedTask;
-    private CountingSink _sink = null!;
-    private long _expected;
-
-    /// <summary>Records per operation.</summary>
-    public int Records { get; set; } = 10_000;
-
-    /// <summary>The sink: <c>count</c> (nothing but a counter) or <c>prometheus</c> (RED histogram aggregation).</summary>
-    [Params("count", "prometheus")]
-    public string Sink { get; set; } = "count";
 
     [GlobalSetup]
     public void Setup()
@@ -63,9 +53,7 @@ public class RingDrainBenchmarks
         ring.SetHandleAsInvalid(); // the reader owns the descriptor now
         _rings = EventRings.Over([fd], dataSize, [0]);
 
-        _sink = CountingSink.For(Sink);
-        var dispatcher = new SpanDispatcher([_sink], NullLogger.Instance, sinkBufferCapacity: Records);
-        var pump = new RecordPump("bench", new HttpEventDecoder(captureQuery: false, MonotonicClock.Shared), dispatcher, NullLogger.Instance);
+        RecordPump pump = NewPump();
         _pipe = BeylaTracer.NewSourcePipe();
         _pumping = pump.RunAsync(_pipe.Reader, CancellationToken.None);
     }
@@ -88,8 +76,7 @@ public class RingDrainBenchmarks
                 flush.AsTask().GetAwaiter().GetResult();
             total += drained;
         }
-        _expected += total;
-        _sink.WaitFor(_expected);
+        WaitForExported(total);
         return total;
     }
 
