@@ -141,6 +141,7 @@ def main():
         i = bisect.bisect_right(starts, address) - 1
         return ranges[i][2] if i >= 0 and address < ranges[i][1] else None
 
+    line_starts = {name: [x for x, _ in lines] for name, (_, lines, _) in layouts.items()}
     per_program = {name: collections.Counter() for name in layouts}
     totals = collections.Counter()
     hits = collections.Counter()
@@ -154,7 +155,7 @@ def main():
             totals[name] += 1
             if depth == 0:
                 lines = layouts[name][1]
-                i = bisect.bisect_right([x for x, _ in lines], address) - 1
+                i = bisect.bisect_right(line_starts[name], address) - 1
                 per_program[name][lines[i][1] if i >= 0 else "?"] += 1
                 hits[address] += 1
             else:

@@ -277,17 +277,19 @@ def measure(a, server, config, lua, tracers, loader=None):
             for line in err.splitlines():
                 if "not reported" in line:
                     print(f"  {config}: {line.strip()}", file=sys.stderr)
-        # The kernel frees the programs a little after the agent exits; start the next window without them.
-        deadline = time.monotonic() + 10
-        while ours & set(prog_stats()) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_programs_freed(ours)
     if floor:
         floor.terminate()
         floor.wait()
-        deadline = time.monotonic() + 10
-        while ours & set(prog_stats()) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_programs_freed(ours)
     return r
+
+
+def wait_programs_freed(ids, seconds=10):
+    """The kernel frees a process's programs a little after it exits: the next window starts without them."""
+    deadline = time.monotonic() + seconds
+    while ids & set(prog_stats()) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def main():

@@ -31,15 +31,15 @@ public class RingDrainBenchmarks : SinkBenchmark
     {
         int page = Environment.SystemPageSize;
         List<byte[]> records = SampleRecords.Create(Records);
-        int used = records.Sum(r => Frame(r.Length));
+        int used = records.Sum(r => RingBufferReader.Footprint(r.Length));
         int dataSize = (int)Math.Max(page, BitOperations.RoundUpToPowerOf2((uint)used)); // the whole batch without wrapping
         byte[] data = new byte[used];
         int at = 0;
         foreach (byte[] record in records)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(at), (uint)record.Length); // not busy, not discarded
-            record.CopyTo(data, at + 8);
-            at += Frame(record.Length);
+            record.CopyTo(data, at + RingBufferReader.HeaderSize);
+            at += RingBufferReader.Footprint(record.Length);
         }
         string directory = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
         _path = Path.Combine(directory, $"beyla-ring-bench-{Environment.ProcessId}");
@@ -89,7 +89,4 @@ public class RingDrainBenchmarks : SinkBenchmark
         _file.Dispose();
         File.Delete(_path);
     }
-
-    /// <summary>A record's footprint in the ring: its 8-byte header and itself, 8-byte aligned.</summary>
-    private static int Frame(int length) => (8 + length + 7) & ~7;
 }

@@ -13,7 +13,8 @@ internal sealed unsafe class RingBufferReader : IDisposable
 {
     private const uint BusyBit = 1u << 31;
     private const uint DiscardBit = 1u << 30;
-    private const int HeaderSize = 8;
+    /// <summary>The kernel's header before each record: its length (with the busy and discard bits) and a page offset.</summary>
+    internal const int HeaderSize = 8;
 
     private readonly FileDescriptorHandle _ring;
     private readonly MappedRegionHandle _consumerRegion;
@@ -76,14 +77,17 @@ internal sealed unsafe class RingBufferReader : IDisposable
             length = (int)(lengthWord & ~(BusyBit | DiscardBit));
             if ((lengthWord & DiscardBit) == 0)
                 return header + HeaderSize;
-            _position += (ulong)((length + HeaderSize + 7) & ~7);
+            Advance(length);
         }
         length = 0;
         return null;
     }
 
     /// <summary>Moves past the record <see cref="Peek"/> returned, of <paramref name="length"/> bytes.</summary>
-    public void Advance(int length) => _position += (ulong)((length + HeaderSize + 7) & ~7);
+    public void Advance(int length) => _position += (ulong)Footprint(length);
+
+    /// <summary>The room a record of <paramref name="length"/> bytes takes in the ring: its header and itself, 8-byte aligned.</summary>
+    internal static int Footprint(int length) => (length + HeaderSize + 7) & ~7;
 
     /// <summary>Hands the space of every record passed over since <see cref="BeginDrain"/> back to the kernel.</summary>
     public void EndDrain()

@@ -6,8 +6,8 @@ namespace Beyla.Implementation;
 /// <summary>
 /// The memory of a source's pipe: blocks of <see cref="BlockSize"/> bytes, kept for reuse when the
 /// pipe hands them back, up to <see cref="RetainedBlocks"/> of them. A drain of a few thousand
-/// records fills dozens of blocks at once, more than the shared array pool keeps per size, so
-/// with it the pipe allocated new arrays on every busy drain. Renting and returning take no lock.
+/// records fills dozens of blocks at once, more than the shared array pool keeps per size: on
+/// that pool the pipe allocated new arrays on every busy drain. Renting and returning take no lock.
 /// </summary>
 internal sealed class BlockMemoryPool : MemoryPool<byte>
 {

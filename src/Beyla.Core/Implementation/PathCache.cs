@@ -19,7 +19,7 @@ internal static class PathCache
         if (path.Length > MaxCachedLength)
             return Encoding.ASCII.GetString(path);
         int hash = Hash(path);
-        ref Entry? slot = ref s_entries[hash & (Slots - 1)];
+        ref Entry? slot = ref s_entries[Slot(hash)];
         Entry? entry = Volatile.Read(ref slot);
         if (entry is not null && entry.Hash == hash && entry.Bytes.AsSpan().SequenceEqual(path))
             return entry.Value;
@@ -29,7 +29,9 @@ internal static class PathCache
     }
 
     /// <summary>The slot a path goes to (for tests: the cache itself is shared by everything in the process).</summary>
-    internal static int SlotOf(ReadOnlySpan<byte> path) => Hash(path) & (Slots - 1);
+    internal static int SlotOf(ReadOnlySpan<byte> path) => Slot(Hash(path));
+
+    private static int Slot(int hash) => hash & (Slots - 1);
 
     /// <summary>A hash of every byte, taken 8 bytes at a time (the last word overlaps the one before when the length is not a multiple of 8).</summary>
     private static int Hash(ReadOnlySpan<byte> bytes)
