@@ -22,6 +22,8 @@ catch (ArgumentException ex)
 }
 
 using var loggerFactory = LoggerFactory.Create(b => b
+    // every log line on stderr: stdout is the spans' (--json), or nothing (--quiet)
+    .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace)
     .AddSimpleConsole(c => c.SingleLine = true)
     .AddFilter(level => level >= (options.Verbose ? LogLevel.Debug : LogLevel.Warning)));
 using var stop = new CancellationTokenSource();
