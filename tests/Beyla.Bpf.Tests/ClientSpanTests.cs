@@ -91,4 +91,45 @@ public sealed class ClientSpanTests
             Assert.True(s.StartTimestamp + s.DurationNanoseconds <= c.StartTimestamp + c.DurationNanoseconds);
         }
     }
+
+    /// <summary>
+    /// The response arrives while the request's write is still in the kernel: another thread
+    /// reads it (as .NET's read-ahead and Go's readLoop do). Here the write of a large body
+    /// blocks because the server answers after the head and reads the body only later; on a
+    /// busy machine a small write can be overtaken the same way, between the copy and the
+    /// syscall's return. Each response belongs to its own request, the first one included.
+    /// </summary>
+    [BpfFact]
+    public async Task ResponseReadBeforeTheRequestsWriteReturnedBelongsToThatRequest()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "early_answer_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        string[] paths = ["/status/201", "/status/202", "/status/203"];
+        const int BodyBytes = 16 << 20; // more than loopback's socket buffers hold: the write blocks
+        using GatedClient client = await GatedClient.StartAsync("python3", "early_response_client.py", [port.ToString(CultureInfo.InvariantCulture), BodyBytes.ToString(CultureInfo.InvariantCulture), .. paths]);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
+        await using var collector = new SpanCollector(tracer);
+        long[][] measured = (await client.RunAsync())
+            .Select(l => l.Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+        Assert.Equal(paths.Length, measured.Length);
+
+        List<HttpSpan> spans = await collector.WaitForAsync(paths.Length, s => s.ProcessId == client.Pid);
+        for (int i = 0; i < paths.Length; i++)
+        {
+            HttpSpan span = spans[i];
+            long start = measured[i][2], end = measured[i][3], writeReturned = measured[i][4];
+            Assert.True(end < writeReturned, $"{paths[i]}: the write returned before the response was read; nothing was tested");
+            Assert.Equal(HttpSpanKind.Client, span.Kind);
+            Assert.Equal("POST", span.Method);
+            Assert.Equal(paths[i], span.Path);
+            Assert.Equal(measured[i][0], span.StatusCode);
+            Assert.Equal(measured[i][1], span.RequestBytes);
+            Assert.Equal(SpanEndReason.ResponseComplete, span.EndReason);
+            Assert.True(span.StartTimestamp >= start, $"{paths[i]}: span starts before the client's request");
+            Assert.True(span.StartTimestamp + span.DurationNanoseconds <= end, $"{paths[i]}: span ends after the client had the response");
+        }
+        await tracer.DisposeAsync();
+        Assert.Equal(paths.Length, collector.Spans.Count(s => s.ProcessId == client.Pid));
+        Assert.Equal(0, tracer.Statistics.EventsLostInSources);
+    }
 }

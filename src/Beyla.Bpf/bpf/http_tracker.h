@@ -70,7 +70,8 @@ struct conn_state {
 	__u16 span_flags;
 	__u16 local_port;
 	__u16 peer_port;
-	__u32 pad;
+	__u8 request_at_enter; /* the write in progress took its request as it entered (track_write_enter) */
+	__u8 pad[3];
 	__u8 local_addr[16];
 	__u8 peer_addr[16];
 	__u32 tgid;
@@ -906,45 +907,59 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 }
 
 /*
- * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on fd by the current task:
- * plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on fd
- * (tls true; write_ns is when SSL_write was entered).
+ * Starts tracking the connection on key's fd: the current task's socket, whose first bytes
+ * were the start of a request, read (a server: kind SPAN_KIND_SERVER) or written (a client).
  */
-static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d, bool tls, __u64 write_ns)
+static __always_inline struct conn_state *start_tracking(const struct conn_key *key, __u8 kind, bool tls)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct conn_key key = {.tgid = (__u32)(pid_tgid >> 32), .fd = fd};
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	__builtin_memset(&s->conn, 0, sizeof(s->conn));
+	if (!read_socket_addresses(key->fd, &s->conn))
+		return 0;
+	s->conn.kind = kind;
+	if (tls)
+		s->conn.span_flags |= SPAN_FLAG_TLS;
+	bpf_map_update_elem(&connections, key, &s->conn, BPF_ANY);
+	stat_inc(STAT_CONNECTIONS_TRACKED);
+	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
+	if (!c)
+		return 0;
+	c->tgid = key->tgid;
+	c->fd = key->fd;
+	return c;
+}
+
+/*
+ * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on key's fd by the current
+ * task: plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on
+ * the fd (tls true; write_ns is when SSL_write was entered). c is the fd's tracked connection,
+ * or null.
+ */
+static __always_inline void track_io(const struct conn_key *key, struct conn_state *c, __u8 dir, const struct io_data *d, bool tls, __u64 write_ns)
+{
 	__u64 now;
 	__u32 zero = 0;
 	struct scratch *s = 0;
 	__u8 p[16] = {};
 
-	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	if (!c) {
 		/* Unknown connection: only the start of a request makes it worth tracking. Files,
-		 * pipes and other traffic leave here, before the clock is read. */
+		 * pipes and other traffic leave here, before the clock is read. A socket write of 8
+		 * bytes or more was looked at as it entered (track_write_enter). */
+		if (dir == DIR_EGRESS && !tls && d->first_len >= 8)
+			return;
 		if (!read_prefix(p, d))
 			return;
 		bool partial = d->first_len < 8;
 		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
 			return;
 		now = bpf_ktime_get_ns();
-		s = bpf_map_lookup_elem(&scratch_space, &zero);
-		if (!s)
-			return;
-		__builtin_memset(&s->conn, 0, sizeof(s->conn));
-		if (!read_socket_addresses(fd, &s->conn))
-			return;
-		s->conn.kind = dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
-		if (tls)
-			s->conn.span_flags |= SPAN_FLAG_TLS;
-		bpf_map_update_elem(&connections, &key, &s->conn, BPF_ANY);
-		stat_inc(STAT_CONNECTIONS_TRACKED);
-		c = bpf_map_lookup_elem(&connections, &key);
+		c = start_tracking(key, dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT, tls);
 		if (!c)
 			return;
-		c->tgid = key.tgid;
-		c->fd = key.fd;
 		if (partial) {
 			record_request(&c->req, d, now);
 			c->phase = PHASE_PARTIAL;
@@ -963,10 +978,23 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	/* Written bytes count from when the write entered the kernel (or SSL_write was called):
 	 * the peer may have them before the call returns; then the clock is not read again (a
 	 * clock read is tens of nanoseconds in a VM). Read bytes count from the return. */
-	__u64 entered = tls ? write_ns : c->write_enter_ns;
-	if (!tls)
-		c->write_enter_ns = 0;
-	now = dir == DIR_EGRESS && entered ? entered : bpf_ktime_get_ns();
+	__u64 entered = 0;
+	if (dir == DIR_EGRESS) {
+		entered = tls ? write_ns : c->write_enter_ns;
+		if (!tls) {
+			c->write_enter_ns = 0;
+			if (c->request_at_enter) {
+				/* The request was taken as this write entered, and may be answered already.
+				 * It was sized by what the write asked to move; the rest of a shorter
+				 * write comes in the next one and is added then. */
+				c->request_at_enter = 0;
+				if ((c->phase == PHASE_REQUEST || c->phase == PHASE_RESPONSE) && c->queue_head == c->queue_tail)
+					c->req.bytes = d->total;
+				return;
+			}
+		}
+	}
+	now = entered ? entered : bpf_ktime_get_ns();
 
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {
@@ -1089,13 +1117,67 @@ static __always_inline void track_io(__u32 fd, __u8 dir, const struct io_data *d
 	}
 }
 
-/* A write on fd is entering the kernel: note the time if fd is a tracked connection. */
-static __always_inline void track_write_enter(__u32 tgid, __u32 fd)
+/*
+ * A write on key's fd is entering the kernel. On a tracked connection the time is noted: the
+ * peer may have the bytes before the call returns (track_io). A client's request is taken
+ * here, before the peer can answer it: another thread of the client may read the response
+ * before this write returns (.NET's read-ahead, Go's readLoop; or a large body that the server
+ * answers before reading it). Taken at the write's exit, the request would come after its
+ * response, and every later response would be paired with the request before it.
+ * Returns the tracked connection (now: the time noted), or null.
+ */
+static __always_inline struct conn_state *track_write_enter(const struct conn_key *key, __u64 *now)
 {
-	struct conn_key key = {.tgid = tgid, .fd = fd};
-	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
-	if (c)
-		c->write_enter_ns = bpf_ktime_get_ns();
+	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
+	if (!c)
+		return 0;
+	*now = bpf_ktime_get_ns();
+	c->write_enter_ns = *now;
+	c->request_at_enter = 0;
+	return c;
+}
+
+/* Whether a write entering on c (not null) may start the next request (see track_write_enter). */
+static __always_inline bool awaits_request_write(const struct conn_state *c)
+{
+	return c->kind == SPAN_KIND_CLIENT && c->phase == PHASE_IDLE && c->queue_head == c->queue_tail &&
+	       !(c->span_flags & SPAN_FLAG_TLS);
+}
+
+/*
+ * The write entering on key's fd (connection c, or null: not tracked yet) moves d: if it
+ * starts a request, the request is taken now. Shorter starts (fewer than 8 bytes) are left to
+ * the write's exit.
+ */
+static __always_inline void track_request_write(const struct conn_key *key, struct conn_state *c, struct io_data *d, __u64 now)
+{
+	__u8 p[16] = {};
+	if (d->first_len < 8 || !read_prefix(p, d) || !is_request_start(p))
+		return;
+	if (!c) {
+		now = bpf_ktime_get_ns();
+		c = start_tracking(key, SPAN_KIND_CLIENT, false);
+		if (!c)
+			return;
+		c->write_enter_ns = now;
+	}
+	reset_response(c);
+	beyla_take_requests(c, d, now, TAKE_CURRENT);
+	c->phase = PHASE_REQUEST;
+	c->request_at_enter = 1;
+}
+
+/* A write on a tracked connection failed (nothing moved): a request taken as it entered was not sent. */
+static __always_inline void track_write_failed(const struct conn_key *key)
+{
+	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
+	if (!c || !c->request_at_enter)
+		return;
+	c->request_at_enter = 0;
+	if (c->phase == PHASE_REQUEST && c->queue_head == c->queue_tail) {
+		c->req.used = 0;
+		c->phase = PHASE_IDLE;
+	}
 }
 
 /* The connection on fd is going away: report what is in flight, forget the rest. */

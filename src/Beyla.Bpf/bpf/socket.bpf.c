@@ -4,7 +4,8 @@
  * only (no kprobes). Data syscalls are handled at their exit, where the byte count is
  * known; their arguments come from the user registers saved at entry (bpf_task_pt_regs),
  * so a call that was already blocked when tracing started is still understood and no
- * per-thread map is needed. Writes also have an entry hook that only notes the time.
+ * per-thread map is needed. Writes also have an entry hook: it notes the time, and takes a
+ * client's request before the peer can answer it.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -18,9 +19,16 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define IO_MSG 3   /* (fd, msghdr, flags) */
 #define IO_FILE 4  /* sendfile(out_fd, in_fd, offset, count): bytes the process never sees */
 
-/* Locates the first bytes and the last five bytes of what an iovec array moved. */
+/*
+ * Locates the first bytes and the last five bytes of what an iovec array moved (d->total
+ * bytes). At a write's entry (d->total 0) d->total becomes what the first MAX_IOVECS are to
+ * move, and the tail stays unknown.
+ */
 static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec *iov, __u64 count)
 {
+	bool entering = d->total == 0;
+	if (entering)
+		d->total = ~0ULL;
 	d->iov = (__u64)iov;
 	d->iov_count = count;
 	struct iovec v = {};
@@ -48,6 +56,8 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 		}
 		done = end;
 	}
+	if (entering)
+		d->total = done;
 	return d->first != 0;
 }
 
@@ -87,13 +97,18 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 /* A data syscall of a traced process returned ret > 0 bytes: hand them to the tracker. */
 static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir, int flags_at)
 {
-	if (ctx->ret <= 0)
+	if (ctx->ret <= 0 && dir == DIR_INGRESS)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!is_traced((__u32)(id >> 32)))
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	__u32 fd = (__u32)regs->di;
+	struct conn_key key = {.tgid = (__u32)(id >> 32), .fd = fd};
+	if (ctx->ret <= 0) {
+		track_write_failed(&key);
+		return 0;
+	}
 	__u64 addr = regs->si;
 	__u64 count = regs->dx;
 	/* a peek consumes nothing: the same bytes are read again */
@@ -132,7 +147,7 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 			return 0;
 	}
 	/* IO_FILE: no bytes to look at; only a response body in progress can use the count. */
-	track_io(fd, dir, &d, false, 0);
+	track_io(&key, bpf_map_lookup_elem(&connections, &key), dir, &d, false, 0);
 	return 0;
 }
 
@@ -163,25 +178,45 @@ int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_FILE, DIR_EGRESS, FLAGS_NONE); }
 
-/* Entry of the writes: only the time, for tracked connections (see track_io). */
-static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx)
+/* Entry of the writes: the time on tracked connections, and a client's request (see
+ * track_write_enter). The bytes are looked at only where a request may start. */
+static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx, __u8 shape)
 {
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	if (is_traced(tgid))
-		track_write_enter(tgid, (__u32)ctx->args[0]);
+	if (!is_traced(tgid))
+		return 0;
+	struct conn_key key = {.tgid = tgid, .fd = (__u32)ctx->args[0]};
+	__u64 now = 0;
+	struct conn_state *c = track_write_enter(&key, &now);
+	if (shape == IO_FILE || (c && !awaits_request_write(c)))
+		return 0;
+	struct io_data d = {};
+	if (shape == IO_PLAIN) {
+		d.first = ctx->args[1];
+		d.first_len = d.total = ctx->args[2];
+	} else if (shape == IO_IOVEC) {
+		if (!resolve_iovecs(&d, (const struct iovec *)ctx->args[1], ctx->args[2]))
+			return 0;
+	} else {
+		struct user_msghdr msg = {};
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]) ||
+		    !resolve_iovecs(&d, msg.msg_iov, msg.msg_iovlen))
+			return 0;
+	}
+	track_request_write(&key, c, &d, now);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
-int enter_write(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+int enter_write(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_PLAIN); }
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int enter_sendto(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+int enter_sendto(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_PLAIN); }
 SEC("tracepoint/syscalls/sys_enter_writev")
-int enter_writev(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+int enter_writev(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_IOVEC); }
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int enter_sendmsg(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+int enter_sendmsg(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_MSG); }
 SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int enter_sendfile(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx); }
+int enter_sendfile(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_FILE); }
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct syscall_enter_ctx *ctx)

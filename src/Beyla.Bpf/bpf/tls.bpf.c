@@ -89,7 +89,8 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 		.total = bytes,
 		.tail = bytes >= 5 ? call.buf + bytes - 5 : 0,
 	};
-	track_io(fd, call.dir, &d, true, call.enter_ns);
+	struct conn_key socket = {.tgid = key.tgid, .fd = fd};
+	track_io(&socket, bpf_map_lookup_elem(&connections, &socket), call.dir, &d, true, call.enter_ns);
 	return 0;
 }
 
