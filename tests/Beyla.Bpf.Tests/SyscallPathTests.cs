@@ -2,7 +2,10 @@ using System.Globalization;
 
 namespace Beyla.Bpf.Tests;
 
-/// <summary>A client span whatever pair of syscalls moves the bytes (the server: Kestrel).</summary>
+/// <summary>
+/// A client span whatever pair of syscalls moves the bytes (the server: Kestrel), also when
+/// the request's first buffer alone is too short to tell a request (":N": split after N bytes).
+/// </summary>
 public sealed class SyscallPathTests
 {
     [BpfTheory]
@@ -10,6 +13,8 @@ public sealed class SyscallPathTests
     [InlineData("sendto-recvfrom")]
     [InlineData("writev-readv")]
     [InlineData("sendmsg-recvmsg")]
+    [InlineData("writev-readv:3")]
+    [InlineData("sendmsg-recvmsg:1")]
     public async Task EachSyscallPairGivesOneExactClientSpan(string mode)
     {
         int port = FreePort.Next();

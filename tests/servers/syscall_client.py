@@ -5,6 +5,8 @@ Usage: syscall_client.py PORT PATH MODE, MODE one of:
   sendto-recvfrom socket.send / socket.recv (sendto/recvfrom syscalls)
   writev-readv    os.writev (head in two pieces) / os.readv
   sendmsg-recvmsg socket.sendmsg (head in two pieces) / socket.recvmsg
+The two pieces are split after 10 bytes, or after N with MODE:N (writev-readv:3: the first
+piece alone is too short to tell a request).
 Waits for a line on stdin first (after printing "ready"), then prints
 "STATUS REQUEST_BYTES RESPONSE_BYTES START_NS END_NS".
 """
@@ -14,6 +16,8 @@ import sys
 import time
 
 port, path, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+mode, _, split = mode.partition(":")
+split = int(split or 10)
 head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
 s = socket.create_connection(("127.0.0.1", port))
 print("ready", flush=True)
@@ -25,9 +29,9 @@ if mode == "write-read":
 elif mode == "sendto-recvfrom":
     s.send(head)
 elif mode == "writev-readv":
-    os.writev(fd, [head[:10], head[10:]])
+    os.writev(fd, [head[:split], head[split:]])
 else:
-    s.sendmsg([head[:10], head[10:]])
+    s.sendmsg([head[:split], head[split:]])
 
 response = b""
 while True:

@@ -907,6 +907,26 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 }
 
 /*
+ * A request start arriving in pieces (PHASE_PARTIAL): decided once 8 bytes are captured.
+ * They may all be there at once: a write of several buffers whose first is shorter.
+ */
+static __always_inline void settle_partial_request(struct conn_state *c)
+{
+	if (c->req.head_len >= 8) {
+		if (is_request_start(c->req.head)) {
+			c->req.is_head = c->req.head[0] == 'H' && c->req.head[1] == 'E';
+			c->phase = PHASE_REQUEST;
+		} else {
+			c->req.used = 0;
+			c->phase = PHASE_IDLE;
+		}
+	} else if (!could_be_request_start(c->req.head, c->req.head_len & 7)) {
+		c->req.used = 0;
+		c->phase = PHASE_IDLE;
+	}
+}
+
+/*
  * Starts tracking the connection on key's fd: the current task's socket, whose first bytes
  * were the start of a request, read (a server: kind SPAN_KIND_SERVER) or written (a client).
  */
@@ -963,6 +983,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 		if (partial) {
 			record_request(&c->req, d, now);
 			c->phase = PHASE_PARTIAL;
+			settle_partial_request(c);
 		} else {
 			struct io_data taken = *d;
 			beyla_take_requests(c, &taken, now, TAKE_CURRENT);
@@ -999,20 +1020,8 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {
 		if (c->phase == PHASE_PARTIAL) {
-			/* a request start arriving in pieces: decide once 8 bytes are there */
 			append_request_bytes(&c->req, d);
-			if (c->req.head_len >= 8) {
-				if (is_request_start(c->req.head)) {
-					c->req.is_head = c->req.head[0] == 'H' && c->req.head[1] == 'E';
-					c->phase = PHASE_REQUEST;
-				} else {
-					c->req.used = 0;
-					c->phase = PHASE_IDLE;
-				}
-			} else if (!could_be_request_start(c->req.head, c->req.head_len & 7)) {
-				c->req.used = 0;
-				c->phase = PHASE_IDLE;
-			}
+			settle_partial_request(c);
 			return;
 		}
 		/* A request queued while the connection went idle (a race, see below) comes first. */
@@ -1036,6 +1045,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 			reset_response(c);
 			record_request(&c->req, d, now);
 			c->phase = PHASE_PARTIAL;
+			settle_partial_request(c);
 			return;
 		}
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
