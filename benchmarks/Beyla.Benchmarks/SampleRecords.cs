@@ -10,9 +10,20 @@ internal static class SampleRecords
     {
         string[] paths = ["/api/users/42", "/api/orders", "/health", "/static/app.js", "/api/users/42/orders?page=2"];
         int[] statuses = [200, 201, 404, 500, 200];
+        // A server on a private address answering 250 clients (one in ten over IPv6), and a
+        // tenth of the spans on loopback: as on a real host, not only loopback.
+        IPAddress server = IPAddress.Parse("10.0.0.5");
+        IPAddress server6 = IPAddress.Parse("fd00::5");
         var records = new List<byte[]>(count);
         for (int i = 0; i < count; i++)
         {
+            int client = i % 250;
+            bool v6 = client % 10 == 9;
+            bool loopback = i % 10 == 3;
+            IPAddress local = loopback ? IPAddress.Loopback : v6 ? server6 : server;
+            IPAddress peer = loopback ? IPAddress.Loopback
+                : v6 ? IPAddress.Parse($"fd00::1:{client:x}")
+                : new IPAddress([10, 0, (byte)(1 + client / 200), (byte)(client % 200 + 1)]);
             records.Add(EventRecords.EncodeHttpSpan(new HttpSpan
             {
                 Method = i % 3 == 0 ? "POST" : "GET",
@@ -24,9 +35,9 @@ internal static class SampleRecords
                 ResponseBytes = 512,
                 ProcessId = 1234,
                 ThreadId = 1235,
-                LocalAddress = IPAddress.Loopback,
+                LocalAddress = local,
                 LocalPort = 8080,
-                PeerAddress = IPAddress.Loopback,
+                PeerAddress = peer,
                 PeerPort = 40000 + (i % 1000),
                 StartTimestamp = 1_000_000_000 + i,
             }));

@@ -78,13 +78,16 @@ public sealed class HttpSpan
     /// <summary>The thread that started the exchange.</summary>
     public int ThreadId { get; init; }
 
-    /// <summary>The traced process's end of the connection.</summary>
+    /// <summary>
+    /// The traced process's end of the connection. Spans decoded by a tracer share one instance
+    /// per address (decoding allocates none for an address seen lately): do not modify it.
+    /// </summary>
     public IPAddress LocalAddress { get; init; } = IPAddress.None;
 
     /// <summary>The traced process's port.</summary>
     public int LocalPort { get; init; }
 
-    /// <summary>The other end of the connection.</summary>
+    /// <summary>The other end of the connection. Shared between spans, as <see cref="LocalAddress"/> is: do not modify it.</summary>
     public IPAddress PeerAddress { get; init; } = IPAddress.None;
 
     /// <summary>The other end's port.</summary>

@@ -9,6 +9,7 @@ internal sealed class HttpEventDecoder
     private readonly bool _captureQuery;
     private readonly MonotonicClock _clock;
     private readonly SpanDecoration _decoration;
+    private readonly AddressCache _addresses = new();
 
     public HttpEventDecoder(bool captureQuery, MonotonicClock clock, SpanDecoration? decoration = null)
     {
@@ -84,16 +85,13 @@ internal sealed class HttpEventDecoder
         return DecodeError.None;
     }
 
-    private static IPAddress ReadAddress(ReadOnlySpan<byte> bytes, bool ipv6)
+    private IPAddress ReadAddress(ReadOnlySpan<byte> bytes, bool ipv6)
     {
         if (!ipv6)
-        {
-            uint v4 = BinaryPrimitives.ReadUInt32LittleEndian(bytes);
-            return v4 == 0x0100007F ? IPAddress.Loopback : new IPAddress(bytes[..4]);
-        }
+            return _addresses.GetV4(bytes);
         // IPv4-mapped (::ffff:a.b.c.d): report the IPv4 address, as the peer sees it.
         if (bytes[..10].IndexOfAnyExcept((byte)0) < 0 && bytes[10] == 0xff && bytes[11] == 0xff)
-            return bytes[12] == 127 && bytes[13] == 0 && bytes[14] == 0 && bytes[15] == 1 ? IPAddress.Loopback : new IPAddress(bytes[12..16]);
-        return new IPAddress(bytes);
+            return _addresses.GetV4(bytes[12..]);
+        return _addresses.GetV6(bytes);
     }
 }
