@@ -12,6 +12,7 @@ packages=(
   openssl       # kernel tests make self-signed certificates for HTTPS
   nginx         # kernel tests trace nginx
   nodejs        # kernel tests trace a Node server
+  golang-go     # kernel tests build and trace a Go net/http server and client
   python3       # kernel tests trace Python's http.server; test summary
   wrk           # benchmarks/overhead.py and kernel_cost.py drive servers with wrk
   prometheus    # kernel tests scrape the exporter with a real Prometheus; promtool checks the exposition

@@ -15,11 +15,14 @@ internal sealed class GatedClient : IDisposable
 
     public int Pid => _process.Id;
 
-    /// <summary>Starts the script and waits for its "ready" line.</summary>
-    public static async Task<GatedClient> StartAsync(string interpreter, string script, params string[] arguments)
+    /// <summary>Starts the script (in tests/servers) and waits for its "ready" line.</summary>
+    public static Task<GatedClient> StartAsync(string interpreter, string script, params string[] arguments) =>
+        StartProgramAsync(interpreter, [Path.Combine(TestEnvironment.ServersDirectory, script), .. arguments]);
+
+    /// <summary>Starts a program and waits for its "ready" line.</summary>
+    public static async Task<GatedClient> StartProgramAsync(string fileName, params string[] arguments)
     {
-        var info = new ProcessStartInfo(interpreter) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(TestEnvironment.ServersDirectory, script));
+        var info = new ProcessStartInfo(fileName) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in arguments)
             info.ArgumentList.Add(a);
         var client = new GatedClient(Process.Start(info)!);

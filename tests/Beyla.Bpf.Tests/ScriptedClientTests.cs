@@ -28,12 +28,20 @@ public sealed class ScriptedClientTests
     [BpfFact]
     public Task NodeHttpRequestFreshConnections() => RunAsync("node", "node_client.js", "request-fresh");
 
-    private static async Task RunAsync(string interpreter, string script, string mode)
+    /// <summary>Go's net/http Transport: a write goroutine and a read goroutine per connection.</summary>
+    [BpfFact]
+    public Task GoNetHttpOnOneKeepAliveConnection() =>
+        RunAsync(port => GatedClient.StartProgramAsync(GoProgram.Path, ["client", $"http://127.0.0.1:{port}", .. s_requests.Select(r => r.Path)]));
+
+    private static Task RunAsync(string interpreter, string script, string mode) =>
+        RunAsync(port => GatedClient.StartAsync(interpreter, script, [$"http://127.0.0.1:{port}", mode, .. s_requests.Select(r => r.Path)]));
+
+    private static async Task RunAsync(Func<int, Task<GatedClient>> startClient)
     {
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"http://127.0.0.1:{port}"], port);
 
-        using GatedClient client = await GatedClient.StartAsync(interpreter, script, [$"http://127.0.0.1:{port}", mode, .. s_requests.Select(r => r.Path)]);
+        using GatedClient client = await startClient(port);
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
         await using var collector = new SpanCollector(tracer);
         long[][] measured = (await client.RunAsync())

@@ -1,0 +1,111 @@
+// Command go_http is a Go net/http server or client for the kernel tests (the standard
+// library only: no module, no network needed to build it).
+//
+//	go_http server PORT
+//	    Same routes as python_server.py: /hello... 200, /status/N N, /big/N N bytes,
+//	    /slow/MS after MS ms, /drop/... closes the connection unanswered, POST answers
+//	    with the body's size, anything else 404. Prints "listening PORT" when ready.
+//	go_http client BASE_URL PATH...
+//	    Prints "ready", waits for a line on stdin, then GETs each path over one keep-alive
+//	    connection (net/http's Transport: a write goroutine and a read goroutine per
+//	    connection), printing "STATUS START_NS END_NS" per request (CLOCK_MONOTONIC).
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+func main() {
+	if len(os.Args) >= 3 && os.Args[1] == "server" {
+		serve(os.Args[2])
+		return
+	}
+	if len(os.Args) >= 3 && os.Args[1] == "client" {
+		request(os.Args[2], os.Args[3:])
+		return
+	}
+	fmt.Fprintln(os.Stderr, "usage: go_http server PORT | go_http client BASE_URL PATH...")
+	os.Exit(2)
+}
+
+func serve(port string) {
+	listener, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("listening", port)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		send := func(status int, body string) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+		}
+		path := r.URL.Path
+		switch {
+		case r.Method == http.MethodPost:
+			n, _ := io.Copy(io.Discard, r.Body)
+			send(200, fmt.Sprintf("%d\n", n))
+		case strings.HasPrefix(path, "/hello"):
+			send(200, "hello from go\n")
+		case strings.HasPrefix(path, "/status/"):
+			status, _ := strconv.Atoi(strings.Split(path, "/")[2])
+			send(status, "status\n")
+		case strings.HasPrefix(path, "/big/"):
+			n, _ := strconv.Atoi(strings.Split(path, "/")[2])
+			send(200, strings.Repeat("x", n))
+		case strings.HasPrefix(path, "/slow/"):
+			ms, _ := strconv.Atoi(strings.Split(path, "/")[2])
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+			send(200, "slow\n")
+		case strings.HasPrefix(path, "/drop/"):
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		default:
+			send(404, "not found\n")
+		}
+	})
+	server := &http.Server{Handler: handler, IdleTimeout: time.Minute}
+	if err := server.Serve(listener); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// monotonicNs reads CLOCK_MONOTONIC, the clock the spans' timestamps come from.
+func monotonicNs() int64 {
+	var ts syscall.Timespec
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 1, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+func request(base string, paths []string) {
+	fmt.Println("ready")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
+	for _, path := range paths {
+		start := monotonicNs()
+		response, err := client.Get(base + path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		io.Copy(io.Discard, response.Body)
+		response.Body.Close()
+		end := monotonicNs()
+		fmt.Println(response.StatusCode, start, end)
+	}
+}
