@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Kernel-side cost of the socket probe set per request, and how long attaching takes.
 
-Starts a server (nginx with 2 workers by default; or the Python, Node or Kestrel test
+Starts a server (nginx with 2 workers by default; or the Python, Node, Go or Kestrel test
 server) on a loopback port, the sample agent tracing that port, and wrk
 against it; reads each of the agent's BPF programs' run count and run time (bpftool, with
 kernel.bpf_stats_enabled=1), and divides by the requests wrk completed. Also reports the
@@ -12,7 +12,7 @@ spans the agent saw against the requests sent. Needs root; run scripts/setup.sh 
 traced process's non-socket fds shows in exit_write). --agent runs a given agent build instead
 of building this tree's: run once per build for an A/B.
 
-usage: benchmarks/kernel_cost.py [--server nginx|python|node|kestrel] [--seconds 10] [--connections 4]
+usage: benchmarks/kernel_cost.py [--server nginx|python|node|go|kestrel] [--seconds 10] [--connections 4]
                                  [--tls] [--compare] [--access-log] [--agent DLL]
 """
 import argparse
@@ -65,7 +65,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--server", choices=["nginx", "python", "node", "kestrel"], default="nginx")
+    ap.add_argument("--server", choices=["nginx", "python", "node", "go", "kestrel"], default="nginx")
     ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (self-signed certificate)")
     ap.add_argument("--compare", action="store_true", help="first run the same load untraced and report the throughput ratio")
     ap.add_argument("--access-log", action="store_true", help="nginx writes an access log (a file write per request)")
@@ -96,6 +96,10 @@ def main():
         command = ["python3", os.path.join(servers, "python_server.py"), str(port)]
     elif a.server == "node":
         command = ["node", os.path.join(servers, "node_server.js"), str(port)]
+    elif a.server == "go":
+        subprocess.run(["go", "build", "-o", f"{work}/go_http", "main.go"], cwd=os.path.join(servers, "go_http"), check=True,
+                       env={**os.environ, "GOPROXY": "off", "GOTOOLCHAIN": "local"})
+        command = [f"{work}/go_http", "server", str(port)]
     else:
         sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
         command = ["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"), "--urls", f"http://127.0.0.1:{port}"]
