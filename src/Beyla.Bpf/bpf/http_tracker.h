@@ -967,10 +967,9 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 
 	if (!c) {
 		/* Unknown connection: only the start of a request makes it worth tracking. Files,
-		 * pipes and other traffic leave here, before the clock is read. A socket write of 8
-		 * bytes or more was looked at as it entered (track_write_enter). */
-		if (dir == DIR_EGRESS && !tls && d->first_len >= 8)
-			return;
+		 * pipes and other traffic leave here, before the clock is read. A write was looked at
+		 * as it entered too (track_request_write), but its bytes may not have been readable
+		 * then: a page the program never touched is only brought in by the syscall itself. */
 		if (!read_prefix(p, d))
 			return;
 		bool partial = d->first_len < 8;
@@ -1156,7 +1155,8 @@ static __always_inline bool awaits_request_write(const struct conn_state *c)
 
 /*
  * The write entering on key's fd (connection c, or null: not tracked yet) moves d: if it
- * starts a request, the request is taken now. Shorter starts (fewer than 8 bytes) are left to
+ * starts a request, the request is taken now. Shorter starts (fewer than 8 bytes), and bytes
+ * not readable yet (a page the program never touched: the syscall brings it in), are left to
  * the write's exit.
  */
 static __always_inline void track_request_write(const struct conn_key *key, struct conn_state *c, struct io_data *d, __u64 now)
