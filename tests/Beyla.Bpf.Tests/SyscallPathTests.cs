@@ -5,7 +5,7 @@ namespace Beyla.Bpf.Tests;
 /// <summary>
 /// A client span whatever pair of syscalls moves the bytes (the server: Kestrel), also when
 /// the request's first buffer alone is too short to tell a request (":N": split after N bytes),
-/// or its page is not in memory until the write brings it in.
+/// or its page (or the page it ends in) is not in memory until the write brings it in.
 /// </summary>
 public sealed class SyscallPathTests
 {
@@ -17,6 +17,7 @@ public sealed class SyscallPathTests
     [InlineData("writev-readv:3")]
     [InlineData("sendmsg-recvmsg:1")]
     [InlineData("mmap-send-recv")]
+    [InlineData("mmap-straddle-send-recv")]
     public async Task EachSyscallPairGivesOneExactClientSpan(string mode)
     {
         int port = FreePort.Next();

@@ -7,6 +7,8 @@ Usage: syscall_client.py PORT PATH MODE, MODE one of:
   sendmsg-recvmsg socket.sendmsg (head in two pieces) / socket.recvmsg
   mmap-send-recv  socket.send from a file mapping the process never touched (the page is
                   only brought in by the syscall: unreadable as the call enters) / recv
+  mmap-straddle-send-recv  the same, the head starting 10 bytes before the end of a page the
+                  process touched: only its start is readable as the call enters
 The two pieces are split after 10 bytes, or after N with MODE:N (writev-readv:3: the first
 piece alone is too short to tell a request).
 Waits for a line on stdin first (after printing "ready"), then prints
@@ -22,15 +24,47 @@ mode, _, split = mode.partition(":")
 split = int(split or 10)
 head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
 s = socket.create_connection(("127.0.0.1", port))
-if mode == "mmap-send-recv":
+if mode.startswith("mmap-"):
+    import ctypes
     import mmap
     import tempfile
-    with tempfile.TemporaryFile() as f:
-        f.write(head)
+    PAGE = mmap.PAGESIZE
+
+    def file_with(data):
+        """An unlinked file holding data, not even in the page cache."""
+        f = tempfile.TemporaryFile()
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
-        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)  # not even in the page cache
-        mapped = mmap.mmap(f.fileno(), len(head), prot=mmap.PROT_READ)
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        return f
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x02, 0x10, 0x20
+    # Two pages from two files, so that touching the first cannot map the second too (the
+    # kernel maps the cached neighbours of a faulting page within its mapping, not across).
+    # straddle: the head starts 10 bytes before the end of the first page, which the process
+    # touches; otherwise it is all in the second page, which nothing touches.
+    straddle = mode == "mmap-straddle-send-recv"
+    start_at = PAGE - 10 if straddle else PAGE
+    first = file_with(b"x" * (PAGE - 10) + head[:10])
+    second = file_with(head[10:] if straddle else head)
+    base = libc.mmap(None, 2 * PAGE, mmap.PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    for i, f in enumerate((first, second)):
+        if libc.mmap(base + i * PAGE, PAGE, mmap.PROT_READ, MAP_PRIVATE | MAP_FIXED, f.fileno(), 0) != base + i * PAGE:
+            sys.exit(f"mmap failed: errno {ctypes.get_errno()}")
+    if straddle:
+        ctypes.string_at(base, 1)  # the first page only
+    with open("/proc/self/pagemap", "rb") as pagemap:  # the precondition, from the page table
+        present = []
+        for page in (base // PAGE, base // PAGE + 1):
+            pagemap.seek(page * 8)
+            present.append(bool(int.from_bytes(pagemap.read(8), "little") >> 63))
+    if present != [straddle, False]:
+        sys.exit(f"precondition not met: pages present {present}")
+    request = (ctypes.c_char * len(head)).from_address(base + start_at)
 print("ready", flush=True)
 sys.stdin.readline()
 start = time.monotonic_ns()
@@ -41,8 +75,8 @@ elif mode == "sendto-recvfrom":
     s.send(head)
 elif mode == "writev-readv":
     os.writev(fd, [head[:split], head[split:]])
-elif mode == "mmap-send-recv":
-    s.send(memoryview(mapped))
+elif mode.startswith("mmap-"):
+    s.send(request)
 else:
     s.sendmsg([head[:split], head[split:]])
 
@@ -50,7 +84,7 @@ response = b""
 while True:
     if mode == "write-read":
         chunk = os.read(fd, 65536)
-    elif mode in ("sendto-recvfrom", "mmap-send-recv"):
+    elif mode == "sendto-recvfrom" or mode.startswith("mmap-"):
         chunk = s.recv(65536)
     elif mode == "writev-readv":
         buf = bytearray(65536)

@@ -1173,6 +1173,11 @@ static __always_inline void track_request_write(const struct conn_key *key, stru
 	}
 	reset_response(c);
 	beyla_take_requests(c, d, now, TAKE_CURRENT);
+	if (!is_request_start(c->req.head)) {
+		/* the head ran into a page not readable yet (its read failed whole): the exit takes it */
+		c->req.used = 0;
+		return;
+	}
 	c->phase = PHASE_REQUEST;
 	c->request_at_enter = 1;
 }
