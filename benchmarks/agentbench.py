@@ -37,6 +37,12 @@ def start_agent(agent_dll, *options):
     return agent, line
 
 
+def steal_ms():
+    """CPU time the hypervisor took from this VM's CPUs so far (all CPUs, /proc/stat)."""
+    with open("/proc/stat") as f:
+        return int(f.readline().split()[8]) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def write_nginx_conf(work, port, listen_options="", server_options="", access_log="off"):
     """nginx.conf in work: 2 workers, no access log unless given (a file), keep-alive without
     limit, 200 "hello" on 127.0.0.1:port; returns its path."""

@@ -57,7 +57,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor, write_nginx_conf
+from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor, steal_ms, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -100,12 +100,6 @@ def cpu_ms(pids):
         except FileNotFoundError:
             pass
     return user * 1000 / CLK_TCK, system * 1000 / CLK_TCK
-
-
-def steal_ms():
-    """CPU time the hypervisor took from this VM's CPUs so far (all CPUs, /proc/stat)."""
-    with open("/proc/stat") as f:
-        return int(f.readline().split()[8]) * 1000 / CLK_TCK
 
 
 def children(pid):
