@@ -19,6 +19,10 @@ public sealed class ScriptedClientTests
     [BpfFact]
     public Task PythonHttpClientOnOneKeepAliveConnection() => RunAsync("python3", "python_client.py", "keepalive");
 
+    /// <summary>The first request alone on the connection, then the four others in one write (pipelined).</summary>
+    [BpfFact]
+    public Task PythonPipelinedRequestsInOneWrite() => RunAsync("python3", "python_client.py", "pipelined");
+
     [BpfFact]
     public Task NodeFetch() => RunAsync("node", "node_client.js", "fetch");
 

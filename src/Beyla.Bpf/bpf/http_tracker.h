@@ -70,8 +70,7 @@ struct conn_state {
 	__u16 span_flags;
 	__u16 local_port;
 	__u16 peer_port;
-	__u8 request_at_enter; /* the write in progress took its request as it entered (track_write_enter) */
-	__u8 pad[3];
+	__u32 request_writer;  /* the thread whose write in progress took its request as it entered (track_request_write), or 0 */
 	__u8 local_addr[16];
 	__u8 peer_addr[16];
 	__u32 tgid;
@@ -1003,11 +1002,11 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 		entered = tls ? write_ns : c->write_enter_ns;
 		if (!tls) {
 			c->write_enter_ns = 0;
-			if (c->request_at_enter) {
+			if (c->request_writer && c->request_writer == (__u32)bpf_get_current_pid_tgid()) {
 				/* The request was taken as this write entered, and may be answered already.
 				 * It was sized by what the write asked to move; the rest of a shorter
 				 * write comes in the next one and is added then. */
-				c->request_at_enter = 0;
+				c->request_writer = 0;
 				if ((c->phase == PHASE_REQUEST || c->phase == PHASE_RESPONSE) && c->queue_head == c->queue_tail)
 					c->req.bytes = d->total;
 				return;
@@ -1142,15 +1141,22 @@ static __always_inline struct conn_state *track_write_enter(const struct conn_ke
 		return 0;
 	*now = bpf_ktime_get_ns();
 	c->write_enter_ns = *now;
-	c->request_at_enter = 0;
+	if (c->request_writer == (__u32)bpf_get_current_pid_tgid())
+		c->request_writer = 0; /* this thread's, from a write whose exit was not seen */
 	return c;
+}
+
+/* A response whose end is not known (no Content-Length seen, not chunked): the next request ends it. */
+static __always_inline bool response_without_end(const struct conn_state *c)
+{
+	return c->phase == PHASE_RESPONSE && !(c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK));
 }
 
 /* Whether a write entering on c (not null) may start the next request (see track_write_enter). */
 static __always_inline bool awaits_request_write(const struct conn_state *c)
 {
-	return c->kind == SPAN_KIND_CLIENT && c->phase == PHASE_IDLE && c->queue_head == c->queue_tail &&
-	       !(c->span_flags & SPAN_FLAG_TLS);
+	return c->kind == SPAN_KIND_CLIENT && (c->phase == PHASE_IDLE || response_without_end(c)) &&
+	       c->queue_head == c->queue_tail && !(c->span_flags & SPAN_FLAG_TLS) && !c->request_writer;
 }
 
 /*
@@ -1170,25 +1176,37 @@ static __always_inline void track_request_write(const struct conn_key *key, stru
 		if (!c)
 			return;
 		c->write_enter_ns = now;
+	} else if (c->phase == PHASE_RESPONSE) {
+		finish_exchange(c, END_BY_NEXT_REQUEST);
 	}
 	reset_response(c);
+	__u32 tail = c->queue_tail;
 	beyla_take_requests(c, d, now, TAKE_CURRENT);
-	if (!is_request_start(c->req.head)) {
-		/* the head ran into a page not readable yet (its read failed whole): the exit takes it */
+	if (!is_request_start(c->req.head) || c->queue_tail != tail) {
+		/* The head ran into a page not readable yet (its read failed whole), or the write
+		 * holds pipelined requests: if it fails or moves only part of them, the exit could
+		 * not tell which were sent. The exit takes them instead. */
+		for (int i = 0; i < MAX_PIPELINED; i++) {
+			if (c->queue_tail == tail)
+				break;
+			c->queue_tail--;
+			struct queue_key queued = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail};
+			bpf_map_delete_elem(&queued_requests, &queued);
+		}
 		c->req.used = 0;
 		return;
 	}
 	c->phase = PHASE_REQUEST;
-	c->request_at_enter = 1;
+	c->request_writer = (__u32)bpf_get_current_pid_tgid();
 }
 
-/* A write on a tracked connection failed (nothing moved): a request taken as it entered was not sent. */
+/* A write on a tracked connection failed (nothing moved): a request its thread took as it entered was not sent. */
 static __always_inline void track_write_failed(const struct conn_key *key)
 {
 	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
-	if (!c || !c->request_at_enter)
+	if (!c || !c->request_writer || c->request_writer != (__u32)bpf_get_current_pid_tgid())
 		return;
-	c->request_at_enter = 0;
+	c->request_writer = 0;
 	if (c->phase == PHASE_REQUEST && c->queue_head == c->queue_tail) {
 		c->req.used = 0;
 		c->phase = PHASE_IDLE;

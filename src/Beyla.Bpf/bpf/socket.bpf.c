@@ -94,7 +94,8 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 #define FLAGS_IN_DX 2  /* recvmsg: flags are the 3rd argument */
 #define MSG_PEEK 0x2
 
-/* A data syscall of a traced process returned ret > 0 bytes: hand them to the tracker. */
+/* A data syscall of a traced process returned: bytes (ret > 0) go to the tracker; a write that
+ * moved nothing undoes what its entry took (track_write_failed). */
 static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir, int flags_at)
 {
 	if (ctx->ret <= 0 && dir == DIR_INGRESS)
@@ -190,6 +191,12 @@ static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx, __u8 sh
 	struct conn_state *c = track_write_enter(&key, &now);
 	if (shape == IO_FILE || (c && !awaits_request_write(c)))
 		return 0;
+	/* inside SSL_write: ciphertext, or with kernel TLS the plaintext, which the TLS probes report */
+	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid)) {
+		__u64 id = bpf_get_current_pid_tgid();
+		if (bpf_map_lookup_elem(&tls_calls, &id))
+			return 0;
+	}
 	struct io_data d = {};
 	if (shape == IO_PLAIN) {
 		d.first = ctx->args[1];
