@@ -1,7 +1,11 @@
 """What the benchmark scripts share: starting the sample agent, naming a build, nginx's config,
 the floor's no-op programs."""
 import os
+import re
+import signal
+import socket
 import subprocess
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,6 +39,30 @@ def start_agent(agent_dll, *options):
         agent.kill()
         raise
     return agent, line
+
+
+def stop_agent(agent):
+    """Stops the agent; returns (spans, lost, its stderr) from its summary line."""
+    if agent.poll() is None:
+        agent.send_signal(signal.SIGTERM)
+    _, stderr = agent.communicate(timeout=60)
+    m = re.search(r"summary: spans=(\d+) lost=(\d+)", stderr)
+    if not m:
+        raise SystemExit(f"no summary from the agent: {stderr}")
+    return int(m.group(1)), int(m.group(2)), stderr
+
+
+def wait_port(port, proc, what):
+    """Returns once something accepts connections on 127.0.0.1:port; exits if proc ends first or after 30 s."""
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} ended before listening (exit code {proc.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} is not listening on {port} after 30 s")
 
 
 def steal_ms():

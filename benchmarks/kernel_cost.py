@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import start_agent, write_nginx_conf
+from agentbench import start_agent, wait_port, write_nginx_conf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,6 +59,13 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_programs_freed(ids, seconds=10):
+    """The kernel frees a process's programs a little after it exits: the next window starts without them."""
+    deadline = time.monotonic() + seconds
+    while ids & set(prog_stats()) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def main():
@@ -106,13 +113,7 @@ def main():
     nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     agent = None
     try:
-        import socket
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_port(port, nginx, a.server)
         url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/hello/1"
         untraced_rps = None
         if a.compare:

@@ -20,18 +20,17 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from agentbench import ROOT, agent_label, start_agent, steal_ms, write_nginx_conf
+from agentbench import ROOT, agent_label, start_agent, steal_ms, stop_agent, wait_port, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_cost import free_port  # noqa: E402
+from kernel_cost import free_port, owned_programs, prog_stats, wait_programs_freed  # noqa: E402
 
 
 def paced(binary, port, a):
@@ -43,8 +42,10 @@ def paced(binary, port, a):
 def window(binary, port, a, agent_dll):
     """One window at the fixed rate; traced by agent_dll (its summary checked) or untraced."""
     agent = None
+    ours = set()
     if agent_dll:
         agent, _ = start_agent(agent_dll, "--port", str(port), "--quiet")
+        ours = owned_programs(agent.pid) & set(prog_stats())
     try:
         steal0 = steal_ms()
         r = paced(binary, port, a)
@@ -52,14 +53,10 @@ def window(binary, port, a, agent_dll):
     finally:
         if agent:
             time.sleep(1)  # the last spans through the ring buffer
-            agent.send_signal(signal.SIGTERM)
-            _, err = agent.communicate(timeout=60)
+            spans, lost, _ = stop_agent(agent)
+            wait_programs_freed(ours)
     if agent:
-        m = re.search(r"summary: spans=(\d+) lost=(\d+)", err)
-        if not m:
-            raise SystemExit(f"no summary line from the agent: {err}")
-        r["spans"], r["lost"] = int(m.group(1)), int(m.group(2))
-        time.sleep(2)  # its programs freed before the next window
+        r["spans"], r["lost"] = spans, lost
     return r
 
 
@@ -88,12 +85,7 @@ def main():
     configs = [None] + agents
     results = {c: [] for c in configs}
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_port(port, nginx, "nginx")
         paced(binary, port, argparse.Namespace(rate=a.rate, connections=a.connections, warmup=0, seconds=3))  # warm nginx
         redone = 0
         for r in range(a.rounds):

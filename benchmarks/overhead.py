@@ -50,18 +50,17 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor, steal_ms, write_nginx_conf
+from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_cost import ROOT, free_port, owned_programs, prog_stats, sh  # noqa: E402
+from kernel_cost import ROOT, free_port, owned_programs, prog_stats, sh, wait_programs_freed  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 AGENT_DLL = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
@@ -108,18 +107,6 @@ def children(pid):
             return [int(p) for p in f.read().split()]
     except FileNotFoundError:
         return []
-
-
-def wait_port(port, proc, what):
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} ended before listening (exit code {proc.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{what} is not listening on {port} after 30 s")
 
 
 def parse_duration(value, unit):
@@ -261,12 +248,7 @@ def measure(a, server, config, lua, tracers, loader=None):
         r["programs"][name] = (old[0] + cnt, old[1] + ns)
     if agent:
         time.sleep(1)  # the last spans through the ring buffer
-        agent.send_signal(signal.SIGTERM)
-        _, err = agent.communicate(timeout=60)
-        m = re.search(r"summary: spans=(\d+) lost=(\d+)", err)
-        if not m:
-            raise SystemExit(f"no summary line from the agent: {err}")
-        r["spans"], r["lost"] = int(m.group(1)), int(m.group(2))
+        r["spans"], r["lost"], err = stop_agent(agent)
         if r["lost"]:  # the agent says why (its warning on stopping)
             for line in err.splitlines():
                 if "not reported" in line:
@@ -277,13 +259,6 @@ def measure(a, server, config, lua, tracers, loader=None):
         floor.wait()
         wait_programs_freed(ours)
     return r
-
-
-def wait_programs_freed(ids, seconds=10):
-    """The kernel frees a process's programs a little after it exits: the next window starts without them."""
-    deadline = time.monotonic() + seconds
-    while ids & set(prog_stats()) and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def main():

@@ -34,16 +34,14 @@ usage: sudo python3 benchmarks/pingpong.py [--rounds 5] [--exchanges 200000] [--
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor
+from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor, stop_agent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,17 +57,6 @@ def timed(binary, exchanges):
 def start_pingpong_agent(agent_dll):
     """An agent that traces programs named pingpong, started and ready."""
     return start_agent(agent_dll, "--exe", "pingpong", "--quiet")[0]
-
-
-def stop_agent(agent):
-    """Stops the agent; returns (spans, lost, its stderr) from its summary line."""
-    if agent.poll() is None:
-        agent.send_signal(signal.SIGTERM)
-    _, stderr = agent.communicate(timeout=60)
-    m = re.search(r"summary: spans=(\d+) lost=(\d+)", stderr)
-    if not m:
-        raise SystemExit(f"no summary from the agent: {stderr}")
-    return int(m.group(1)), int(m.group(2)), stderr
 
 
 def with_agent(agent_dll, work, exchanges):
