@@ -50,28 +50,4 @@ public sealed class AddressCacheTests
             }
         }
     }
-
-    [Fact]
-    public void DecodedSpansShareTheInstanceOfARepeatedAddress()
-    {
-        var decoder = new HttpEventDecoder(captureQuery: false, new MonotonicClock());
-        byte[] record = EventRecords.EncodeHttpSpan(new HttpSpan
-        {
-            Kind = HttpSpanKind.Server,
-            Method = "GET",
-            Path = "/a",
-            StatusCode = 200,
-            EndReason = SpanEndReason.ResponseComplete,
-            DurationNanoseconds = 1000,
-            StartTimestamp = 1_000_000,
-            ProcessId = 42,
-            LocalAddress = IPAddress.Parse("10.0.0.5"),
-            PeerAddress = IPAddress.Parse("192.168.1.20"),
-        });
-        Assert.Equal(DecodeError.None, decoder.TryDecode(record, out HttpSpan? first));
-        Assert.Equal(DecodeError.None, decoder.TryDecode(record, out HttpSpan? second));
-        Assert.Same(first!.LocalAddress, second!.LocalAddress);
-        Assert.Same(first.PeerAddress, second.PeerAddress);
-        Assert.Equal(IPAddress.Parse("192.168.1.20"), second.PeerAddress);
-    }
 }

@@ -92,6 +92,19 @@ public sealed class HttpEventDecoderTests
     }
 
     [Fact]
+    public void DecodedSpansShareTheInstanceOfARepeatedAddress()
+    {
+        var decoder = new HttpEventDecoder(captureQuery: false, Clock);
+        byte[] record = ValidRecord();
+
+        Assert.Equal(DecodeError.None, decoder.TryDecode(record, out HttpSpan? first));
+        Assert.Equal(DecodeError.None, decoder.TryDecode(record, out HttpSpan? second));
+        Assert.Same(first!.LocalAddress, second!.LocalAddress);
+        Assert.Same(first.PeerAddress, second.PeerAddress);
+        Assert.Equal(IPAddress.Parse("192.168.7.9"), second.PeerAddress);
+    }
+
+    [Fact]
     public void LoopbackAddressesDecodeAsLoopback()
     {
         DecodeError v4 = Decode(EventRecords.EncodeHttpSpan(SampleSpan(IPAddress.Loopback, IPAddress.Loopback)), out HttpSpan? span4);
