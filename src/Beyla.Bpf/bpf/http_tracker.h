@@ -1134,14 +1134,14 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
  * response, and every later response would be paired with the request before it.
  * Returns the tracked connection (now: the time noted), or null.
  */
-static __always_inline struct conn_state *track_write_enter(const struct conn_key *key, __u64 *now)
+static __always_inline struct conn_state *track_write_enter(const struct conn_key *key, __u32 tid, __u64 *now)
 {
 	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
 	if (!c)
 		return 0;
 	*now = bpf_ktime_get_ns();
 	c->write_enter_ns = *now;
-	if (c->request_writer == (__u32)bpf_get_current_pid_tgid())
+	if (c->request_writer == tid)
 		c->request_writer = 0; /* this thread's, from a write whose exit was not seen */
 	return c;
 }
@@ -1160,12 +1160,12 @@ static __always_inline bool awaits_request_write(const struct conn_state *c)
 }
 
 /*
- * The write entering on key's fd (connection c, or null: not tracked yet) moves d: if it
+ * The write entering on key's fd, by thread tid (connection c, or null: not tracked yet), moves d: if it
  * starts a request, the request is taken now. Shorter starts (fewer than 8 bytes), and bytes
  * not readable yet (a page the program never touched: the syscall brings it in), are left to
  * the write's exit.
  */
-static __always_inline void track_request_write(const struct conn_key *key, struct conn_state *c, struct io_data *d, __u64 now)
+static __always_inline void track_request_write(const struct conn_key *key, __u32 tid, struct conn_state *c, struct io_data *d, __u64 now)
 {
 	__u8 p[16] = {};
 	if (d->first_len < 8 || !read_prefix(p, d) || !is_request_start(p))
@@ -1197,7 +1197,7 @@ static __always_inline void track_request_write(const struct conn_key *key, stru
 		return;
 	}
 	c->phase = PHASE_REQUEST;
-	c->request_writer = (__u32)bpf_get_current_pid_tgid();
+	c->request_writer = tid;
 }
 
 /* A write on a tracked connection failed (nothing moved): a request its thread took as it entered was not sent. */

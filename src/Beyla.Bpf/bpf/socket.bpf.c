@@ -183,20 +183,18 @@ int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_FILE, D
  * track_write_enter). The bytes are looked at only where a request may start. */
 static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx, __u8 shape)
 {
-	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = (__u32)(id >> 32);
 	if (!is_traced(tgid))
 		return 0;
 	struct conn_key key = {.tgid = tgid, .fd = (__u32)ctx->args[0]};
 	__u64 now = 0;
-	struct conn_state *c = track_write_enter(&key, &now);
+	struct conn_state *c = track_write_enter(&key, (__u32)id, &now);
 	if (shape == IO_FILE || (c && !awaits_request_write(c)))
 		return 0;
 	/* inside SSL_write: ciphertext, or with kernel TLS the plaintext, which the TLS probes report */
-	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid)) {
-		__u64 id = bpf_get_current_pid_tgid();
-		if (bpf_map_lookup_elem(&tls_calls, &id))
-			return 0;
-	}
+	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid) && bpf_map_lookup_elem(&tls_calls, &id))
+		return 0;
 	struct io_data d = {};
 	if (shape == IO_PLAIN) {
 		d.first = ctx->args[1];
@@ -210,7 +208,7 @@ static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx, __u8 sh
 		    !resolve_iovecs(&d, msg.msg_iov, msg.msg_iovlen))
 			return 0;
 	}
-	track_request_write(&key, c, &d, now);
+	track_request_write(&key, (__u32)id, c, &d, now);
 	return 0;
 }
 
