@@ -13,6 +13,7 @@ packages=(
   nginx         # kernel tests trace nginx
   nodejs        # kernel tests trace a Node server
   golang-go     # kernel tests build and trace a Go net/http server and client
+  liburing-dev  # kernel tests build a server that moves its bytes through io_uring
   python3       # kernel tests trace Python's http.server; test summary
   wrk           # benchmarks/overhead.py and kernel_cost.py drive servers with wrk
   prometheus    # kernel tests scrape the exporter with a real Prometheus; promtool checks the exposition

@@ -17,22 +17,13 @@ internal static class GoProgram
     {
         string source = System.IO.Path.Combine(TestEnvironment.ServersDirectory, "go_http");
         string output = System.IO.Path.Combine(AppContext.BaseDirectory, "go_http");
-        var info = new ProcessStartInfo("go") { WorkingDirectory = source, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("go") { WorkingDirectory = source };
         foreach (string a in (string[])["build", "-o", output, "main.go"])
             info.ArgumentList.Add(a);
         info.Environment["GOPROXY"] = "off"; // the standard library only: nothing to download
         info.Environment["GOTOOLCHAIN"] = "local";
         info.Environment["GOCACHE"] = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "beyla-tests-go-cache");
-        using Process go = Process.Start(info) ?? throw new InvalidOperationException("go did not start");
-        Task<string> errors = go.StandardError.ReadToEndAsync();
-        go.StandardOutput.ReadToEnd();
-        if (!go.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            go.Kill();
-            throw new TimeoutException("go build took more than 3 minutes");
-        }
-        if (go.ExitCode != 0)
-            throw new InvalidOperationException($"go build failed ({go.ExitCode}): {errors.Result}");
+        BuildCommand.Run(info, "go build");
         return output;
     }
 }

@@ -134,6 +134,14 @@ internal sealed unsafe class BpfObject : IDisposable
         return handle;
     }
 
+    /// <summary>Keeps program <paramref name="programName"/> from being loaded and attached (before <see cref="Load"/>).</summary>
+    public void LeaveOut(string programName)
+    {
+        nint program = LibBpf.ObjectFindProgramByName(_object.DangerousGetHandle(), programName);
+        if (program == 0 || LibBpf.ProgramSetAutoload(program, false) != 0)
+            throw new BeylaException($"The {_name} probe set has no program named {programName} to leave out.");
+    }
+
     public void Load()
     {
         LibBpfLibrary.ClearMessages();
@@ -154,12 +162,14 @@ internal sealed unsafe class BpfObject : IDisposable
         return (int)LibBpf.MapValueSize(map);
     }
 
-    /// <summary>Attaches every program (the section name says where); on failure nothing stays attached.</summary>
+    /// <summary>Attaches every program not left out (the section name says where); on failure nothing stays attached.</summary>
     public void AttachAll()
     {
         nint obj = _object.DangerousGetHandle();
         for (nint prog = LibBpf.ObjectNextProgram(obj, 0); prog != 0; prog = LibBpf.ObjectNextProgram(obj, prog))
         {
+            if (!LibBpf.ProgramAutoload(prog))
+                continue; // left out
             LibBpfLibrary.ClearMessages();
             nint link = LibBpf.ProgramAttach(prog);
             if (link == 0)

@@ -210,7 +210,7 @@ internal sealed unsafe class EventRings : IDisposable
     /// <summary>
     /// Copies up to <paramref name="maxRecords"/> committed records into <paramref name="writer"/>
     /// (framed, not flushed), except those <paramref name="keep"/> takes for the probe set
-    /// itself; returns the count. Only records committed when the drain began are taken, so that
+    /// itself (it is shown every record that is not a span); returns the count. Only records committed when the drain began are taken, so that
     /// the rings are merged as they were at one moment: each ring's records in the order they
     /// were written, and across rings the span that ended first goes first (other records before
     /// spans). Consumers see spans in about the order they ended (within a ring, a span reported
@@ -244,7 +244,7 @@ internal sealed unsafe class EventRings : IDisposable
             if (first < 0)
                 break;
             var record = new ReadOnlySpan<byte>(_next[first], _nextLength[first]);
-            if (keep is null || !keep(record))
+            if (firstKey != 0 || keep is null || !keep(record)) // spans go straight through
             {
                 int frame = 4 + record.Length;
                 if (dest.Length - used < frame)
@@ -285,7 +285,7 @@ internal sealed unsafe class EventRings : IDisposable
             ? *(ulong*)(record + HttpEventLayout.EndNs)
             : 0;
 
-    /// <summary>Looks at a record before it is forwarded; returns true to keep it from the pipe.</summary>
+    /// <summary>Looks at a record that is not a span before it is forwarded; returns true to keep it from the pipe.</summary>
     public delegate bool RecordInterceptor(ReadOnlySpan<byte> record);
 
     public void Dispose()

@@ -79,6 +79,11 @@ internal static class KernelRequirements
         }
     }
 
+    /// <summary>Whether this kernel has tracepoint <paramref name="category"/>:<paramref name="name"/> (after <see cref="Check"/>: tracefs is mounted).</summary>
+    public static bool HasTracepoint(string category, string name) =>
+        Directory.Exists(Path.Combine(TraceFsPath, "events", category, name)) ||
+        Directory.Exists(Path.Combine(DebugFsTracingPath, "events", category, name));
+
     private static ulong EffectiveCapabilities()
     {
         foreach (string line in File.ReadLines("/proc/self/status"))

@@ -18,4 +18,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(104, LogLevel.Warning, "Requests not reported, by reason: {RingFull} with the ring buffer full, {Unmatched} gone by unseen (a response with no request waiting), {TlsWithoutSocket} over TLS on a socket never learned, {QueueFull} beyond a connection's queue, {ProcessExited} in flight when their process exited")]
     public static partial void LostByReason(ILogger logger, long ringFull, long unmatched, long tlsWithoutSocket, long queueFull, long processExited);
+
+    [LoggerMessage(105, LogLevel.Warning, "Process {Pid} ({Command}) moves TCP data through io_uring ({Operation}); no syscall hook sees those bytes, so its HTTP over io_uring is not traced")]
+    public static partial void IoUringNotTraced(ILogger logger, int pid, string command, string operation);
 }

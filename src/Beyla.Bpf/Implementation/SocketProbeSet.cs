@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
@@ -38,8 +39,9 @@ internal sealed class SocketProbeSet : IEventSource
     private readonly int _cpus;
     private readonly HashSet<int> _tracedPids = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly EventRings.RecordInterceptor? _intercept;
+    private readonly EventRings.RecordInterceptor _intercept;
     private long _lost;
+    private long _ioUringProcesses;
     private bool _running;
     private int _disposed;
     private readonly Lock _statsGate = new(); // no stats read once the object is being disposed
@@ -70,6 +72,8 @@ internal sealed class SocketProbeSet : IEventSource
             _rings = EventRings.Create(ringBytes, onlineCpus);
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
+            if (!KernelRequirements.HasTracepoint("io_uring", "io_uring_submit_req"))
+                _object.LeaveOut("on_uring_submit"); // before Linux 6.0, or no io_uring: nothing to report
             _object.Load();
             _rings.Install(_object.MapFd("event_rings"), ringSlots);
             _pidsFd = _object.MapFd("traced_pids");
@@ -88,8 +92,7 @@ internal sealed class SocketProbeSet : IEventSource
                 SelectCommands(_object.MapFd("traced_comms"), context.Processes.ExecutableNames);
                 SyncTracedProcesses();
             }
-            if (_tls is not null)
-                _intercept = OnNotice;
+            _intercept = OnNotice;
             _object.AttachAll();
         }
         catch
@@ -120,6 +123,9 @@ internal sealed class SocketProbeSet : IEventSource
 
     /// <summary>The processes that have TLS probes of their own attached, now (a copy; for tests).</summary>
     internal int[] TlsProbedProcessIds => _tls?.ProbedProcessIds ?? [];
+
+    /// <summary>Traced processes reported for moving TCP data through io_uring, so far (for tests).</summary>
+    internal long IoUringProcesses => Interlocked.Read(ref _ioUringProcesses);
 
     /// <summary>The ring buffers the kernel writes to (one per online CPU; for tests).</summary>
     internal EventRings Rings => _rings;
@@ -280,27 +286,34 @@ internal sealed class SocketProbeSet : IEventSource
     }
 
     /// <summary>
-    /// Process notices from the kernel (a selected program started, a traced process opened a
-    /// libssl): attach the TLS probes for that process now rather than at the next rescan.
+    /// Process notices from the kernel. A selected program started, or a traced process opened a
+    /// libssl: the TLS probes for that process are attached now rather than at the next rescan. A
+    /// traced process moves TCP data through io_uring, which no hook sees: that is logged.
     /// </summary>
     private bool OnNotice(ReadOnlySpan<byte> record)
     {
-        if (record.Length < ProcessNotice.Size || System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record) != ProcessNotice.Type)
+        if (record.Length < ProcessNotice.Size || BinaryPrimitives.ReadUInt32LittleEndian(record) != ProcessNotice.Type)
             return false;
-        int pid = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record[4..]);
-        uint reason = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record[8..]);
-        if (reason == ProcessNotice.LibsslOpened)
+        int pid = (int)BinaryPrimitives.ReadUInt32LittleEndian(record[ProcessNotice.PidOffset..]);
+        uint reason = BinaryPrimitives.ReadUInt32LittleEndian(record[ProcessNotice.ReasonOffset..]);
+        uint detail = BinaryPrimitives.ReadUInt32LittleEndian(record[ProcessNotice.DetailOffset..]);
+        ReadOnlySpan<byte> path = record.Slice(ProcessNotice.PathOffset, ProcessNotice.PathCapacity);
+        int end = path.IndexOf((byte)0);
+        string text = System.Text.Encoding.UTF8.GetString(end < 0 ? path : path[..end]);
+        switch (reason)
         {
-            ReadOnlySpan<byte> path = record.Slice(ProcessNotice.PathOffset, ProcessNotice.PathCapacity);
-            int end = path.IndexOf((byte)0);
-            string file = System.Text.Encoding.UTF8.GetString(end < 0 ? path : path[..end]);
-            _tls!.AttachFileLater(pid, file);
-        }
-        else
-        {
-            lock (_tracedPids)
-                _tracedPids.Add(pid);
-            _tls!.RefreshLater(pid);
+            case ProcessNotice.IoUring:
+                Interlocked.Increment(ref _ioUringProcesses);
+                SocketLog.IoUringNotTraced(_logger, pid, text, ProcessNotice.IoUringOperationName(detail));
+                break;
+            case ProcessNotice.LibsslOpened:
+                _tls?.AttachFileLater(pid, text);
+                break;
+            default:
+                lock (_tracedPids)
+                    _tracedPids.Add(pid);
+                _tls?.RefreshLater(pid);
+                break;
         }
         return true;
     }

@@ -407,26 +407,42 @@ static __always_inline bool is_digit(__u8 c)
 	return c >= '0' && c <= '9';
 }
 
-/* Finds the TCP socket behind fd in the current task and records its addresses. */
-static __always_inline bool read_socket_addresses(__u32 fd, struct conn_state *c)
+/* The stream socket behind fd in the current task's file table, or null (not a socket, not a stream). */
+static __always_inline struct sock *stream_sock_of_fd(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt)
-		return false;
+		return 0;
 	if (fd >= BPF_CORE_READ(fdt, max_fds))
-		return false;
+		return 0;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *file = 0;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return false;
+		return 0;
 	unsigned short mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
-		return false;
+		return 0;
 	struct socket *sock = (struct socket *)BPF_CORE_READ(file, private_data);
 	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return 0;
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* Whether fd is a TCP socket (a stream socket of an IPv4 or IPv6 family) in the current task. */
+static __always_inline bool is_tcp_socket(__u32 fd)
+{
+	struct sock *sk = stream_sock_of_fd(fd);
+	if (!sk)
 		return false;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* Finds the TCP socket behind fd in the current task and records its addresses. */
+static __always_inline bool read_socket_addresses(__u32 fd, struct conn_state *c)
+{
+	struct sock *sk = stream_sock_of_fd(fd);
 	if (!sk)
 		return false;
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);

@@ -279,7 +279,9 @@ __noinline int beyla_is_libssl_path(struct scratch *s, __u32 len)
 	       name[5] == 'l' && name[6] == '.' && name[7] == 's' && name[8] == 'o';
 }
 
-static __always_inline void notify_process(__u32 pid, __u32 reason, struct scratch *s)
+/* Tells user space about process pid: with the path in s (NOTICE_LIBSSL_OPENED), or else the
+ * current command name. */
+static __always_inline void notify_process(__u32 pid, __u32 reason, __u32 detail, struct scratch *s)
 {
 	void *ring = this_cpu_ring();
 	struct process_notice_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
@@ -288,10 +290,12 @@ static __always_inline void notify_process(__u32 pid, __u32 reason, struct scrat
 	e->type = EVENT_PROCESS_NOTICE;
 	e->pid = pid;
 	e->reason = reason;
-	e->path_len = 0;
+	e->detail = detail;
 	if (s) {
 		__builtin_memcpy(e->path, s->buf, NOTICE_PATH_CAPTURE);
-		e->path_len = NOTICE_PATH_CAPTURE;
+	} else {
+		__builtin_memset(e->path, 0, NOTICE_PATH_CAPTURE);
+		bpf_get_current_comm(e->path, 16);
 	}
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
@@ -314,7 +318,7 @@ int on_exec(void *ctx)
 			bpf_map_delete_elem(&traced_pids, &tgid);
 			clear_pid_bit(&traced_pid_bits, tgid);
 		} else if (traced && settings.tls_enabled) {
-			notify_process(tgid, NOTICE_EXEC, 0);
+			notify_process(tgid, NOTICE_EXEC, 0, 0);
 		}
 		return 0;
 	}
@@ -322,7 +326,7 @@ int on_exec(void *ctx)
 	set_pid_bit(&traced_pid_bits, tgid);
 	bpf_map_update_elem(&traced_pids, &tgid, &selected, BPF_ANY);
 	if (settings.tls_enabled)
-		notify_process(tgid, NOTICE_EXEC, 0);
+		notify_process(tgid, NOTICE_EXEC, 0, 0);
 	return 0;
 }
 
@@ -372,7 +376,91 @@ int enter_openat(struct syscall_enter_ctx *ctx)
 	long len = bpf_probe_read_user_str(s->buf, NOTICE_PATH_CAPTURE, (const void *)ctx->args[1]);
 	if (len <= 0 || !beyla_is_libssl_path(s, (__u32)len))
 		return 0;
-	notify_process(tgid, NOTICE_LIBSSL_OPENED, s);
+	notify_process(tgid, NOTICE_LIBSSL_OPENED, NOTICE_PATH_CAPTURE, s);
+	return 0;
+}
+
+/* io_uring opcodes (uapi, stable) that move a socket's bytes */
+#define IORING_OP_READV 1
+#define IORING_OP_WRITEV 2
+#define IORING_OP_READ_FIXED 4
+#define IORING_OP_WRITE_FIXED 5
+#define IORING_OP_SENDMSG 9
+#define IORING_OP_RECVMSG 10
+#define IORING_OP_READ 22
+#define IORING_OP_WRITE 23
+#define IORING_OP_SEND 26
+#define IORING_OP_RECV 27
+#define IORING_OP_SEND_ZC 47
+#define IORING_OP_SENDMSG_ZC 48
+#define IORING_OP_READ_MULTISHOT 49
+#define IORING_OP_RECV_ZC 58
+#define IORING_OP_READV_FIXED 60
+#define IORING_OP_WRITEV_FIXED 61
+#define REQ_F_FIXED_FILE 1 /* the request names a registered file, not an fd */
+
+/* Traced processes already reported for moving TCP data through io_uring (deleted at exit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} uring_reported SEC(".maps");
+
+/*
+ * A traced process submits an io_uring request. Bytes moved through io_uring pass none of the
+ * syscall hooks, so HTTP over a TCP socket there is not traced: the first such request of a
+ * process is reported (NOTICE_IO_URING), so that user space says so instead of staying silent.
+ * Reads, writes, sends and receives count on an fd that is a TCP socket. On a registered file,
+ * which cannot be looked at here, sends and receives count, reads and writes do not (they may be
+ * a file's). Attached only where the tracepoint exists (Linux 6.0 on, io_uring built in).
+ */
+SEC("tracepoint/io_uring/io_uring_submit_req")
+int on_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (!is_traced(tgid))
+		return 0;
+	__u8 op = ctx->opcode;
+	bool socket_only;
+	switch (op) {
+	case IORING_OP_SENDMSG:
+	case IORING_OP_RECVMSG:
+	case IORING_OP_SEND:
+	case IORING_OP_RECV:
+	case IORING_OP_SEND_ZC:
+	case IORING_OP_SENDMSG_ZC:
+	case IORING_OP_RECV_ZC:
+		socket_only = true;
+		break;
+	case IORING_OP_READV:
+	case IORING_OP_WRITEV:
+	case IORING_OP_READ_FIXED:
+	case IORING_OP_WRITE_FIXED:
+	case IORING_OP_READ:
+	case IORING_OP_WRITE:
+	case IORING_OP_READ_MULTISHOT:
+	case IORING_OP_READV_FIXED:
+	case IORING_OP_WRITEV_FIXED:
+		socket_only = false;
+		break;
+	default:
+		return 0;
+	}
+	if (bpf_map_lookup_elem(&uring_reported, &tgid))
+		return 0;
+	if (ctx->flags & REQ_F_FIXED_FILE) {
+		if (!socket_only)
+			return 0;
+	} else {
+		struct io_kiocb *req = (struct io_kiocb *)ctx->req;
+		if (!bpf_core_field_exists(req->cqe.fd) || !is_tcp_socket((__u32)BPF_CORE_READ(req, cqe.fd)))
+			return 0;
+	}
+	__u8 reported = 1;
+	if (bpf_map_update_elem(&uring_reported, &tgid, &reported, BPF_NOEXIST))
+		return 0; /* another thread of the process was first */
+	notify_process(tgid, NOTICE_IO_URING, op, 0);
 	return 0;
 }
 
@@ -388,5 +476,6 @@ int on_process_exit(void *ctx)
 	/* deleted whatever the bit says: an entry whose bit a race cleared must not stay behind */
 	bpf_map_delete_elem(&traced_pids, &tgid);
 	clear_pid_bit(&traced_pid_bits, tgid);
+	bpf_map_delete_elem(&uring_reported, &tgid);
 	return 0;
 }

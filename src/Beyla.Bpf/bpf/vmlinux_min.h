@@ -110,6 +110,25 @@ struct socket {
 	struct sock *sk;
 } __attribute__((preserve_access_index));
 
+/* io_uring: a request being submitted (Linux 6.0 on), and where it keeps the fd it names. */
+struct io_cqe {
+	union {
+		__u32 flags;
+		int fd;
+	};
+} __attribute__((preserve_access_index));
+
+struct io_kiocb {
+	struct io_cqe cqe;
+} __attribute__((preserve_access_index));
+
+/* Context of the io_uring:io_uring_submit_req tracepoint: its fields move between kernels. */
+struct trace_event_raw_io_uring_submit_req {
+	void *req; /* struct io_kiocb * */
+	__u8 opcode;
+	__u64 flags; /* the request's REQ_F_* flags */
+} __attribute__((preserve_access_index));
+
 /* User registers (x86_64). At syscall entry and exit the syscall's arguments are di, si,
  * dx, r10, r8, r9; in a uprobe a function's are di, si, dx, cx, r8, r9, and ax holds the
  * return value in a uretprobe. */

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using Beyla.Tests.Support;
+using Microsoft.Extensions.Logging;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>
+/// A server that moves its TCP bytes through io_uring passes none of the syscall hooks. The tracer
+/// says so, once per process, naming it (tests/servers/uring_server.c); io_uring used for files
+/// only is not reported, and the process's sockets are traced as usual.
+/// </summary>
+public sealed class IoUringTests
+{
+    private const int IoUringNotTracedEvent = 105;
+    private const int Requests = 3;
+
+    [BpfTheory]
+    [InlineData("send-recv", "RECV")]
+    [InlineData("read-write", "READ")]
+    public async Task SocketBytesThroughIoUringAreReportedOncePerProcess(string mode, string firstOperation)
+    {
+        using ServerProcess server = UringServer.Start(mode);
+        var logger = new RecordingLogger(LogLevel.Warning);
+        await using BeylaTracer tracer = new BeylaBuilder()
+            .TraceProcesses(p => p.ProcessId(server.Pid))
+            .WithHttpProbes()
+            .WithLogging(new RecordingLoggerFactory(logger))
+            .Build();
+        await using var collector = new SpanCollector(tracer);
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            for (int i = 0; i < Requests; i++)
+                Assert.Equal(200, client.Get($"/uring/{i}").Status);
+        }
+
+        var waited = Stopwatch.StartNew();
+        while (!logger.Entries.Any(IsIoUringWarning) && waited.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(50);
+        await Task.Delay(500); // time for a second warning, if there were one
+        LogEntry warning = Assert.Single(logger.Entries, IsIoUringWarning);
+        Assert.Equal(server.Pid, warning.Properties["Pid"]);
+        Assert.Equal("uring_server", warning.Properties["Command"]);
+        Assert.Equal(firstOperation, warning.Properties["Operation"]);
+        Assert.DoesNotContain(collector.Spans, s => s.ProcessId == server.Pid);
+    }
+
+    [BpfFact]
+    public async Task IoUringForFilesOnlyIsNotReportedAndTheSocketsAreTraced()
+    {
+        using ServerProcess server = UringServer.Start("file");
+        var logger = new RecordingLogger(LogLevel.Warning);
+        await using BeylaTracer tracer = new BeylaBuilder()
+            .TraceProcesses(p => p.ProcessId(server.Pid))
+            .WithHttpProbes()
+            .WithLogging(new RecordingLoggerFactory(logger))
+            .Build();
+        await using var collector = new SpanCollector(tracer);
+        var sent = new List<ClientExchange>();
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            for (int i = 0; i < Requests; i++)
+                sent.Add(client.Get($"/file/{i}"));
+        }
+
+        List<HttpSpan> spans = await collector.WaitForAsync(Requests, s => s.ProcessId == server.Pid);
+        Assert.Equal(sent.Select(e => e.Path), spans.Select(s => s.Path));
+        Assert.All(spans, s => Assert.Equal(200, s.StatusCode));
+        Assert.All(spans, s => Assert.Equal(HttpSpanKind.Server, s.Kind));
+        Assert.Equal(sent.Select(e => e.ResponseBytes), spans.Select(s => s.ResponseBytes));
+        Assert.DoesNotContain(logger.Entries, IsIoUringWarning);
+    }
+
+    private static bool IsIoUringWarning(LogEntry entry) => entry.EventId.Id == IoUringNotTracedEvent;
+}
