@@ -11,8 +11,10 @@ Rounds alternate the configurations; the table shows medians over rounds, and sp
 against requests sent (every request sent, the warm-up included, must be one span).
 
 usage: sudo python3 benchmarks/latency.py [--rate 20000] [--connections 16] [--seconds 10]
-                                          [--rounds 3] [--agent DLL ...] [--max-steal-ms 100]
---agent: an agent build (repeat for an A/B); default: this tree's, built first. A window during
+                                          [--rounds 3] [--agent DLL ...] [--max-steal-ms 100] [--floor]
+--agent: an agent build (repeat for an A/B); default: this tree's, built first. --floor: also a
+window under every hook the socket probe set attaches, with no-op programs
+(benchmarks/syscall_hooks), which tells the hooks' share from the agent's. A window during
 which the hypervisor took more than --max-steal-ms of CPU is measured again (up to --redo times
 in all): on a shared VM such a window says nothing about tracing.
 """
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import ROOT, agent_label, start_agent, steal_ms, stop_agent, wait_port, write_nginx_conf
+from agentbench import FLOORS, ROOT, agent_label, build_floor, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,12 +41,16 @@ def paced(binary, port, a):
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", out)}
 
 
-def window(binary, port, a, agent_dll):
-    """One window at the fixed rate; traced by agent_dll (its summary checked) or untraced."""
-    agent = None
+def window(binary, port, a, config, loader):
+    """One window at the fixed rate: traced by the agent build config (its summary checked), under
+    the floor's no-op programs (config in FLOORS), or untraced (None)."""
+    agent = floor = None
     ours = set()
-    if agent_dll:
-        agent, _ = start_agent(agent_dll, "--port", str(port), "--quiet")
+    if config in FLOORS:
+        floor = start_floor(loader, config)
+        ours = owned_programs(floor.pid) & set(prog_stats())
+    elif config:
+        agent, _ = start_agent(config, "--port", str(port), "--quiet")
         ours = owned_programs(agent.pid) & set(prog_stats())
     try:
         steal0 = steal_ms()
@@ -54,10 +60,17 @@ def window(binary, port, a, agent_dll):
         if agent:
             time.sleep(1)  # the last spans through the ring buffer
             spans, lost, _ = stop_agent(agent)
-            wait_programs_freed(ours)
+        if floor:
+            floor.terminate()
+            floor.wait()
+        wait_programs_freed(ours)
     if agent:
         r["spans"], r["lost"] = spans, lost
     return r
+
+
+def label_of(config):
+    return "untraced" if config is None else config if config in FLOORS else agent_label(config)
 
 
 def main():
@@ -71,6 +84,8 @@ def main():
     ap.add_argument("--max-steal-ms", type=float, default=100,
                     help="measure a window again when the hypervisor took more CPU than this during it (default 100)")
     ap.add_argument("--redo", type=int, default=6, help="windows that may be measured again (default 6)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also every hook the socket probe set attaches, with programs that return at once")
     a = ap.parse_args()
     agents = a.agent
     if not agents:
@@ -82,7 +97,9 @@ def main():
     port = free_port()
     conf = write_nginx_conf(work, port)
     nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL)
-    configs = [None] + agents
+    floors = ["hooks only"] if a.floor else []
+    loader = build_floor(work) if a.floor else None
+    configs = [None] + agents + floors
     results = {c: [] for c in configs}
     try:
         wait_port(port, nginx, "nginx")
@@ -91,14 +108,14 @@ def main():
         for r in range(a.rounds):
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             for c in order:
-                label = agent_label(c) if c else "untraced"
-                res = window(binary, port, a, c)
+                label = label_of(c)
+                res = window(binary, port, a, c, loader)
                 while res["steal_ms"] > a.max_steal_ms and redone < a.redo:
                     print(f"round {r + 1}/{a.rounds} {label:>12}: {res['steal_ms']:.0f} ms stolen, measured again", flush=True)
                     redone += 1
-                    res = window(binary, port, a, c)
+                    res = window(binary, port, a, c, loader)
                 results[c].append(res)
-                extra = f"  spans={res['spans']} lost={res['lost']}" if c else ""
+                extra = f"  spans={res['spans']} lost={res['lost']}" if c in agents else ""
                 print(f"round {r + 1}/{a.rounds} {label:>12}: p50 {res['p50_ns'] / 1e3:.0f} µs  p99 {res['p99_ns'] / 1e3:.0f} µs  "
                       f"p99.9 {res['p999_ns'] / 1e3:.0f} µs  max {res['max_ns'] / 1e3:.0f} µs  sent={res['sent']} late={res['late']}  "
                       f"stolen {res['steal_ms']:.0f} ms{extra}",
@@ -120,9 +137,9 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     base99, base999 = med(None, "p99_ns"), med(None, "p999_ns")
     for c in configs:
-        label = f"traced ({agent_label(c)})" if c else "untraced"
+        label = f"traced ({agent_label(c)})" if c in agents else label_of(c)
         spans = ""
-        if c:
+        if c in agents:
             sent = sum(x["sent"] for x in results[c])
             seen = sum(x["spans"] for x in results[c])
             lost = sum(x["lost"] for x in results[c])

@@ -9,6 +9,10 @@ Usage: syscall_client.py PORT PATH MODE, MODE one of:
                   only brought in by the syscall: unreadable as the call enters) / recv
   mmap-straddle-send-recv  the same, the head starting 10 bytes before the end of a page the
                   process touched: only its start is readable as the call enters
+  failed-send-then-send-recv  first a request on another connection whose write side is shut
+                  down (the send fails with EPIPE: nothing was sent), then send / recv
+  nonblocking-post  a POST of a 4 MiB body on a non-blocking socket: sends that move part of
+                  what they were given, and sends that fail with EAGAIN, between them / recv
 The two pieces are split after 10 bytes, or after N with MODE:N (writev-readv:3: the first
 piece alone is too short to tell a request).
 Waits for a line on stdin first (after printing "ready"), then prints
@@ -23,6 +27,9 @@ port, path, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 mode, _, split = mode.partition(":")
 split = int(split or 10)
 head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
+if mode == "nonblocking-post":
+    body = b"x" * (4 << 20)
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
 s = socket.create_connection(("127.0.0.1", port))
 if mode.startswith("mmap-"):
     import ctypes
@@ -77,6 +84,32 @@ elif mode == "writev-readv":
     os.writev(fd, [head[:split], head[split:]])
 elif mode.startswith("mmap-"):
     s.send(request)
+elif mode == "failed-send-then-send-recv":
+    shut = socket.create_connection(("127.0.0.1", port))
+    shut.shutdown(socket.SHUT_WR)
+    try:
+        shut.send(head)
+        sys.exit("precondition not met: a send after shutdown(SHUT_WR) succeeded")
+    except BrokenPipeError:
+        pass
+    shut.close()
+    s.send(head)
+elif mode == "nonblocking-post":
+    import select
+    s.setblocking(False)
+    sent, short, again = 0, 0, 0
+    while sent < len(head):
+        try:
+            n = s.send(head[sent:])
+        except BlockingIOError:
+            again += 1
+            select.select([], [s], [])
+            continue
+        short += n < len(head) - sent
+        sent += n
+    if not short or not again:
+        sys.exit(f"precondition not met: {short} short sends, {again} sends failed with EAGAIN")
+    s.setblocking(True)
 else:
     s.sendmsg([head[:split], head[split:]])
 
@@ -84,7 +117,7 @@ response = b""
 while True:
     if mode == "write-read":
         chunk = os.read(fd, 65536)
-    elif mode == "sendto-recvfrom" or mode.startswith("mmap-"):
+    elif mode in ("sendto-recvfrom", "failed-send-then-send-recv", "nonblocking-post") or mode.startswith("mmap-"):
         chunk = s.recv(65536)
     elif mode == "writev-readv":
         buf = bytearray(65536)

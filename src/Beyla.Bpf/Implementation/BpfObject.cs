@@ -97,13 +97,7 @@ internal sealed unsafe class BpfObject : IDisposable
     /// </summary>
     public BpfLinkHandle? AttachUprobe(string programName, int pid, string binaryPath, string function, bool returnProbe, ulong functionOffset = 0)
     {
-        nint obj = _object.DangerousGetHandle();
-        nint program;
-        byte[] nameBytes = System.Text.Encoding.UTF8.GetBytes(programName + "\0");
-        fixed (byte* name = nameBytes)
-            program = LibBpf.ObjectFindProgramByName(obj, name);
-        if (program == 0)
-            throw new BeylaException($"The {_name} probe set has no program named {programName}.");
+        nint program = FindProgram(programName);
         byte[] path = System.Text.Encoding.UTF8.GetBytes(binaryPath + "\0");
         byte[] func = System.Text.Encoding.UTF8.GetBytes(function + "\0");
         nint link;
@@ -137,9 +131,17 @@ internal sealed unsafe class BpfObject : IDisposable
     /// <summary>Keeps program <paramref name="programName"/> from being loaded and attached (before <see cref="Load"/>).</summary>
     public void LeaveOut(string programName)
     {
-        nint program = LibBpf.ObjectFindProgramByName(_object.DangerousGetHandle(), programName);
-        if (program == 0 || LibBpf.ProgramSetAutoload(program, false) != 0)
-            throw new BeylaException($"The {_name} probe set has no program named {programName} to leave out.");
+        if (LibBpf.ProgramSetAutoload(FindProgram(programName), false) != 0)
+            throw new BeylaException($"The {_name} probe set could not leave out {programName}: it is loaded already.");
+    }
+
+    private nint FindProgram(string programName)
+    {
+        nint program;
+        byte[] nameBytes = System.Text.Encoding.UTF8.GetBytes(programName + "\0");
+        fixed (byte* name = nameBytes)
+            program = LibBpf.ObjectFindProgramByName(_object.DangerousGetHandle(), name);
+        return program != 0 ? program : throw new BeylaException($"The {_name} probe set has no program named {programName}.");
     }
 
     public void Load()

@@ -22,6 +22,8 @@ internal static unsafe partial class LibBpf
         "bpf_map__initial_value",
         "bpf_program__section_name",
         "bpf_program__attach",
+        "bpf_program__autoload",
+        "bpf_program__set_autoload",
         "bpf_map__reuse_fd",
         "bpf_map__set_inner_map_fd",
         "bpf_map_create",
@@ -70,9 +72,6 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_program__section_name")]
     public static partial byte* ProgramSectionName(nint program);
-
-    [LibraryImport(Library, EntryPoint = "bpf_object__find_program_by_name", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial nint ObjectFindProgramByName(nint obj, string name);
 
     [LibraryImport(Library, EntryPoint = "bpf_program__set_autoload")]
     public static partial int ProgramSetAutoload(nint program, [MarshalAs(UnmanagedType.U1)] bool autoload);
