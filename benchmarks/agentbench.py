@@ -18,6 +18,15 @@ FLOORS = {
 }
 
 
+def children(pid):
+    """The pids of process pid's children."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
 def agent_label(agent_dll):
     """The checkout an agent build comes from (the directory above samples/)."""
     head, _, _ = agent_dll.partition("/samples/")

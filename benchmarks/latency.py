@@ -12,6 +12,7 @@ against requests sent (every request sent, the warm-up included, must be one spa
 
 usage: sudo python3 benchmarks/latency.py [--rate 20000] [--connections 16] [--seconds 10]
                                           [--rounds 3] [--agent DLL ...] [--max-steal-ms 100] [--floor]
+                                          [--select port|pid]
 --agent: an agent build (repeat for an A/B); default: this tree's, built first. --floor: also a
 window under every hook the socket probe set attaches, with no-op programs
 (benchmarks/syscall_hooks), which tells the hooks' share from the agent's. A window during
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import FLOORS, ROOT, agent_label, build_floor, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
+from agentbench import FLOORS, ROOT, agent_label, build_floor, children, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +42,7 @@ def paced(binary, port, a):
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", out)}
 
 
-def window(binary, port, a, config, loader):
+def window(binary, port, a, config, loader, selection):
     """One window at the fixed rate: traced by the agent build config (its summary checked), under
     the floor's no-op programs (config in FLOORS), or untraced (None)."""
     agent = floor = None
@@ -50,7 +51,7 @@ def window(binary, port, a, config, loader):
         floor = start_floor(loader, config)
         ours = owned_programs(floor.pid) & set(prog_stats())
     elif config:
-        agent, _ = start_agent(config, "--port", str(port), "--quiet")
+        agent, _ = start_agent(config, *selection, "--quiet")
         ours = owned_programs(agent.pid) & set(prog_stats())
     try:
         steal0 = steal_ms()
@@ -84,6 +85,8 @@ def main():
     ap.add_argument("--max-steal-ms", type=float, default=100,
                     help="measure a window again when the hypervisor took more CPU than this during it (default 100)")
     ap.add_argument("--redo", type=int, default=6, help="windows that may be measured again (default 6)")
+    ap.add_argument("--select", choices=["port", "pid"], default="port",
+                    help="how the agent selects nginx: by its port (rescanned every second), or by the pids of its processes")
     ap.add_argument("--floor", action="store_true",
                     help="also every hook the socket probe set attaches, with programs that return at once")
     a = ap.parse_args()
@@ -103,17 +106,19 @@ def main():
     results = {c: [] for c in configs}
     try:
         wait_port(port, nginx, "nginx")
+        selection = (["--port", str(port)] if a.select == "port"
+                     else [x for pid in [nginx.pid] + children(nginx.pid) for x in ("--pid", str(pid))])
         paced(binary, port, argparse.Namespace(rate=a.rate, connections=a.connections, warmup=0, seconds=3))  # warm nginx
         redone = 0
         for r in range(a.rounds):
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             for c in order:
                 label = label_of(c)
-                res = window(binary, port, a, c, loader)
+                res = window(binary, port, a, c, loader, selection)
                 while res["steal_ms"] > a.max_steal_ms and redone < a.redo:
                     print(f"round {r + 1}/{a.rounds} {label:>12}: {res['steal_ms']:.0f} ms stolen, measured again", flush=True)
                     redone += 1
-                    res = window(binary, port, a, c, loader)
+                    res = window(binary, port, a, c, loader, selection)
                 results[c].append(res)
                 extra = f"  spans={res['spans']} lost={res['lost']}" if c in agents else ""
                 print(f"round {r + 1}/{a.rounds} {label:>12}: p50 {res['p50_ns'] / 1e3:.0f} µs  p99 {res['p99_ns'] / 1e3:.0f} µs  "

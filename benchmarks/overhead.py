@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import FLOORS, agent_label, build_floor, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
+from agentbench import FLOORS, agent_label, build_floor, children, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -99,14 +99,6 @@ def cpu_ms(pids):
         except FileNotFoundError:
             pass
     return user * 1000 / CLK_TCK, system * 1000 / CLK_TCK
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def parse_duration(value, unit):

@@ -41,7 +41,6 @@ internal sealed class SocketProbeSet : IEventSource
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly EventRings.RecordInterceptor _intercept;
     private long _lost;
-    private long _ioUringProcesses;
     private bool _running;
     private int _disposed;
     private readonly Lock _statsGate = new(); // no stats read once the object is being disposed
@@ -123,9 +122,6 @@ internal sealed class SocketProbeSet : IEventSource
 
     /// <summary>The processes that have TLS probes of their own attached, now (a copy; for tests).</summary>
     internal int[] TlsProbedProcessIds => _tls?.ProbedProcessIds ?? [];
-
-    /// <summary>Traced processes reported for moving TCP data through io_uring, so far (for tests).</summary>
-    internal long IoUringProcesses => Interlocked.Read(ref _ioUringProcesses);
 
     /// <summary>The ring buffers the kernel writes to (one per online CPU; for tests).</summary>
     internal EventRings Rings => _rings;
@@ -303,7 +299,6 @@ internal sealed class SocketProbeSet : IEventSource
         switch (reason)
         {
             case ProcessNotice.IoUring:
-                Interlocked.Increment(ref _ioUringProcesses);
                 SocketLog.IoUringNotTraced(_logger, pid, text, ProcessNotice.IoUringOperationName(detail));
                 break;
             case ProcessNotice.LibsslOpened:
