@@ -146,6 +146,8 @@ def main():
         if untraced_rps:
             print(f"untraced: {untraced_rps:.0f} req/s; traced/untraced throughput: {rps / untraced_rps:.3f}")
         print(f"spans seen / requests sent: {spans} / {requests} = {spans / requests:.4f}   {summary[0]}")
+        for line in (l for l in stderr.splitlines() if l.startswith("warn:")):
+            print(f"agent: {line}")  # what it missed, by reason
         total_ns = total_cnt = 0
         print(f"{'program':<16}{'runs/request':>14}{'ns/run':>10}{'ns/request':>12}")
         for i in sorted(ours, key=lambda i: end[i].get("name", "")):

@@ -14,7 +14,7 @@ internal static class UringServer
     /// <summary>The built program's path.</summary>
     public static string Path => s_built.Value;
 
-    /// <summary>Starts it on a free port in <paramref name="mode"/> (send-recv, read-write or file).</summary>
+    /// <summary>Starts it on a free port in <paramref name="mode"/> (see the modes in uring_server.c).</summary>
     public static ServerProcess Start(string mode)
     {
         int port = FreePort.Next();
@@ -25,7 +25,7 @@ internal static class UringServer
     {
         string output = System.IO.Path.Combine(AppContext.BaseDirectory, "uring_server");
         var info = new ProcessStartInfo("clang-14");
-        foreach (string a in (string[])["-O2", "-Wall", "-Werror", "-o", output, System.IO.Path.Combine(TestEnvironment.ServersDirectory, "uring_server.c"), "-luring"])
+        foreach (string a in (string[])["-O2", "-Wall", "-Werror", "-o", output, System.IO.Path.Combine(TestEnvironment.ServersDirectory, "uring_server.c"), "-luring", "-lpthread"])
             info.ArgumentList.Add(a);
         BuildCommand.Run(info, "clang-14 uring_server.c");
         return output;

@@ -1,13 +1,16 @@
 /*
  * An HTTP/1.1 keep-alive server on 127.0.0.1:PORT that moves some of its bytes through io_uring
  * (liburing), for the tests of what the socket probe set says about io_uring. MODE:
- *   send-recv   requests read with IORING_OP_RECV, responses written with IORING_OP_SEND
- *   read-write  the same with IORING_OP_READ and IORING_OP_WRITE on the socket
- *   file        the body read from a file with IORING_OP_READ; the socket with recv(2)/send(2)
- * Connections are accepted with accept4(2) and served one after another. It prints "ready" once
- * it listens. Each response is 200 with the body "uring\n".
+ *   send-recv        requests read with IORING_OP_RECV, responses written with IORING_OP_SEND
+ *   read-write       the same with IORING_OP_READ and IORING_OP_WRITE on the socket
+ *   sqpoll-send-recv send-recv on a ring whose submissions a kernel thread makes (SQPOLL)
+ *   fixed-send-recv  send-recv on the connection registered with the ring (IOSQE_FIXED_FILE)
+ *   file             the body read from a file with IORING_OP_READ; the socket with recv(2)/send(2)
+ * Connections are accepted with accept4(2) and served one after another, on a thread named
+ * "uring-worker" (not the process's name). It prints "ready" once it listens. Each response is
+ * 200 with the body "uring\n".
  *
- * build: cc -O2 -o uring_server uring_server.c -luring
+ * build: cc -O2 -o uring_server uring_server.c -luring -lpthread
  * usage: uring_server PORT MODE
  */
 #define _GNU_SOURCE /* memmem, accept4 */
@@ -16,6 +19,8 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +30,26 @@
 enum mode { SEND_RECV, READ_WRITE, FILE_BODY };
 
 static struct io_uring ring;
+static enum mode mode;
+static bool fixed;   /* the connection is registered: requests name it by index 0 */
+static int listener;
 
 /* Submits one request and waits for its result (the bytes moved, or -errno). */
 static int uring_io(int opcode, int fd, void *buf, unsigned len)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	bool registered = fixed && opcode != IORING_OP_READ; /* the body's file is not registered */
+	int target = registered ? 0 : fd;
 	if (opcode == IORING_OP_RECV)
-		io_uring_prep_recv(sqe, fd, buf, len, 0);
+		io_uring_prep_recv(sqe, target, buf, len, 0);
 	else if (opcode == IORING_OP_SEND)
-		io_uring_prep_send(sqe, fd, buf, len, 0);
+		io_uring_prep_send(sqe, target, buf, len, 0);
 	else if (opcode == IORING_OP_READ)
-		io_uring_prep_read(sqe, fd, buf, len, 0);
+		io_uring_prep_read(sqe, target, buf, len, 0);
 	else
-		io_uring_prep_write(sqe, fd, buf, len, 0);
+		io_uring_prep_write(sqe, target, buf, len, 0);
+	if (registered)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	if (io_uring_submit(&ring) != 1)
 		return -EIO;
 	struct io_uring_cqe *cqe;
@@ -119,24 +131,47 @@ static void serve(enum mode m, int fd)
 	}
 }
 
+static void *accept_loop(void *unused)
+{
+	(void)unused;
+	for (;;) {
+		int fd = accept4(listener, 0, 0, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fixed && io_uring_register_files(&ring, &fd, 1) < 0) {
+			close(fd);
+			continue;
+		}
+		serve(mode, fd);
+		if (fixed)
+			io_uring_unregister_files(&ring);
+		close(fd);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: uring_server PORT send-recv|read-write|file\n");
+		fprintf(stderr, "usage: uring_server PORT send-recv|read-write|sqpoll-send-recv|fixed-send-recv|file\n");
 		return 2;
 	}
-	enum mode m = !strcmp(argv[2], "send-recv") ? SEND_RECV : !strcmp(argv[2], "read-write") ? READ_WRITE
-		    : !strcmp(argv[2], "file") ? FILE_BODY : -1;
-	if ((int)m < 0) {
-		fprintf(stderr, "unknown mode %s\n", argv[2]);
+	const char *name = argv[2];
+	bool sqpoll = !strcmp(name, "sqpoll-send-recv");
+	fixed = !strcmp(name, "fixed-send-recv");
+	mode = !strcmp(name, "send-recv") || sqpoll || fixed ? SEND_RECV : !strcmp(name, "read-write") ? READ_WRITE
+	     : !strcmp(name, "file") ? FILE_BODY : (enum mode)-1;
+	if ((int)mode < 0) {
+		fprintf(stderr, "unknown mode %s\n", name);
 		return 2;
 	}
-	int rc = io_uring_queue_init(8, &ring, 0);
+	struct io_uring_params params = {.flags = sqpoll ? IORING_SETUP_SQPOLL : 0, .sq_thread_idle = 1000};
+	int rc = io_uring_queue_init_params(8, &ring, &params);
 	if (rc < 0) {
 		fprintf(stderr, "io_uring_queue_init: %s\n", strerror(-rc));
 		return 1;
 	}
-	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	listener = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
 	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[1]))};
@@ -147,11 +182,12 @@ int main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
-	for (;;) {
-		int fd = accept4(listener, 0, 0, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		serve(m, fd);
-		close(fd);
+	pthread_t worker;
+	if (pthread_create(&worker, 0, accept_loop, 0)) {
+		perror("pthread_create");
+		return 1;
 	}
+	pthread_setname_np(worker, "uring-worker");
+	pthread_join(worker, 0);
+	return 0;
 }

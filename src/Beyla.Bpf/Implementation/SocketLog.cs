@@ -19,6 +19,9 @@ internal static partial class SocketLog
     [LoggerMessage(104, LogLevel.Warning, "Requests not reported, by reason: {RingFull} with the ring buffer full, {Unmatched} gone by unseen (a response with no request waiting), {TlsWithoutSocket} over TLS on a socket never learned, {QueueFull} beyond a connection's queue, {ProcessExited} in flight when their process exited")]
     public static partial void LostByReason(ILogger logger, long ringFull, long unmatched, long tlsWithoutSocket, long queueFull, long processExited);
 
-    [LoggerMessage(105, LogLevel.Warning, "Process {Pid} ({Command}) moves TCP data through io_uring ({Operation}); no syscall hook sees those bytes, so its HTTP over io_uring is not traced")]
+    [LoggerMessage(105, LogLevel.Warning, "Process {Pid} ({Command}) moves socket data through io_uring ({Operation}); no syscall hook sees those bytes, so its HTTP over io_uring is not traced")]
     public static partial void IoUringNotTraced(ILogger logger, int pid, string command, string operation);
+
+    [LoggerMessage(106, LogLevel.Information, "This kernel has no io_uring submission tracepoint: a traced program that moves its HTTP through io_uring would go unnoticed")]
+    public static partial void IoUringNotObservable(ILogger logger);
 }

@@ -71,8 +71,7 @@ internal sealed class SocketProbeSet : IEventSource
             _rings = EventRings.Create(ringBytes, onlineCpus);
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
-            if (!KernelRequirements.HasTracepoint("io_uring", "io_uring_submit_req"))
-                _object.LeaveOut("on_uring_submit"); // before Linux 6.0, or no io_uring: nothing to report
+            LeaveOutMissingIoUringHooks();
             _object.Load();
             _rings.Install(_object.MapFd("event_rings"), ringSlots);
             _pidsFd = _object.MapFd("traced_pids");
@@ -103,6 +102,23 @@ internal sealed class SocketProbeSet : IEventSource
             throw;
         }
         SocketLog.Attached(_logger, _object.AttachedPrograms, started.Elapsed.TotalMilliseconds, _tracedPids.Count);
+    }
+
+    /// <summary>
+    /// The io_uring hook is attached to the tracepoint this kernel has: io_uring_submit_req
+    /// (Linux 6.5 on), or io_uring_submit_sqe before. With neither (io_uring not built in), what
+    /// a program moves through io_uring cannot even be noticed, and the log says so.
+    /// </summary>
+    private void LeaveOutMissingIoUringHooks()
+    {
+        bool submitReq = KernelRequirements.HasTracepoint("io_uring", "io_uring_submit_req");
+        bool submitSqe = !submitReq && KernelRequirements.HasTracepoint("io_uring", "io_uring_submit_sqe");
+        if (!submitReq)
+            _object.LeaveOut("on_uring_submit");
+        if (!submitSqe)
+            _object.LeaveOut("on_uring_submit_sqe");
+        if (!submitReq && !submitSqe)
+            SocketLog.IoUringNotObservable(_logger);
     }
 
     public string Name => "socket";
@@ -284,7 +300,7 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>
     /// Process notices from the kernel. A selected program started, or a traced process opened a
     /// libssl: the TLS probes for that process are attached now rather than at the next rescan. A
-    /// traced process moves TCP data through io_uring, which no hook sees: that is logged.
+    /// traced process moves socket data through io_uring, which no hook sees: that is logged.
     /// </summary>
     private bool OnNotice(ReadOnlySpan<byte> record)
     {

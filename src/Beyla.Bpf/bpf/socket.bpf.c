@@ -279,26 +279,40 @@ __noinline int beyla_is_libssl_path(struct scratch *s, __u32 len)
 	       name[5] == 'l' && name[6] == '.' && name[7] == 's' && name[8] == 'o';
 }
 
-/* Tells user space about process pid: with the path in s (NOTICE_LIBSSL_OPENED), or else the
- * current command name. */
-static __always_inline void notify_process(__u32 pid, __u32 reason, __u32 detail, struct scratch *s)
+/* Tells user space about process pid, with the path in s (NOTICE_LIBSSL_OPENED), or with the
+ * process's command name (its main thread's, not the current thread's) when name is set.
+ * Returns whether the notice is on its way (false: the ring is full, or not there yet). */
+static __always_inline bool notify_process(__u32 pid, __u32 reason, __u32 detail, struct scratch *s, bool name)
 {
 	void *ring = this_cpu_ring();
 	struct process_notice_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
 	if (!e)
-		return;
+		return false;
 	e->type = EVENT_PROCESS_NOTICE;
 	e->pid = pid;
 	e->reason = reason;
 	e->detail = detail;
+	e->path[0] = 0;
 	if (s) {
 		__builtin_memcpy(e->path, s->buf, NOTICE_PATH_CAPTURE);
-	} else {
-		__builtin_memset(e->path, 0, NOTICE_PATH_CAPTURE);
-		bpf_get_current_comm(e->path, 16);
+	} else if (name) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+		if (bpf_probe_read_kernel_str(e->path, 16, &leader->comm) < 0)
+			e->path[0] = 0;
 	}
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return true;
 }
+
+/* Traced processes already reported for moving socket data through io_uring (forgotten when
+ * the process execs another program or exits). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} uring_reported SEC(".maps");
 
 /* A process became a new program: trace it if its command name is selected. A fork of a
  * traced process that becomes another program is not the traced program any more. A process
@@ -307,9 +321,10 @@ static __always_inline void notify_process(__u32 pid, __u32 reason, __u32 detail
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
 {
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	bpf_map_delete_elem(&uring_reported, &tgid); /* another program: reported anew */
 	if (settings.trace_all_processes)
 		return 0;
-	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	struct comm_key key = {};
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	if (!bpf_map_lookup_elem(&traced_comms, &key)) {
@@ -318,7 +333,7 @@ int on_exec(void *ctx)
 			bpf_map_delete_elem(&traced_pids, &tgid);
 			clear_pid_bit(&traced_pid_bits, tgid);
 		} else if (traced && settings.tls_enabled) {
-			notify_process(tgid, NOTICE_EXEC, 0, 0);
+			notify_process(tgid, NOTICE_EXEC, 0, 0, false);
 		}
 		return 0;
 	}
@@ -326,7 +341,7 @@ int on_exec(void *ctx)
 	set_pid_bit(&traced_pid_bits, tgid);
 	bpf_map_update_elem(&traced_pids, &tgid, &selected, BPF_ANY);
 	if (settings.tls_enabled)
-		notify_process(tgid, NOTICE_EXEC, 0, 0);
+		notify_process(tgid, NOTICE_EXEC, 0, 0, false);
 	return 0;
 }
 
@@ -376,7 +391,7 @@ int enter_openat(struct syscall_enter_ctx *ctx)
 	long len = bpf_probe_read_user_str(s->buf, NOTICE_PATH_CAPTURE, (const void *)ctx->args[1]);
 	if (len <= 0 || !beyla_is_libssl_path(s, (__u32)len))
 		return 0;
-	notify_process(tgid, NOTICE_LIBSSL_OPENED, NOTICE_PATH_CAPTURE, s);
+	notify_process(tgid, NOTICE_LIBSSL_OPENED, (__u32)len, s, false);
 	return 0;
 }
 
@@ -399,29 +414,17 @@ int enter_openat(struct syscall_enter_ctx *ctx)
 #define IORING_OP_WRITEV_FIXED 61
 #define REQ_F_FIXED_FILE 1 /* the request names a registered file, not an fd */
 
-/* Traced processes already reported for moving TCP data through io_uring (deleted at exit). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} uring_reported SEC(".maps");
-
 /*
- * A traced process submits an io_uring request. Bytes moved through io_uring pass none of the
- * syscall hooks, so HTTP over a TCP socket there is not traced: the first such request of a
- * process is reported (NOTICE_IO_URING), so that user space says so instead of staying silent.
- * Reads, writes, sends and receives count on an fd that is a TCP socket. On a registered file,
- * which cannot be looked at here, sends and receives count, reads and writes do not (they may be
- * a file's). Attached only where the tracepoint exists (Linux 6.0 on, io_uring built in).
+ * A traced process submits io_uring request req (opcode op, REQ_F_* flags). Bytes moved through
+ * io_uring pass none of the syscall hooks, so HTTP on a socket there is not traced: the first
+ * such request of a process is reported (NOTICE_IO_URING), so that user space says so instead of
+ * staying silent. Reads, writes, sends and receives count on an fd that is a TCP socket. On a
+ * registered file, which cannot be looked at here, sends and receives count (a socket's, of
+ * whatever kind), reads and writes do not (they may be a file's).
  */
-SEC("tracepoint/io_uring/io_uring_submit_req")
-int on_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+static __always_inline int on_uring_request(struct io_kiocb *req, __u8 op, __u64 flags)
 {
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	if (!is_traced(tgid))
-		return 0;
-	__u8 op = ctx->opcode;
 	bool socket_only;
 	switch (op) {
 	case IORING_OP_SENDMSG:
@@ -449,19 +452,39 @@ int on_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
 	}
 	if (bpf_map_lookup_elem(&uring_reported, &tgid))
 		return 0;
-	if (ctx->flags & REQ_F_FIXED_FILE) {
+	if (flags & REQ_F_FIXED_FILE) {
 		if (!socket_only)
 			return 0;
-	} else {
-		struct io_kiocb *req = (struct io_kiocb *)ctx->req;
-		if (!bpf_core_field_exists(req->cqe.fd) || !is_tcp_socket((__u32)BPF_CORE_READ(req, cqe.fd)))
-			return 0;
+	} else if (!bpf_core_field_exists(req->cqe.fd) || !is_tcp_socket((__u32)BPF_CORE_READ(req, cqe.fd))) {
+		return 0;
 	}
 	__u8 reported = 1;
 	if (bpf_map_update_elem(&uring_reported, &tgid, &reported, BPF_NOEXIST))
 		return 0; /* another thread of the process was first */
-	notify_process(tgid, NOTICE_IO_URING, op, 0);
+	if (!notify_process(tgid, NOTICE_IO_URING, op, 0, true))
+		bpf_map_delete_elem(&uring_reported, &tgid); /* not told: the next request tries again */
 	return 0;
+}
+
+/* The tracepoint of Linux 6.5 on, and its name before (the same fields). User space attaches the
+ * one this kernel has. Fields a kernel lacks leave the program doing nothing rather than failing
+ * to load with the whole probe set. */
+SEC("tracepoint/io_uring/io_uring_submit_req")
+int on_uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	if (!is_traced((__u32)(bpf_get_current_pid_tgid() >> 32)) || !bpf_core_field_exists(ctx->req) ||
+	    !bpf_core_field_exists(ctx->opcode) || !bpf_core_field_exists(ctx->flags))
+		return 0;
+	return on_uring_request((struct io_kiocb *)ctx->req, ctx->opcode, ctx->flags);
+}
+
+SEC("tracepoint/io_uring/io_uring_submit_sqe")
+int on_uring_submit_sqe(struct trace_event_raw_io_uring_submit_sqe *ctx)
+{
+	if (!is_traced((__u32)(bpf_get_current_pid_tgid() >> 32)) || !bpf_core_field_exists(ctx->req) ||
+	    !bpf_core_field_exists(ctx->opcode) || !bpf_core_field_exists(ctx->flags))
+		return 0;
+	return on_uring_request((struct io_kiocb *)ctx->req, ctx->opcode, ctx->flags);
 }
 
 /* A process ended: its id may be reused by a process nobody selected. */

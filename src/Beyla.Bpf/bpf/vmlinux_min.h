@@ -122,11 +122,18 @@ struct io_kiocb {
 	struct io_cqe cqe;
 } __attribute__((preserve_access_index));
 
-/* Context of the io_uring:io_uring_submit_req tracepoint: its fields move between kernels. */
+/* Contexts of the io_uring:io_uring_submit_req tracepoint (Linux 6.5 on) and of its earlier name,
+ * io_uring_submit_sqe: the fields move between kernels (flags was 32 bits before 6.3). */
 struct trace_event_raw_io_uring_submit_req {
 	void *req; /* struct io_kiocb * */
 	__u8 opcode;
 	__u64 flags; /* the request's REQ_F_* flags */
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_io_uring_submit_sqe {
+	void *req;
+	__u8 opcode;
+	__u64 flags;
 } __attribute__((preserve_access_index));
 
 /* User registers (x86_64). At syscall entry and exit the syscall's arguments are di, si,
