@@ -33,10 +33,11 @@ def agent_label(agent_dll):
     return os.path.basename(head) or agent_dll
 
 
-def start_agent(agent_dll, *options):
+def start_agent(agent_dll, *options, prefix=()):
     """The sample agent with these options (stdout discarded, stderr piped), once it has printed
-    its ready line; returns (process, ready line). Killed if it ends or fails before that."""
-    agent = subprocess.Popen(["dotnet", agent_dll, *options],
+    its ready line; returns (process, ready line). Killed if it ends or fails before that. prefix:
+    a command to run it under (taskset)."""
+    agent = subprocess.Popen([*prefix, "dotnet", agent_dll, *options],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         line = ""
@@ -106,9 +107,9 @@ def build_floor(work):
     return [loader, obj, "3600"]
 
 
-def start_floor(loader, config):
+def start_floor(loader, config, prefix=()):
     """The floor's no-op programs, attached; returns the loader process."""
-    proc = subprocess.Popen(loader + FLOORS[config], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*prefix, *loader, *FLOORS[config]], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if not line.startswith("attached"):
         raise SystemExit(f"the floor's loader failed: {line!r}")

@@ -37,12 +37,20 @@ window and measures a window again when they were loaded during it (--quiet-wait
 
 Needs root; run scripts/setup.sh first (it installs wrk, nginx, bpftool).
 
+With --pin the server (its workers, and the floor's loader) runs on CPU 0 and wrk on CPU 1
+(taskset), and the agent on CPU 0 with the server (what it takes, the server loses: the worst
+case) or with --pin-agent load on CPU 1 with wrk. Unpinned, a saturated 2-core machine is
+bimodal: in some windows wrk and the servers' processes wait on each other and a core idles,
+whatever is traced, and throughput falls by a third; pinned, the rounds after the first agree
+within a few per cent. Use --threads 1 with it.
+
 With --agent DLL given more than once, every round traces each server with each of those agent
 builds in turn ("traced <checkout>" rows): an A/B of two commits in one run, on the same noise.
 
 usage: sudo python3 benchmarks/overhead.py [--seconds 8] [--rounds 3] [--servers nginx,kestrel]
            [--connections 32] [--threads 2] [--warmup 5] [--agent-warmup 3] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
            [--agent CHECKOUT/samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll ...] [--floor]
+           [--pin [--pin-agent server|load]]
 """
 import argparse
 import os
@@ -105,6 +113,13 @@ def parse_duration(value, unit):
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[unit]
 
 
+# --pin: taskset prefixes that put the server (with the agent or the floor's loader) on CPU 0 and
+# wrk on CPU 1; empty otherwise.
+SERVER_CPU = []
+LOAD_CPU = []
+AGENT_CPU = []  # the agent's: the server's CPU, or with --pin-agent load wrk's
+
+
 class Server:
     """A server under test: its processes, its port, and what was sent to it."""
 
@@ -112,7 +127,7 @@ class Server:
         self.name = name
         self.port = port
         self.out = tempfile.TemporaryFile("w+")
-        self.proc = subprocess.Popen(command, stdout=self.out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        self.proc = subprocess.Popen([*SERVER_CPU, *command], stdout=self.out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         wait_port(port, self.proc, name)
         self.sent_total = 0
 
@@ -159,7 +174,7 @@ def children_cpu_ms():
 
 def wrk(a, server, seconds, lua):
     cpu0 = children_cpu_ms()
-    out = sh("wrk", "-t", str(a.threads), "-c", str(a.connections), "-d", f"{seconds}s", "--latency",
+    out = sh(*LOAD_CPU, "wrk", "-t", str(a.threads), "-c", str(a.connections), "-d", f"{seconds}s", "--latency",
              "-s", lua, f"http://127.0.0.1:{server.port}{PATH}")
     sent = int(re.search(r"^sent: (\d+)", out, re.M).group(1))
     server.sent_total += sent
@@ -198,14 +213,14 @@ def measure(a, server, config, lua, tracers, loader=None):
     floor = None
     ours = set()
     if config in FLOORS:
-        floor = start_floor(loader, config)
+        floor = start_floor(loader, config, prefix=SERVER_CPU)
         ours = owned_programs(floor.pid) & set(prog_stats())
         OUR_PROGRAMS.update(ours)
     if config in tracers:
         agent_dll, agent_mode = tracers[config]
         options = [x for pid in server.pids() for x in ("--pid", str(pid))]
         options += ["--quiet"] if agent_mode == "quiet" else ["--json"]
-        agent, _ = start_agent(agent_dll, *options)
+        agent, _ = start_agent(agent_dll, *options, prefix=AGENT_CPU)
         AGENTS.append(agent)
         ours = owned_programs(agent.pid) & set(prog_stats())
         OUR_PROGRAMS.update(ours)
@@ -272,7 +287,16 @@ def main():
                     help="an agent build to trace with (repeat for an A/B; default: this tree's, built first)")
     ap.add_argument("--floor", action="store_true",
                     help="also measure the hooks alone, with programs that return at once, with and without the write-entry hooks")
+    ap.add_argument("--pin", action="store_true",
+                    help="the server, the agent and the floor's programs' loader on CPU 0, wrk on CPU 1 (taskset): "
+                         "the bimodal scheduling of a saturated 2-core machine out of the ratios")
+    ap.add_argument("--pin-agent", choices=["server", "load"], default="server",
+                    help="with --pin, the agent's CPU: the server's (default; what it takes, the server loses) or wrk's")
     a = ap.parse_args()
+    if a.pin:
+        SERVER_CPU[:] = ["taskset", "-c", "0"]
+        LOAD_CPU[:] = ["taskset", "-c", "1"]
+        AGENT_CPU[:] = SERVER_CPU if a.pin_agent == "server" else LOAD_CPU
     servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     if any(s not in ("nginx", "kestrel") for s in servers) or not servers:
         ap.error("--servers takes nginx and/or kestrel")
@@ -418,9 +442,12 @@ def main():
     header = ["server", "configuration", "req/s (median)", "× untraced (median of rounds)", "p99 ms (median)", "× untraced",
               "server CPU ms / 1k req", "agent CPU ms / 1k req", "added CPU ms / 1k req",
               "wrk CPU ms / 1k req", "added CPU with wrk's", "BPF µs / req", "spans / requests sent"]
+    pinning = ""
+    if a.pin:
+        pinning = f"; pinned: server and loader on CPU 0, wrk on CPU 1, agent on CPU {0 if a.pin_agent == 'server' else 1}"
     print()
     print(f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} cores; wrk -t{a.threads} -c{a.connections}, "
-          f"{a.rounds} rounds of {a.seconds} s interleaved; agent: {agent_desc}; bpf_stats {'off' if a.no_bpf_stats else 'on'}; "
+          f"{a.rounds} rounds of {a.seconds} s interleaved{pinning}; agent: {agent_desc}; bpf_stats {'off' if a.no_bpf_stats else 'on'}; "
           f"{redos} disturbed windows measured again")
     print()
     print("| " + " | ".join(header) + " |")
