@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Beyla.Implementation;
 using Beyla.Tests.Support;
 using Microsoft.Extensions.Logging;
 
@@ -13,6 +14,7 @@ namespace Beyla.Bpf.Tests;
 public sealed class IoUringTests
 {
     private const int IoUringNotTracedEvent = 105;
+    private const int IoUringNotObservableEvent = 106;
     private const int Requests = 3;
 
     [BpfTheory]
@@ -61,6 +63,34 @@ public sealed class IoUringTests
         Assert.All(spans, s => Assert.Equal(HttpSpanKind.Server, s.Kind));
         Assert.Equal(sent.Select(e => e.ResponseBytes), spans.Select(s => s.ResponseBytes));
         Assert.DoesNotContain(logger.Entries, IsIoUringWarning);
+    }
+
+    [BpfFact]
+    public async Task WithoutTheTracepointTheProbeSetStillLoadsAndSaysIoUringGoesUnnoticed()
+    {
+        // A tracefs whose events are missing io_uring's, as on a kernel built without io_uring
+        // (libbpf attaches the other hooks through the real one).
+        DirectoryInfo traceFs = Directory.CreateTempSubdirectory("beyla-tracefs-");
+        traceFs.CreateSubdirectory("events");
+        KernelRequirements.TraceFsPath = traceFs.FullName;
+        KernelRequirements.DebugFsTracingPath = traceFs.FullName;
+        try
+        {
+            using ServerProcess server = UringServer.Start("send-recv");
+            var logger = new RecordingLogger(LogLevel.Information);
+            await using BeylaTracer tracer = Trace(server, logger);
+            using (var client = new KeepAliveClient(server.Port))
+                Assert.Equal(200, client.Get("/uring/0").Status);
+            await Task.Delay(1000);
+            Assert.Single(logger.Entries, e => e.EventId.Id == IoUringNotObservableEvent);
+            Assert.DoesNotContain(logger.Entries, IsIoUringWarning);
+        }
+        finally
+        {
+            KernelRequirements.TraceFsPath = KernelRequirements.DefaultTraceFsPath;
+            KernelRequirements.DebugFsTracingPath = KernelRequirements.DefaultDebugFsTracingPath;
+            traceFs.Delete(recursive: true);
+        }
     }
 
     private static BeylaTracer Trace(ServerProcess server, RecordingLogger logger) =>
