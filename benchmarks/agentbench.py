@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOORS = {
     "hooks only": ["exit_", "enter_", "connect_", "close_", "openat_", "process_"],
     "hooks, no write entry": ["exit_", "connect_", "close_", "openat_", "process_"],
+    "hooks, socket exits": ["exit_accept", "exit_sendfile", "sock_", "enter_", "connect_", "close_", "openat_", "process_"],
 }
 
 

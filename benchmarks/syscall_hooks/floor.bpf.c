@@ -28,6 +28,12 @@ NOOP("tracepoint/syscalls/sys_enter_openat", openat_enter)
 NOOP("tracepoint/sched/sched_process_exec", process_exec)
 NOOP("tracepoint/sched/sched_process_exit", process_exit)
 NOOP("raw_tracepoint/sched_process_fork", process_fork)
+/* The data exits' alternative: the socket layer's own tracepoints, raw (no perf record built),
+ * hit only by socket I/O (overhead.py/pingpong.py --floor, "hooks, socket exits"). */
+NOOP("raw_tracepoint/sock_send_length", sock_send_length)
+NOOP("raw_tracepoint/sock_recv_length", sock_recv_length)
+/* The write entries' alternative: TCP's own, before the bytes are queued (Linux 6.12 on). */
+NOOP("raw_tracepoint/tcp_sendmsg_locked", tcp_sendmsg_locked)
 NOOP("tracepoint/syscalls/sys_enter_write", enter_write)
 NOOP("tracepoint/syscalls/sys_enter_sendto", enter_sendto)
 NOOP("tracepoint/syscalls/sys_enter_writev", enter_writev)

@@ -6,27 +6,48 @@ namespace Beyla.Bpf.Tests;
 /// A client span whatever pair of syscalls moves the bytes (the server: Kestrel), also when
 /// the request's first buffer alone is too short to tell a request (":N": split after N bytes),
 /// or its page (or the page it ends in) is not in memory until the write brings it in; a write
-/// that fails sends no request, and a request written in short writes is counted whole.
+/// that fails sends no request, and a request written in short writes is counted whole. Each
+/// case runs with the hooks this kernel has (the socket layer's tracepoints) and with the
+/// syscall tracepoints that older kernels fall back to (BEYLA_SYSCALL_HOOKS=1).
 /// </summary>
 public sealed class SyscallPathTests
 {
+    private static readonly (string Mode, string Path, int Status)[] Cases =
+    [
+        ("write-read", "/status/404", 404),
+        ("sendto-recvfrom", "/status/404", 404),
+        ("writev-readv", "/status/404", 404),
+        ("sendmsg-recvmsg", "/status/404", 404),
+        ("writev-readv:3", "/status/404", 404),
+        ("sendmsg-recvmsg:1", "/status/404", 404),
+        ("mmap-send-recv", "/status/404", 404),
+        ("mmap-straddle-send-recv", "/status/404", 404),
+        ("failed-send-then-send-recv", "/status/404", 404),
+        ("nonblocking-post", "/echo", 200),
+    ];
+
+    public static TheoryData<string, string, int, bool> CasesWithBothHookSets()
+    {
+        var data = new TheoryData<string, string, int, bool>();
+        foreach (bool syscallHooks in new[] { false, true })
+        {
+            foreach ((string mode, string path, int status) in Cases)
+                data.Add(mode, path, status, syscallHooks);
+        }
+        return data;
+    }
+
     [BpfTheory]
-    [InlineData("write-read")]
-    [InlineData("sendto-recvfrom")]
-    [InlineData("writev-readv")]
-    [InlineData("sendmsg-recvmsg")]
-    [InlineData("writev-readv:3")]
-    [InlineData("sendmsg-recvmsg:1")]
-    [InlineData("mmap-send-recv")]
-    [InlineData("mmap-straddle-send-recv")]
-    [InlineData("failed-send-then-send-recv")]
-    [InlineData("nonblocking-post", "/echo", 200)]
-    public async Task EachSyscallPairGivesOneExactClientSpan(string mode, string path = "/status/404", int status = 404)
+    [MemberData(nameof(CasesWithBothHookSets))]
+    public async Task EachSyscallPairGivesOneExactClientSpan(string mode, string path, int status, bool syscallHooks)
     {
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"http://127.0.0.1:{port}"], port);
         using GatedClient client = await GatedClient.StartAsync("python3", "syscall_client.py", port.ToString(CultureInfo.InvariantCulture), path, mode);
-        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
+        BeylaTracer tracer;
+        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
+            tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
+        await using BeylaTracer _ = tracer;
         await using var collector = new SpanCollector(tracer);
         long[] m = (await client.RunAsync()).Single().Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
 

@@ -24,4 +24,7 @@ internal static partial class SocketLog
 
     [LoggerMessage(106, LogLevel.Information, "This kernel has no io_uring submission tracepoint: a traced program that moves its HTTP through io_uring would go unnoticed")]
     public static partial void IoUringNotObservable(ILogger logger);
+
+    [LoggerMessage(107, LogLevel.Information, "Reads and writes are hooked at {Hooks}")]
+    public static partial void DataHooks(ILogger logger, string hooks);
 }

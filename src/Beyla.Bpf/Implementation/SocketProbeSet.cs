@@ -71,6 +71,7 @@ internal sealed class SocketProbeSet : IEventSource
             _rings = EventRings.Create(ringBytes, onlineCpus);
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
+            ChooseDataHooks();
             LeaveOutMissingIoUringHooks();
             _object.Load();
             _rings.Install(_object.MapFd("event_rings"), ringSlots);
@@ -103,6 +104,38 @@ internal sealed class SocketProbeSet : IEventSource
         }
         SocketLog.Attached(_logger, _object.AttachedPrograms, started.Elapsed.TotalMilliseconds, _tracedPids.Count);
     }
+
+    /// <summary>
+    /// Reads and writes are hooked where the socket layer moves their bytes (the tracepoints
+    /// sock:sock_recv_length, sock:sock_send_length and tcp:tcp_sendmsg_locked, raw) when this
+    /// kernel has all three (Linux 6.14 on), else at the syscalls' entries and exits. The socket
+    /// hooks are passed by socket I/O only and build no perf record, and with no syscall
+    /// tracepoint on the data path the syscalls of every process cost less (benchmarks/README.md).
+    /// <c>BEYLA_SYSCALL_HOOKS=1</c> takes the syscall tracepoints whatever the kernel has.
+    /// </summary>
+    private void ChooseDataHooks()
+    {
+        bool socketHooks = Environment.GetEnvironmentVariable("BEYLA_SYSCALL_HOOKS") != "1" &&
+            KernelRequirements.HasTracepoint("sock", "sock_recv_length") &&
+            KernelRequirements.HasTracepoint("sock", "sock_send_length") &&
+            KernelRequirements.HasTracepoint("tcp", "tcp_sendmsg_locked");
+        foreach (string program in socketHooks ? SyscallDataPrograms : SocketDataPrograms)
+            _object.LeaveOut(program);
+        UsesSocketHooks = socketHooks;
+        SocketLog.DataHooks(_logger, socketHooks ? "socket tracepoints" : "syscall tracepoints");
+    }
+
+    private static readonly string[] SocketDataPrograms = ["sock_recv", "sock_send", "tcp_send_enter"];
+
+    private static readonly string[] SyscallDataPrograms =
+    [
+        "exit_read", "exit_recvfrom", "exit_readv", "exit_recvmsg",
+        "exit_write", "exit_sendto", "exit_writev", "exit_sendmsg", "exit_sendfile",
+        "enter_write", "enter_sendto", "enter_writev", "enter_sendmsg", "enter_sendfile",
+    ];
+
+    /// <summary>Whether reads and writes are hooked at the socket layer's tracepoints (not the syscalls'); for tests.</summary>
+    internal bool UsesSocketHooks { get; private set; }
 
     /// <summary>
     /// The io_uring hook is attached to the tracepoint this kernel has: io_uring_submit_req

@@ -1148,18 +1148,14 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
  * before this write returns (.NET's read-ahead, Go's readLoop; or a large body that the server
  * answers before reading it). Taken at the write's exit, the request would come after its
  * response, and every later response would be paired with the request before it.
- * Returns the tracked connection (now: the time noted), or null.
+ * c is the write's tracked connection; now gets the time noted.
  */
-static __always_inline struct conn_state *track_write_enter(const struct conn_key *key, __u32 tid, __u64 *now)
+static __always_inline void track_write_enter(struct conn_state *c, __u32 tid, __u64 *now)
 {
-	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
-	if (!c)
-		return 0;
 	*now = bpf_ktime_get_ns();
 	c->write_enter_ns = *now;
 	if (c->request_writer == tid)
 		c->request_writer = 0; /* this thread's, from a write whose exit was not seen */
-	return c;
 }
 
 /* A response whose end is not known (no Content-Length seen, not chunked): the next request ends it. */

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The socket probe set: HTTP/1.x over plain TCP in any language, from syscall tracepoints
- * only (no kprobes). Data syscalls are handled at their exit, where the byte count is
- * known; their arguments come from the user registers saved at entry (bpf_task_pt_regs),
- * so a call that was already blocked when tracing started is still understood and no
- * per-thread map is needed. Writes also have an entry hook: it notes the time, and takes a
- * client's request before the peer can answer it.
+ * The socket probe set: HTTP/1.x over plain TCP in any language, from tracepoints only (no
+ * kprobes). Reads and writes are handled when the socket layer has moved their bytes (the
+ * sock_recv_length and sock_send_length tracepoints, or the syscalls' exits), where the byte
+ * count is known; the syscall's arguments come from the user registers saved at its entry
+ * (bpf_task_pt_regs), so a call that was already blocked when tracing started is still
+ * understood and no per-thread map is needed. Writes also have an entry hook (TCP's
+ * tcp_sendmsg_locked, or the syscalls' entries): it notes the time, and takes a client's
+ * request before the peer can answer it.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -94,26 +96,22 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 #define FLAGS_IN_DX 2  /* recvmsg: flags are the 3rd argument */
 #define MSG_PEEK 0x2
 
-/* A data syscall of a traced process returned: bytes (ret > 0) go to the tracker; a write that
- * moved nothing undoes what its entry took (track_write_failed). */
-static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir, int flags_at)
+/*
+ * A data syscall of a traced process moved ret bytes (ret > 0) on fd regs->di, which go to the
+ * tracker; a write that moved nothing undoes what its entry took (track_write_failed). regs are
+ * the user registers saved at the syscall's entry, which hold its arguments.
+ */
+static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u8 shape, __u8 dir, unsigned long flags)
 {
-	if (ctx->ret <= 0 && dir == DIR_INGRESS)
-		return 0;
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!is_traced((__u32)(id >> 32)))
-		return 0;
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	__u32 fd = (__u32)regs->di;
 	struct conn_key key = {.tgid = (__u32)(id >> 32), .fd = fd};
-	if (ctx->ret <= 0) {
+	if (ret <= 0) {
 		track_write_failed(&key);
 		return 0;
 	}
 	__u64 addr = regs->si;
 	__u64 count = regs->dx;
 	/* a peek consumes nothing: the same bytes are read again */
-	unsigned long flags = flags_at == FLAGS_IN_R10 ? regs->r10 : flags_at == FLAGS_IN_DX ? regs->dx : 0;
 	if (flags & MSG_PEEK)
 		return 0;
 
@@ -128,10 +126,10 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 			return 0;
 		}
 		if (dir == DIR_EGRESS)
-			learn_ssl_socket(id, fd, shape == IO_PLAIN ? addr : 0, ctx->ret);
+			learn_ssl_socket(id, fd, shape == IO_PLAIN ? addr : 0, ret);
 	}
 
-	struct io_data d = {.total = (__u64)ctx->ret};
+	struct io_data d = {.total = (__u64)ret};
 	if (shape == IO_PLAIN) {
 		d.first = addr;
 		d.first_len = d.total;
@@ -152,44 +150,153 @@ static __always_inline int on_data(struct syscall_exit_ctx *ctx, __u8 shape, __u
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_read")
-int exit_read(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_INGRESS, FLAGS_NONE); }
+/*
+ * The socket layer's tracepoints (Linux 6.3 on): sock_recv_length and sock_send_length fire
+ * after each receive and send on a socket, and only there, so reads and writes of files and
+ * pipes pay nothing; raw, they cost a program call and build no perf record. The syscall is
+ * told by its number in the user registers; a send or receive made for another syscall
+ * (splice, sendmmsg, io_uring's) or by a kernel thread is left alone. sendfile reaches the
+ * socket in pieces, each a send of its own. Kernels without these tracepoints (or without
+ * tcp_sendmsg_locked, below), and BEYLA_SYSCALL_HOOKS=1, use the syscall exits and entries
+ * further down instead: SocketProbeSet leaves one set or the other out.
+ */
+struct raw_sock_length_args {
+	__u64 sk;    /* struct sock * */
+	__s64 ret;   /* bytes moved, or -errno */
+	__s64 flags; /* MSG_* of a receive; 0 for a send */
+};
 
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int exit_recvfrom(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_INGRESS, FLAGS_IN_R10); }
+#define PF_IO_WORKER 0x00000010
+#define PF_KTHREAD 0x00200000
 
-SEC("tracepoint/syscalls/sys_exit_readv")
-int exit_readv(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_INGRESS, FLAGS_NONE); }
+/* x86_64 syscall numbers */
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+#define NR_SENDFILE 40
 
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int exit_recvmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR_INGRESS, FLAGS_IN_DX); }
+/* The user registers of the current task's syscall, or null for a task that makes none here
+ * (a kernel thread, an io_uring worker: their registers are not a syscall's). */
+static __always_inline struct pt_regs *syscall_regs(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
+		return 0;
+	return (struct pt_regs *)bpf_task_pt_regs(task);
+}
 
-SEC("tracepoint/syscalls/sys_exit_write")
-int exit_write(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS, FLAGS_NONE); }
+SEC("raw_tracepoint/sock_recv_length")
+int sock_recv(struct raw_sock_length_args *ctx)
+{
+	long ret = (int)ctx->ret;
+	if (ret <= 0)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!is_traced((__u32)(id >> 32)))
+		return 0;
+	struct pt_regs *regs = syscall_regs();
+	if (!regs)
+		return 0;
+	unsigned long flags = (unsigned long)ctx->flags;
+	switch (regs->orig_ax) {
+	case NR_READ:
+	case NR_RECVFROM:
+		return on_data(id, regs, ret, IO_PLAIN, DIR_INGRESS, flags);
+	case NR_READV:
+		return on_data(id, regs, ret, IO_IOVEC, DIR_INGRESS, flags);
+	case NR_RECVMSG:
+		return on_data(id, regs, ret, IO_MSG, DIR_INGRESS, flags);
+	}
+	return 0;
+}
 
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int exit_sendto(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_PLAIN, DIR_EGRESS, FLAGS_NONE); }
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int exit_writev(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_IOVEC, DIR_EGRESS, FLAGS_NONE); }
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_MSG, DIR_EGRESS, FLAGS_NONE); }
-
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data(ctx, IO_FILE, DIR_EGRESS, FLAGS_NONE); }
-
-/* Entry of the writes: the time on tracked connections, and a client's request (see
- * track_write_enter). The bytes are looked at only where a request may start. */
-static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx, __u8 shape)
+SEC("raw_tracepoint/sock_send_length")
+int sock_send(struct raw_sock_length_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = (__u32)(id >> 32);
-	if (!is_traced(tgid))
+	if (!is_traced((__u32)(id >> 32)))
 		return 0;
-	struct conn_key key = {.tgid = tgid, .fd = (__u32)ctx->args[0]};
+	struct pt_regs *regs = syscall_regs();
+	if (!regs)
+		return 0;
+	long ret = (int)ctx->ret;
+	switch (regs->orig_ax) {
+	case NR_WRITE:
+	case NR_SENDTO:
+		return on_data(id, regs, ret, IO_PLAIN, DIR_EGRESS, 0);
+	case NR_WRITEV:
+		return on_data(id, regs, ret, IO_IOVEC, DIR_EGRESS, 0);
+	case NR_SENDMSG:
+		return on_data(id, regs, ret, IO_MSG, DIR_EGRESS, 0);
+	case NR_SENDFILE:
+		/* a piece of the file (splice): no bytes to look at, only their count */
+		return on_data(id, regs, ret, IO_FILE, DIR_EGRESS, 0);
+	}
+	return 0;
+}
+
+/* The same at the syscalls' exits: every read and write of every process passes them. */
+static __always_inline int on_data_exit(struct syscall_exit_ctx *ctx, __u8 shape, __u8 dir, int flags_at)
+{
+	if (ctx->ret <= 0 && dir == DIR_INGRESS)
+		return 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!is_traced((__u32)(id >> 32)))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	unsigned long flags = flags_at == FLAGS_IN_R10 ? regs->r10 : flags_at == FLAGS_IN_DX ? regs->dx : 0;
+	return on_data(id, regs, ctx->ret, shape, dir, flags);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_PLAIN, DIR_INGRESS, FLAGS_NONE); }
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_PLAIN, DIR_INGRESS, FLAGS_IN_R10); }
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_IOVEC, DIR_INGRESS, FLAGS_NONE); }
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_MSG, DIR_INGRESS, FLAGS_IN_DX); }
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_PLAIN, DIR_EGRESS, FLAGS_NONE); }
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_PLAIN, DIR_EGRESS, FLAGS_NONE); }
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_IOVEC, DIR_EGRESS, FLAGS_NONE); }
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_MSG, DIR_EGRESS, FLAGS_NONE); }
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_FILE, DIR_EGRESS, FLAGS_NONE); }
+
+/*
+ * Entry of the writes: the time on tracked connections, and a client's request (see
+ * track_write_enter). The bytes are looked at only where a request may start. fd, buf and
+ * count are the write's first three arguments (buf: the bytes, the iovecs or the msghdr).
+ * passes: this entry may be a later pass of a send already entered (TCP's tracepoint).
+ */
+static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 count, __u8 shape, bool passes)
+{
+	__u32 tgid = (__u32)(id >> 32);
+	struct conn_key key = {.tgid = tgid, .fd = (__u32)fd};
+	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	__u64 now = 0;
-	struct conn_state *c = track_write_enter(&key, (__u32)id, &now);
+	if (c) {
+		if (passes && c->request_writer == (__u32)id)
+			return 0; /* the send that took its request, going on after a wait for buffer space */
+		track_write_enter(c, (__u32)id, &now);
+	}
 	if (shape == IO_FILE || (c && !awaits_request_write(c)))
 		return 0;
 	/* inside SSL_write: ciphertext, or with kernel TLS the plaintext, which the TLS probes report */
@@ -197,14 +304,14 @@ static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx, __u8 sh
 		return 0;
 	struct io_data d = {};
 	if (shape == IO_PLAIN) {
-		d.first = ctx->args[1];
-		d.first_len = d.total = ctx->args[2];
+		d.first = buf;
+		d.first_len = d.total = count;
 	} else if (shape == IO_IOVEC) {
-		if (!resolve_iovecs(&d, (const struct iovec *)ctx->args[1], ctx->args[2]))
+		if (!resolve_iovecs(&d, (const struct iovec *)buf, count))
 			return 0;
 	} else {
 		struct user_msghdr msg = {};
-		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]) ||
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)buf) ||
 		    !resolve_iovecs(&d, msg.msg_iov, msg.msg_iovlen))
 			return 0;
 	}
@@ -212,16 +319,62 @@ static __always_inline int on_write_enter(struct syscall_enter_ctx *ctx, __u8 sh
 	return 0;
 }
 
+/*
+ * The same from TCP's own tracepoint (Linux 6.14 on), which only TCP sends pass: it fires in
+ * tcp_sendmsg_locked before each piece of a send is queued, so before the peer can have it.
+ * A long send passes it once per piece: a later pass notes the time again (the end of a response
+ * is when its last piece went), and never takes a request again.
+ */
+struct raw_tcp_sendmsg_args {
+	__u64 sk;  /* struct sock * */
+	__u64 msg; /* struct msghdr * */
+	__u64 skb;
+	__u64 size_goal;
+};
+
+SEC("raw_tracepoint/tcp_sendmsg_locked")
+int tcp_send_enter(struct raw_tcp_sendmsg_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!is_traced((__u32)(id >> 32)))
+		return 0;
+	struct pt_regs *regs = syscall_regs();
+	if (!regs)
+		return 0;
+	switch (regs->orig_ax) {
+	case NR_WRITE:
+	case NR_SENDTO:
+		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_PLAIN, true);
+	case NR_WRITEV:
+		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_IOVEC, true);
+	case NR_SENDMSG:
+		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_MSG, true);
+	case NR_SENDFILE:
+		/* in pieces: each notes the time, so the last one's is when the body's end went */
+		return on_write_enter(id, regs->di, 0, 0, IO_FILE, true);
+	}
+	return 0;
+}
+
+/* The same at the syscalls' entries: every write of every process passes them. */
+static __always_inline int on_write_syscall_enter(struct syscall_enter_ctx *ctx, __u8 shape)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!is_traced((__u32)(id >> 32)))
+		return 0;
+	return on_write_enter(id, ctx->args[0], ctx->args[1], ctx->args[2], shape, false);
+}
+
 SEC("tracepoint/syscalls/sys_enter_write")
-int enter_write(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_PLAIN); }
+int enter_write(struct syscall_enter_ctx *ctx) { return on_write_syscall_enter(ctx, IO_PLAIN); }
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int enter_sendto(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_PLAIN); }
+int enter_sendto(struct syscall_enter_ctx *ctx) { return on_write_syscall_enter(ctx, IO_PLAIN); }
 SEC("tracepoint/syscalls/sys_enter_writev")
-int enter_writev(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_IOVEC); }
+int enter_writev(struct syscall_enter_ctx *ctx) { return on_write_syscall_enter(ctx, IO_IOVEC); }
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int enter_sendmsg(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_MSG); }
+int enter_sendmsg(struct syscall_enter_ctx *ctx) { return on_write_syscall_enter(ctx, IO_MSG); }
 SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int enter_sendfile(struct syscall_enter_ctx *ctx) { return on_write_enter(ctx, IO_FILE); }
+int enter_sendfile(struct syscall_enter_ctx *ctx) { return on_write_syscall_enter(ctx, IO_FILE); }
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct syscall_enter_ctx *ctx)

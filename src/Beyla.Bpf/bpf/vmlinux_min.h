@@ -84,6 +84,7 @@ struct files_struct {
 } __attribute__((preserve_access_index));
 
 struct task_struct {
+	unsigned int flags; /* PF_* */
 	int pid;
 	int tgid;
 	struct files_struct *files;
@@ -140,6 +141,7 @@ struct trace_event_raw_io_uring_submit_sqe {
  * dx, r10, r8, r9; in a uprobe a function's are di, si, dx, cx, r8, r9, and ax holds the
  * return value in a uretprobe. */
 struct pt_regs {
+	unsigned long orig_ax; /* at a syscall: its number */
 	unsigned long r10;
 	unsigned long r8;
 	unsigned long ax;
