@@ -15,7 +15,7 @@ cpu-clock samples land where interrupts were enabled again: time spent with inte
 ring buffer's reserve) shows at the instruction after. Samples at a program's first
 instructions are the cost of the indirect call into it.
 
-usage: sudo python3 benchmarks/bpf_lines.py [--seconds 8] [--programs exit_writev,exit_recvfrom]
+usage: sudo python3 benchmarks/bpf_lines.py [--seconds 8] [--programs sock_send,sock_recv]
                                            [--annotate socket.bpf.c:143] [--agent DLL]
 """
 import argparse
@@ -90,7 +90,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--programs", default="exit_writev,exit_recvfrom,enter_writev")
+    ap.add_argument("--programs", default="sock_send,sock_recv,tcp_send_enter")
     ap.add_argument("--annotate", action="append", default=[], metavar="FILE:LINE",
                     help="also print the machine code of this source line with its samples (repeatable)")
     ap.add_argument("--top", type=int, default=20)

@@ -2,8 +2,9 @@
  * The floor of any tracer built on the socket probe set's hooks: a program that returns at once
  * on every tracepoint src/Beyla.Bpf/bpf/socket.bpf.c attaches. What a window with these costs
  * against an untraced one is what the hooks themselves cost (the tracepoint glue and a program
- * call), whatever the programs do. Programs named enter_write* are the write-entry hooks, which
- * only note a write's start time; overhead.py --floor measures the floor with and without them.
+ * call), whatever the programs do. Both of its hook sets are here: the socket layer's tracepoints
+ * (sock_*, tcp_*) and the syscall tracepoints (exit_*, enter_*) of kernels without them;
+ * agentbench.FLOORS names the configurations overhead.py, pingpong.py and latency.py --floor time.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -28,11 +29,11 @@ NOOP("tracepoint/syscalls/sys_enter_openat", openat_enter)
 NOOP("tracepoint/sched/sched_process_exec", process_exec)
 NOOP("tracepoint/sched/sched_process_exit", process_exit)
 NOOP("raw_tracepoint/sched_process_fork", process_fork)
-/* The data exits' alternative: the socket layer's own tracepoints, raw (no perf record built),
- * hit only by socket I/O (overhead.py/pingpong.py --floor, "hooks, socket exits"). */
+/* Reads and writes where the kernel has these: the socket layer's own tracepoints, raw (no perf
+ * record built), hit only by socket I/O. */
 NOOP("raw_tracepoint/sock_send_length", sock_send_length)
 NOOP("raw_tracepoint/sock_recv_length", sock_recv_length)
-/* The write entries' alternative: TCP's own, before the bytes are queued (Linux 6.12 on). */
+/* The write entries' counterpart: TCP's own, before the bytes are queued (newer than 6.3; 6.18 has it). */
 NOOP("raw_tracepoint/tcp_sendmsg_locked", tcp_sendmsg_locked)
 NOOP("tracepoint/syscalls/sys_enter_write", enter_write)
 NOOP("tracepoint/syscalls/sys_enter_sendto", enter_sendto)

@@ -108,9 +108,10 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>
     /// Reads and writes are hooked where the socket layer moves their bytes (the tracepoints
     /// sock:sock_recv_length, sock:sock_send_length and tcp:tcp_sendmsg_locked, raw) when this
-    /// kernel has all three (Linux 6.14 on), else at the syscalls' entries and exits. The socket
-    /// hooks are passed by socket I/O only and build no perf record, and with no syscall
-    /// tracepoint on the data path the syscalls of every process cost less (benchmarks/README.md).
+    /// kernel has all three (6.18 does; sock_*_length came in 6.3, tcp_sendmsg_locked later),
+    /// else at the syscalls' entries and exits. The socket hooks are passed by socket I/O only
+    /// and build no perf record: the hooks' own cost per request is about half
+    /// (benchmarks/README.md).
     /// <c>BEYLA_SYSCALL_HOOKS=1</c> takes the syscall tracepoints whatever the kernel has.
     /// </summary>
     private void ChooseDataHooks()

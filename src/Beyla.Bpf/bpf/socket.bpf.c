@@ -320,8 +320,9 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 }
 
 /*
- * The same from TCP's own tracepoint (Linux 6.14 on), which only TCP sends pass: it fires in
- * tcp_sendmsg_locked before each piece of a send is queued, so before the peer can have it.
+ * The same from TCP's own tracepoint (a recent one: 6.18 has it), which only TCP sends pass: it
+ * fires in tcp_sendmsg_locked before each piece of a send is queued, so before the peer can
+ * have it.
  * A long send passes it once per piece: a later pass notes the time again (the end of a response
  * is when its last piece went), and never takes a request again.
  */
