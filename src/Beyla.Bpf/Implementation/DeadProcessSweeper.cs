@@ -17,7 +17,7 @@ internal sealed unsafe class DeadProcessSweeper
     // struct ssl_key { u64 ssl; u32 tgid; u32 pad; }
     private const int SslKeySize = 16;
     // struct conn_state: req.used is at 119 (layout in bpf/http_tracker.h; checked by value size)
-    private const int ConnStateSize = 376;
+    private const int ConnStateSize = 384;
     private const int RequestUsedOffset = 119;
 
     private readonly int _connections;

@@ -81,10 +81,11 @@ struct conn_state {
 	__u32 queue_head;
 	__u32 queue_tail;
 	struct request_slot req;  /* the exchange in progress */
+	__u64 sk;                 /* the socket (struct sock *) behind the fd when tracking started */
 };
 
 /* DeadProcessSweeper.cs reads conn_state by offset and the map keys by size: keep them in step. */
-_Static_assert(sizeof(struct conn_state) == 376, "conn_state layout: update DeadProcessSweeper.cs");
+_Static_assert(sizeof(struct conn_state) == 384, "conn_state layout: update DeadProcessSweeper.cs");
 _Static_assert(__builtin_offsetof(struct conn_state, req.used) == 119, "conn_state layout: update DeadProcessSweeper.cs");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key layout: update DeadProcessSweeper.cs");
 
@@ -106,6 +107,7 @@ struct io_data {
 	__u64 total;      /* bytes moved by the call */
 	__u64 iov;        /* user address of the iovec array the bytes came from, 0 if none */
 	__u64 iov_count;
+	__u64 sk;         /* the socket the bytes moved on, when the hook is told (else 0) */
 };
 
 struct scratch {
@@ -439,12 +441,14 @@ static __always_inline bool is_tcp_socket(__u32 fd)
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* Finds the TCP socket behind fd in the current task and records its addresses. */
-static __always_inline bool read_socket_addresses(__u32 fd, struct conn_state *c)
+/* Finds the TCP socket behind fd in the current task and records it and its addresses; false if
+ * there is none, or it is not expect (when not 0: the socket a hook saw the bytes move on). */
+static __always_inline bool read_socket_addresses(__u32 fd, struct conn_state *c, __u64 expect)
 {
 	struct sock *sk = stream_sock_of_fd(fd);
-	if (!sk)
+	if (!sk || (expect && (__u64)sk != expect))
 		return false;
+	c->sk = (__u64)sk;
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family == AF_INET) {
 		__be32 local = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
@@ -945,14 +949,14 @@ static __always_inline void settle_partial_request(struct conn_state *c)
  * Starts tracking the connection on key's fd: the current task's socket, whose first bytes
  * were the start of a request, read (a server: kind SPAN_KIND_SERVER) or written (a client).
  */
-static __always_inline struct conn_state *start_tracking(const struct conn_key *key, __u8 kind, bool tls)
+static __always_inline struct conn_state *start_tracking(const struct conn_key *key, __u8 kind, bool tls, __u64 expect_sk)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
 	if (!s)
 		return 0;
 	__builtin_memset(&s->conn, 0, sizeof(s->conn));
-	if (!read_socket_addresses(key->fd, &s->conn))
+	if (!read_socket_addresses(key->fd, &s->conn, expect_sk))
 		return 0;
 	s->conn.kind = kind;
 	if (tls)
@@ -991,7 +995,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
 			return;
 		now = bpf_ktime_get_ns();
-		c = start_tracking(key, dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT, tls);
+		c = start_tracking(key, dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT, tls, d->sk);
 		if (!c)
 			return;
 		if (partial) {
@@ -1184,7 +1188,7 @@ static __always_inline void track_request_write(const struct conn_key *key, __u3
 		return;
 	if (!c) {
 		now = bpf_ktime_get_ns();
-		c = start_tracking(key, SPAN_KIND_CLIENT, false);
+		c = start_tracking(key, SPAN_KIND_CLIENT, false, d->sk);
 		if (!c)
 			return;
 		c->write_enter_ns = now;
@@ -1212,11 +1216,10 @@ static __always_inline void track_request_write(const struct conn_key *key, __u3
 	c->request_writer = tid;
 }
 
-/* A write on a tracked connection failed (nothing moved): a request its thread took as it entered was not sent. */
-static __always_inline void track_write_failed(const struct conn_key *key)
+/* A write on tracked connection c failed (nothing moved): a request its thread took as it entered was not sent. */
+static __always_inline void track_write_failed(struct conn_state *c)
 {
-	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
-	if (!c || !c->request_writer || c->request_writer != (__u32)bpf_get_current_pid_tgid())
+	if (!c->request_writer || c->request_writer != (__u32)bpf_get_current_pid_tgid())
 		return;
 	c->request_writer = 0;
 	if (c->phase == PHASE_REQUEST && c->queue_head == c->queue_tail) {

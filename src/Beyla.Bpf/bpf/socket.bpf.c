@@ -97,16 +97,42 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 #define MSG_PEEK 0x2
 
 /*
+ * The connection on key, or null; sk (when not 0) is the socket a hook saw the bytes move on,
+ * with *foreign set when that is not the fd's socket: the socket layer's tracepoints also fire
+ * for I/O the kernel does in the task for something else than its syscall (io_uring's task work,
+ * a sockmap redirect), and their bytes are not the syscall's. A tracked fd whose socket changed
+ * (its close was not seen: dup2, close_range) is ended and forgotten.
+ */
+static __always_inline struct conn_state *connection_of(const struct conn_key *key, __u64 sk, bool *foreign)
+{
+	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
+	*foreign = false;
+	if (!sk || !c || c->sk == sk)
+		return c;
+	if ((__u64)stream_sock_of_fd(key->fd) != sk) {
+		*foreign = true;
+		return 0;
+	}
+	track_close(key->tgid, key->fd);
+	return 0;
+}
+
+/*
  * A data syscall of a traced process moved ret bytes (ret > 0) on fd regs->di, which go to the
  * tracker; a write that moved nothing undoes what its entry took (track_write_failed). regs are
- * the user registers saved at the syscall's entry, which hold its arguments.
+ * the user registers saved at the syscall's entry, which hold its arguments; sk is the socket
+ * the bytes moved on when the hook is told it (else 0).
  */
-static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u8 shape, __u8 dir, unsigned long flags)
+static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u8 shape, __u8 dir, unsigned long flags, __u64 sk)
 {
 	__u32 fd = (__u32)regs->di;
 	struct conn_key key = {.tgid = (__u32)(id >> 32), .fd = fd};
+	bool foreign;
+	struct conn_state *c;
 	if (ret <= 0) {
-		track_write_failed(&key);
+		c = connection_of(&key, sk, &foreign);
+		if (c)
+			track_write_failed(c);
 		return 0;
 	}
 	__u64 addr = regs->si;
@@ -129,7 +155,10 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 			learn_ssl_socket(id, fd, shape == IO_PLAIN ? addr : 0, ret);
 	}
 
-	struct io_data d = {.total = (__u64)ret};
+	c = connection_of(&key, sk, &foreign);
+	if (foreign)
+		return 0;
+	struct io_data d = {.total = (__u64)ret, .sk = sk};
 	if (shape == IO_PLAIN) {
 		d.first = addr;
 		d.first_len = d.total;
@@ -146,7 +175,7 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 			return 0;
 	}
 	/* IO_FILE: no bytes to look at; only a response body in progress can use the count. */
-	track_io(&key, bpf_map_lookup_elem(&connections, &key), dir, &d, false, 0);
+	track_io(&key, c, dir, &d, false, 0);
 	return 0;
 }
 
@@ -162,12 +191,13 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
  */
 struct raw_sock_length_args {
 	__u64 sk;    /* struct sock * */
-	__s64 ret;   /* bytes moved, or -errno */
-	__s64 flags; /* MSG_* of a receive; 0 for a send */
+	__u64 ret;   /* an int: bytes moved, or -errno (the upper half is not sign-extended) */
+	__u64 flags; /* an int: MSG_* of a receive; 0 for a send */
 };
 
 #define PF_IO_WORKER 0x00000010
 #define PF_KTHREAD 0x00200000
+#define TS_COMPAT 0x0002
 
 /* x86_64 syscall numbers */
 #define NR_READ 0
@@ -181,11 +211,14 @@ struct raw_sock_length_args {
 #define NR_SENDFILE 40
 
 /* The user registers of the current task's syscall, or null for a task that makes none here
- * (a kernel thread, an io_uring worker: their registers are not a syscall's). */
+ * (a kernel thread, an io_uring worker: their registers are not a syscall's), or a 32-bit one
+ * (other numbers and registers; the syscall tracepoints never showed those either). */
 static __always_inline struct pt_regs *syscall_regs(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
+		return 0;
+	if (bpf_core_field_exists(task->thread_info.status) && (task->thread_info.status & TS_COMPAT))
 		return 0;
 	return (struct pt_regs *)bpf_task_pt_regs(task);
 }
@@ -206,11 +239,11 @@ int sock_recv(struct raw_sock_length_args *ctx)
 	switch (regs->orig_ax) {
 	case NR_READ:
 	case NR_RECVFROM:
-		return on_data(id, regs, ret, IO_PLAIN, DIR_INGRESS, flags);
+		return on_data(id, regs, ret, IO_PLAIN, DIR_INGRESS, flags, ctx->sk);
 	case NR_READV:
-		return on_data(id, regs, ret, IO_IOVEC, DIR_INGRESS, flags);
+		return on_data(id, regs, ret, IO_IOVEC, DIR_INGRESS, flags, ctx->sk);
 	case NR_RECVMSG:
-		return on_data(id, regs, ret, IO_MSG, DIR_INGRESS, flags);
+		return on_data(id, regs, ret, IO_MSG, DIR_INGRESS, flags, ctx->sk);
 	}
 	return 0;
 }
@@ -228,14 +261,14 @@ int sock_send(struct raw_sock_length_args *ctx)
 	switch (regs->orig_ax) {
 	case NR_WRITE:
 	case NR_SENDTO:
-		return on_data(id, regs, ret, IO_PLAIN, DIR_EGRESS, 0);
+		return on_data(id, regs, ret, IO_PLAIN, DIR_EGRESS, 0, ctx->sk);
 	case NR_WRITEV:
-		return on_data(id, regs, ret, IO_IOVEC, DIR_EGRESS, 0);
+		return on_data(id, regs, ret, IO_IOVEC, DIR_EGRESS, 0, ctx->sk);
 	case NR_SENDMSG:
-		return on_data(id, regs, ret, IO_MSG, DIR_EGRESS, 0);
+		return on_data(id, regs, ret, IO_MSG, DIR_EGRESS, 0, ctx->sk);
 	case NR_SENDFILE:
 		/* a piece of the file (splice): no bytes to look at, only their count */
-		return on_data(id, regs, ret, IO_FILE, DIR_EGRESS, 0);
+		return on_data(id, regs, ret, IO_FILE, DIR_EGRESS, 0, ctx->sk);
 	}
 	return 0;
 }
@@ -250,7 +283,7 @@ static __always_inline int on_data_exit(struct syscall_exit_ctx *ctx, __u8 shape
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	unsigned long flags = flags_at == FLAGS_IN_R10 ? regs->r10 : flags_at == FLAGS_IN_DX ? regs->dx : 0;
-	return on_data(id, regs, ctx->ret, shape, dir, flags);
+	return on_data(id, regs, ctx->ret, shape, dir, flags, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
@@ -280,21 +313,36 @@ int exit_sendmsg(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_MSG
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int exit_sendfile(struct syscall_exit_ctx *ctx) { return on_data_exit(ctx, IO_FILE, DIR_EGRESS, FLAGS_NONE); }
 
+/* Whether a send at TCP's entry has copied nothing yet: what its msg has left is all the
+ * syscall gave (bytes for a plain write; iovecs for writev and sendmsg, segs). */
+static __always_inline bool nothing_sent_yet(__u64 msg, __u64 bytes, __u64 segs)
+{
+	struct iov_iter *it = &((struct msghdr *)msg)->msg_iter;
+	if (BPF_CORE_READ(it, iov_offset))
+		return false;
+	return bytes ? BPF_CORE_READ(it, count) == bytes : BPF_CORE_READ(it, nr_segs) == segs;
+}
+
 /*
  * Entry of the writes: the time on tracked connections, and a client's request (see
  * track_write_enter). The bytes are looked at only where a request may start. fd, buf and
  * count are the write's first three arguments (buf: the bytes, the iovecs or the msghdr).
- * passes: this entry may be a later pass of a send already entered (TCP's tracepoint).
+ * From TCP's tracepoint, sk is the socket and msg (struct msghdr *) what is left to send: it
+ * passes there once per piece of a send, and only a first pass looks at bytes. Both 0 from
+ * the syscall's entry.
  */
-static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 count, __u8 shape, bool passes)
+static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 count, __u8 shape, __u64 sk, __u64 msg)
 {
 	__u32 tgid = (__u32)(id >> 32);
 	struct conn_key key = {.tgid = tgid, .fd = (__u32)fd};
-	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
+	bool foreign;
+	struct conn_state *c = connection_of(&key, sk, &foreign);
+	if (foreign)
+		return 0;
 	__u64 now = 0;
 	if (c) {
-		if (passes && c->request_writer == (__u32)id)
-			return 0; /* the send that took its request, going on after a wait for buffer space */
+		if (msg && c->request_writer == (__u32)id)
+			return 0; /* the send that took its request, going on (after a wait for buffer space) */
 		track_write_enter(c, (__u32)id, &now);
 	}
 	if (shape == IO_FILE || (c && !awaits_request_write(c)))
@@ -302,17 +350,22 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 	/* inside SSL_write: ciphertext, or with kernel TLS the plaintext, which the TLS probes report */
 	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid) && bpf_map_lookup_elem(&tls_calls, &id))
 		return 0;
-	struct io_data d = {};
+	struct io_data d = {.sk = sk};
 	if (shape == IO_PLAIN) {
+		if (msg && !nothing_sent_yet(msg, count, 0))
+			return 0;
 		d.first = buf;
 		d.first_len = d.total = count;
 	} else if (shape == IO_IOVEC) {
+		if (msg && !nothing_sent_yet(msg, 0, count))
+			return 0;
 		if (!resolve_iovecs(&d, (const struct iovec *)buf, count))
 			return 0;
 	} else {
-		struct user_msghdr msg = {};
-		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)buf) ||
-		    !resolve_iovecs(&d, msg.msg_iov, msg.msg_iovlen))
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)buf) ||
+		    (msg && !nothing_sent_yet(msg, 0, m.msg_iovlen)) ||
+		    !resolve_iovecs(&d, m.msg_iov, m.msg_iovlen))
 			return 0;
 	}
 	track_request_write(&key, (__u32)id, c, &d, now);
@@ -323,8 +376,10 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
  * The same from TCP's own tracepoint (a recent one: 6.18 has it), which only TCP sends pass: it
  * fires in tcp_sendmsg_locked before each piece of a send is queued, so before the peer can
  * have it.
- * A long send passes it once per piece: a later pass notes the time again (the end of a response
- * is when its last piece went), and never takes a request again.
+ * A long send passes it once per piece: a later pass notes the time again (a response ends when
+ * its last piece went, after any wait for buffer space), and never looks at bytes again.
+ * MPTCP sends do not pass it (their requests are taken at the exit), nor data that TCP Fast
+ * Open sends with the SYN.
  */
 struct raw_tcp_sendmsg_args {
 	__u64 sk;  /* struct sock * */
@@ -345,14 +400,14 @@ int tcp_send_enter(struct raw_tcp_sendmsg_args *ctx)
 	switch (regs->orig_ax) {
 	case NR_WRITE:
 	case NR_SENDTO:
-		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_PLAIN, true);
+		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_PLAIN, ctx->sk, ctx->msg);
 	case NR_WRITEV:
-		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_IOVEC, true);
+		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_IOVEC, ctx->sk, ctx->msg);
 	case NR_SENDMSG:
-		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_MSG, true);
+		return on_write_enter(id, regs->di, regs->si, regs->dx, IO_MSG, ctx->sk, ctx->msg);
 	case NR_SENDFILE:
 		/* in pieces: each notes the time, so the last one's is when the body's end went */
-		return on_write_enter(id, regs->di, 0, 0, IO_FILE, true);
+		return on_write_enter(id, regs->di, 0, 0, IO_FILE, ctx->sk, ctx->msg);
 	}
 	return 0;
 }
@@ -363,7 +418,7 @@ static __always_inline int on_write_syscall_enter(struct syscall_enter_ctx *ctx,
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!is_traced((__u32)(id >> 32)))
 		return 0;
-	return on_write_enter(id, ctx->args[0], ctx->args[1], ctx->args[2], shape, false);
+	return on_write_enter(id, ctx->args[0], ctx->args[1], ctx->args[2], shape, 0, 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")

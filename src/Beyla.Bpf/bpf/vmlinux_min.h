@@ -83,7 +83,12 @@ struct files_struct {
 	struct fdtable *fdt;
 } __attribute__((preserve_access_index));
 
+struct thread_info {
+	__u32 status; /* TS_COMPAT: a 32-bit syscall in progress (x86) */
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	struct thread_info thread_info;
 	unsigned int flags; /* PF_* */
 	int pid;
 	int tgid;
@@ -109,6 +114,17 @@ struct sock {
 struct socket {
 	short type;
 	struct sock *sk;
+} __attribute__((preserve_access_index));
+
+/* What a send has left to copy (tcp_sendmsg_locked's msg): count and nr_segs sit in unions. */
+struct iov_iter {
+	__u64 iov_offset;
+	__u64 count;
+	unsigned long nr_segs;
+} __attribute__((preserve_access_index));
+
+struct msghdr {
+	struct iov_iter msg_iter;
 } __attribute__((preserve_access_index));
 
 /* io_uring: a request being submitted (Linux 6.0 on), and where it keeps the fd it names. */
