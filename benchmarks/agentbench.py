@@ -86,12 +86,12 @@ def steal_ms():
         return int(f.readline().split()[8]) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def write_nginx_conf(work, port, listen_options="", server_options="", access_log="off"):
-    """nginx.conf in work: 2 workers, no access log unless given (a file), keep-alive without
-    limit, 200 "hello" on 127.0.0.1:port; returns its path."""
+def write_nginx_conf(work, port, listen_options="", server_options="", access_log="off", workers=2):
+    """nginx.conf in work: 2 workers (or workers), no access log unless given (a file), keep-alive
+    without limit, 200 "hello" on 127.0.0.1:port; returns its path."""
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(f"""worker_processes 2; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
+        f.write(f"""worker_processes {workers}; daemon off; user root; pid {work}/nginx.pid; error_log {work}/error.log;
 events {{ worker_connections 1024; }}
 http {{ access_log {access_log}; keepalive_requests 1000000;
   client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f; uwsgi_temp_path {work}/u; scgi_temp_path {work}/s;
