@@ -110,8 +110,8 @@ internal sealed class SocketProbeSet : IEventSource
     /// sock:sock_recv_length, sock:sock_send_length and tcp:tcp_sendmsg_locked, raw) when this
     /// kernel has all three (6.18 does; sock_*_length came in 6.3, tcp_sendmsg_locked later),
     /// else at the syscalls' entries and exits. The socket hooks are passed by socket I/O only
-    /// and build no perf record: the hooks' own cost per request is about half
-    /// (benchmarks/README.md).
+    /// (a traced process's file and pipe I/O runs no program), build no perf record, and see the
+    /// socket itself, so a reused fd is told apart (benchmarks/README.md).
     /// <c>BEYLA_SYSCALL_HOOKS=1</c> takes the syscall tracepoints whatever the kernel has.
     /// </summary>
     private void ChooseDataHooks()

@@ -328,8 +328,10 @@ static __always_inline bool nothing_sent_yet(__u64 msg, __u64 bytes, __u64 segs)
  * track_write_enter). The bytes are looked at only where a request may start. fd, buf and
  * count are the write's first three arguments (buf: the bytes, the iovecs or the msghdr).
  * From TCP's tracepoint, sk is the socket and msg (struct msghdr *) what is left to send: it
- * passes there once per piece of a send, and only a first pass looks at bytes. Both 0 from
- * the syscall's entry.
+ * passes there once per piece of a send. On a connection not tracked yet only a first pass
+ * looks at bytes (bulk traffic of a traced process would read them again for every piece); on
+ * a tracked one a later pass reads the same first bytes again and decides as the first did,
+ * which costs less than asking each time. Both 0 from the syscall's entry.
  */
 static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 count, __u8 shape, __u64 sk, __u64 msg)
 {
@@ -352,19 +354,19 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 		return 0;
 	struct io_data d = {.sk = sk};
 	if (shape == IO_PLAIN) {
-		if (msg && !nothing_sent_yet(msg, count, 0))
+		if (msg && !c && !nothing_sent_yet(msg, count, 0))
 			return 0;
 		d.first = buf;
 		d.first_len = d.total = count;
 	} else if (shape == IO_IOVEC) {
-		if (msg && !nothing_sent_yet(msg, 0, count))
+		if (msg && !c && !nothing_sent_yet(msg, 0, count))
 			return 0;
 		if (!resolve_iovecs(&d, (const struct iovec *)buf, count))
 			return 0;
 	} else {
 		struct user_msghdr m = {};
 		if (bpf_probe_read_user(&m, sizeof(m), (const void *)buf) ||
-		    (msg && !nothing_sent_yet(msg, 0, m.msg_iovlen)) ||
+		    (msg && !c && !nothing_sent_yet(msg, 0, m.msg_iovlen)) ||
 		    !resolve_iovecs(&d, m.msg_iov, m.msg_iovlen))
 			return 0;
 	}
