@@ -223,16 +223,24 @@ static __always_inline struct pt_regs *syscall_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(task);
 }
 
+/* The user registers of a traced process's syscall (see syscall_regs), or null; *id gets the
+ * current pid_tgid. */
+static __always_inline struct pt_regs *traced_syscall_regs(__u64 *id)
+{
+	*id = bpf_get_current_pid_tgid();
+	if (!is_traced((__u32)(*id >> 32)))
+		return 0;
+	return syscall_regs();
+}
+
 SEC("raw_tracepoint/sock_recv_length")
 int sock_recv(struct raw_sock_length_args *ctx)
 {
 	long ret = (int)ctx->ret;
 	if (ret <= 0)
 		return 0;
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!is_traced((__u32)(id >> 32)))
-		return 0;
-	struct pt_regs *regs = syscall_regs();
+	__u64 id;
+	struct pt_regs *regs = traced_syscall_regs(&id);
 	if (!regs)
 		return 0;
 	unsigned long flags = (unsigned long)ctx->flags;
@@ -251,10 +259,8 @@ int sock_recv(struct raw_sock_length_args *ctx)
 SEC("raw_tracepoint/sock_send_length")
 int sock_send(struct raw_sock_length_args *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!is_traced((__u32)(id >> 32)))
-		return 0;
-	struct pt_regs *regs = syscall_regs();
+	__u64 id;
+	struct pt_regs *regs = traced_syscall_regs(&id);
 	if (!regs)
 		return 0;
 	long ret = (int)ctx->ret;
@@ -393,10 +399,8 @@ struct raw_tcp_sendmsg_args {
 SEC("raw_tracepoint/tcp_sendmsg_locked")
 int tcp_send_enter(struct raw_tcp_sendmsg_args *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!is_traced((__u32)(id >> 32)))
-		return 0;
-	struct pt_regs *regs = syscall_regs();
+	__u64 id;
+	struct pt_regs *regs = traced_syscall_regs(&id);
 	if (!regs)
 		return 0;
 	switch (regs->orig_ax) {
