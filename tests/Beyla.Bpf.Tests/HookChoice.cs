@@ -1,5 +1,4 @@
 using Beyla.Implementation;
-using Microsoft.Extensions.Logging;
 
 namespace Beyla.Bpf.Tests;
 
@@ -13,18 +12,16 @@ internal static class HookChoice
     /// <summary>Until disposed, a probe set built takes the syscall tracepoints.</summary>
     public static IDisposable SyscallTracepoints()
     {
-        Environment.SetEnvironmentVariable("BEYLA_SYSCALL_HOOKS", "1");
-        return new Restore();
+        string? was = Environment.GetEnvironmentVariable(SocketProbeSet.SyscallHooksVariable);
+        Environment.SetEnvironmentVariable(SocketProbeSet.SyscallHooksVariable, "1");
+        return new Restore(was);
     }
 
     /// <summary>Whether this kernel has the socket layer's tracepoints the probe set prefers.</summary>
-    public static bool KernelHasSocketTracepoints =>
-        KernelRequirements.HasTracepoint("sock", "sock_recv_length") &&
-        KernelRequirements.HasTracepoint("sock", "sock_send_length") &&
-        KernelRequirements.HasTracepoint("tcp", "tcp_sendmsg_locked");
+    public static bool KernelHasSocketTracepoints => SocketProbeSet.KernelHasSocketHooks;
 
-    private sealed class Restore : IDisposable
+    private sealed class Restore(string? was) : IDisposable
     {
-        public void Dispose() => Environment.SetEnvironmentVariable("BEYLA_SYSCALL_HOOKS", null);
+        public void Dispose() => Environment.SetEnvironmentVariable(SocketProbeSet.SyscallHooksVariable, was);
     }
 }

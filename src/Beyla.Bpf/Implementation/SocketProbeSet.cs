@@ -116,15 +116,20 @@ internal sealed class SocketProbeSet : IEventSource
     /// </summary>
     private void ChooseDataHooks()
     {
-        bool socketHooks = Environment.GetEnvironmentVariable("BEYLA_SYSCALL_HOOKS") != "1" &&
-            KernelRequirements.HasTracepoint("sock", "sock_recv_length") &&
-            KernelRequirements.HasTracepoint("sock", "sock_send_length") &&
-            KernelRequirements.HasTracepoint("tcp", "tcp_sendmsg_locked");
+        bool socketHooks = Environment.GetEnvironmentVariable(SyscallHooksVariable) != "1" && KernelHasSocketHooks;
         foreach (string program in socketHooks ? SyscallDataPrograms : SocketDataPrograms)
             _object.LeaveOut(program);
-        UsesSocketHooks = socketHooks;
         SocketLog.DataHooks(_logger, socketHooks ? "socket tracepoints" : "syscall tracepoints");
     }
+
+    /// <summary>The environment variable that, set to 1, takes the syscall tracepoints whatever the kernel has.</summary>
+    internal const string SyscallHooksVariable = "BEYLA_SYSCALL_HOOKS";
+
+    /// <summary>Whether this kernel has the three tracepoints the socket hooks need.</summary>
+    internal static bool KernelHasSocketHooks =>
+        KernelRequirements.HasTracepoint("sock", "sock_recv_length") &&
+        KernelRequirements.HasTracepoint("sock", "sock_send_length") &&
+        KernelRequirements.HasTracepoint("tcp", "tcp_sendmsg_locked");
 
     private static readonly string[] SocketDataPrograms = ["sock_recv", "sock_send", "tcp_send_enter"];
 
@@ -134,9 +139,6 @@ internal sealed class SocketProbeSet : IEventSource
         "exit_write", "exit_sendto", "exit_writev", "exit_sendmsg", "exit_sendfile",
         "enter_write", "enter_sendto", "enter_writev", "enter_sendmsg", "enter_sendfile",
     ];
-
-    /// <summary>Whether reads and writes are hooked at the socket layer's tracepoints (not the syscalls'); for tests.</summary>
-    internal bool UsesSocketHooks { get; private set; }
 
     /// <summary>
     /// The io_uring hook is attached to the tracepoint this kernel has: io_uring_submit_req
