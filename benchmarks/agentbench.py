@@ -12,14 +12,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The floor under any tracer on the socket probe set's hooks: configuration -> the programs of
 # benchmarks/syscall_hooks/floor.bpf.c (no-op programs on the tracepoints socket.bpf.c uses) it
 # attaches, by name prefix. "hooks only" is what the probe set attaches on this kernel (the
-# socket layer's tracepoints for reads and writes, syscall tracepoints for accept, connect,
-# close and openat); "syscall hooks" what it attached before 2026-12-05 and still does on
-# kernels without those tracepoints; "socket hooks alone" leaves out the remaining syscall
-# tracepoints too, which put every syscall of every process on the kernel's slow path.
+# socket layer's tracepoints for reads, writes and closes, the memory map's for libssl loads: no
+# syscall tracepoint, which would put every syscall of every process on the kernel's slow path);
+# "syscall hooks" what it attached before 2026-12-05 and still does on kernels without those
+# tracepoints.
 FLOORS = {
-    "hooks only": ["sock_", "tcp_", "exit_accept", "connect_", "close_", "openat_", "process_"],
+    "hooks only": ["sock_", "tcp_", "map_", "process_"],
     "syscall hooks": ["exit_", "enter_", "connect_", "close_", "openat_", "process_"],
-    "socket hooks alone": ["sock_", "tcp_", "process_"],
 }
 
 

@@ -13,13 +13,12 @@ falls on every configuration alike:
             OpenTelemetry SDK's ASP.NET Core instrumentation, traces through a batch
             processor and metrics through a periodic reader into exporters that count
 
-and with --floor three more, the floor under any tracer on these hooks:
+and with --floor two more, the floor under any tracer on these hooks:
 
   hooks only            every tracepoint the socket probe set attaches on this kernel, each
                         with a program that returns at once (benchmarks/syscall_hooks/floor.bpf.c)
   syscall hooks         the same for the syscall tracepoints it attaches on kernels without the
                         socket layer's (and did everywhere before 2026-12-05)
-  socket hooks alone    the socket layer's tracepoints only, no syscall tracepoint at all
 
 and reports per configuration the median requests/s and p99 latency over the rounds, their
 ratios to untraced (paired within each round, median over rounds), CPU per 1,000 requests

@@ -35,6 +35,11 @@ NOOP("raw_tracepoint/sock_send_length", sock_send_length)
 NOOP("raw_tracepoint/sock_recv_length", sock_recv_length)
 /* The write entries' counterpart: TCP's own, before the bytes are queued (newer than 6.3; 6.18 has it). */
 NOOP("raw_tracepoint/tcp_sendmsg_locked", tcp_sendmsg_locked)
+/* Closes and libssl loads where the kernel has the socket layer's tracepoints: a socket's state
+ * changes and its end, and a mapping's search for room (raw). */
+NOOP("raw_tracepoint/inet_sock_set_state", tcp_set_state)
+NOOP("raw_tracepoint/tcp_destroy_sock", tcp_destroy_sock)
+NOOP("raw_tracepoint/vm_unmapped_area", map_unmapped_area)
 NOOP("tracepoint/syscalls/sys_enter_write", enter_write)
 NOOP("tracepoint/syscalls/sys_enter_sendto", enter_sendto)
 NOOP("tracepoint/syscalls/sys_enter_writev", enter_writev)

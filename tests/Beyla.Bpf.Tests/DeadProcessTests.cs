@@ -5,16 +5,25 @@ using System.Net.Sockets;
 
 namespace Beyla.Bpf.Tests;
 
-/// <summary>A traced process killed mid-request: the request is counted as lost, and its kernel state goes.</summary>
+/// <summary>
+/// A traced process killed mid-request. With the socket hooks the kernel closes its sockets as it
+/// dies, and the request is one span without response, as at any close; with the syscall hooks no
+/// close is seen, and the request is counted as lost. Either way its kernel state goes.
+/// </summary>
 public sealed class DeadProcessTests
 {
-    [BpfFact]
-    public async Task AServerKilledMidRequestLeavesACountedLossAndNoState()
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AServerKilledMidRequestIsReportedAndLeavesNoState(bool syscallHooks)
     {
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.StartPython(port);
         int pid = server.Pid;
-        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(pid)).WithHttpProbes().Build();
+        BeylaTracer built;
+        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
+            built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(pid)).WithHttpProbes().Build();
+        await using BeylaTracer tracer = built;
         await using var collector = new SpanCollector(tracer);
 
         // Connections that finished normally, then one whose request never gets its answer.
@@ -30,14 +39,25 @@ public sealed class DeadProcessTests
         await Task.Delay(500);
         Assert.Contains(ConnectionTgids(), t => t == pid);
 
-        Process.GetProcessById(pid).Kill(); // SIGKILL: no close of its sockets is ever seen
+        Process.GetProcessById(pid).Kill(); // SIGKILL: the process closes nothing itself
+        bool closeSeen = !syscallHooks && HookChoice.KernelHasSocketTracepoints;
         var deadline = Stopwatch.StartNew();
-        while ((ConnectionTgids().Contains(pid) || tracer.Statistics.EventsLostInSources < 1) && deadline.Elapsed < TimeSpan.FromSeconds(15))
+        while ((ConnectionTgids().Contains(pid) || (closeSeen ? collector.Spans.Count < 4 : tracer.Statistics.EventsLostInSources < 1)) &&
+               deadline.Elapsed < TimeSpan.FromSeconds(15))
             await Task.Delay(200);
 
         Assert.DoesNotContain(pid, ConnectionTgids());
-        Assert.Equal(1, tracer.Statistics.EventsLostInSources);
-        Assert.Equal(3, collector.Spans.Count); // no stale span for the dead request
+        if (closeSeen)
+        {
+            HttpSpan dead = collector.Spans[3];
+            Assert.Equal(("/slow/20000", 0, SpanEndReason.NoResponse, pid), (dead.Path, dead.StatusCode, dead.EndReason, dead.ProcessId));
+            Assert.Equal(0, tracer.Statistics.EventsLostInSources);
+        }
+        else
+        {
+            Assert.Equal(1, tracer.Statistics.EventsLostInSources);
+        }
+        Assert.Equal(closeSeen ? 4 : 3, collector.Spans.Count); // no other span for the dead request
     }
 
     /// <summary>The tgid of every entry of this test host's connections maps (not another tracer's).</summary>

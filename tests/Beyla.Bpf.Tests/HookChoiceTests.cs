@@ -1,3 +1,4 @@
+using Beyla.Implementation;
 using System.IO.Pipes;
 using Beyla.Tests.Support;
 using Microsoft.Extensions.Logging;
@@ -5,9 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace Beyla.Bpf.Tests;
 
 /// <summary>
-/// Reads and writes are hooked at the socket layer's tracepoints where the kernel has them, so a
-/// traced process's pipe and file I/O passes no data program; the syscall tracepoints (older kernels, or
-/// BEYLA_SYSCALL_HOOKS=1) see every read and write. Spans are the same either way
+/// Reads, writes and closes are hooked at the socket layer's tracepoints where the kernel has them,
+/// with no syscall tracepoint at all, so a traced process's pipe and file I/O passes no data program;
+/// the syscall tracepoints (older kernels, or BEYLA_SYSCALL_HOOKS=1) see every read and write. Spans are the same either way
 /// (<see cref="SyscallPathTests"/> runs every syscall pair with both).
 /// </summary>
 public sealed class HookChoiceTests
@@ -16,12 +17,13 @@ public sealed class HookChoiceTests
     private const int PipeWrites = 2000;
 
     [BpfFact]
-    public async Task OnThisKernelPipeWritesOfATracedProcessPassNoDataProgram()
+    public async Task OnThisKernelNoSyscallTracepointIsHookedAndPipeWritesOfATracedProcessPassNoDataProgram()
     {
-        Assert.True(HookChoice.KernelHasSocketTracepoints, "this kernel (6.18) has sock_recv_length, sock_send_length and tcp_sendmsg_locked");
+        Assert.True(HookChoice.KernelHasSocketTracepoints, "this kernel (6.18) has the socket layer's, TCP's and the memory map's tracepoints");
         (string hooks, Dictionary<string, long> runs) = await WriteToAPipeWhileTracedAsync(syscallHooks: false);
         Assert.Equal("socket tracepoints", hooks);
-        Assert.DoesNotContain("exit_write", runs.Keys);
+        Assert.All(SocketProbeSet.SyscallHookPrograms, p => Assert.DoesNotContain(p, runs.Keys));
+        Assert.All(SocketProbeSet.SocketHookPrograms, p => Assert.Contains(p, runs.Keys));
         Assert.True(runs["sock_send"] < PipeWrites / 2, $"sock_send ran {runs["sock_send"]} times for {PipeWrites} pipe writes");
         Assert.True(runs["tcp_send_enter"] < PipeWrites / 2, $"tcp_send_enter ran {runs["tcp_send_enter"]} times for {PipeWrites} pipe writes");
     }
@@ -31,7 +33,8 @@ public sealed class HookChoiceTests
     {
         (string hooks, Dictionary<string, long> runs) = await WriteToAPipeWhileTracedAsync(syscallHooks: true);
         Assert.Equal("syscall tracepoints", hooks);
-        Assert.DoesNotContain("sock_send", runs.Keys);
+        Assert.All(SocketProbeSet.SocketHookPrograms, p => Assert.DoesNotContain(p, runs.Keys));
+        Assert.All(SocketProbeSet.SyscallHookPrograms, p => Assert.Contains(p, runs.Keys));
         Assert.True(runs["exit_write"] >= PipeWrites, $"exit_write ran {runs["exit_write"]} times for {PipeWrites} pipe writes");
         Assert.True(runs["enter_write"] >= PipeWrites, $"enter_write ran {runs["enter_write"]} times for {PipeWrites} pipe writes");
     }

@@ -14,6 +14,8 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     private static readonly (string Path, int Status)[] s_requests =
         [("/hello/1", 200), ("/missing/2", 404), ("/status/500", 500), ("/hello/4?secret=x", 200), ("/hello/5", 200)];
 
+    private static readonly string[] s_systemLibssl = ["/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3"];
+
     private readonly TestCertificate _certificate;
 
     public TlsTests(TestCertificate certificate) => _certificate = certificate;
@@ -56,6 +58,42 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
         AssertSpans(await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid), HttpSpanKind.Client);
         Assert.Equal(0, tracer.Statistics.TotalLost);
+    }
+
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ProcessThatLoadsItsOwnCopyOfLibsslAfterTracingBeganIsTraced(bool syscallHooks)
+    {
+        // A libssl outside the system's directories (a virtualenv's, a bundled one) is not attached
+        // in advance: the kernel reports it as the process loads it (its mapping with the socket
+        // hooks, its openat with the syscall hooks).
+        string system = s_systemLibssl.First(File.Exists);
+        string dir = Directory.CreateTempSubdirectory("beyla-own-libssl-").FullName;
+        try
+        {
+            string copy = Path.Combine(dir, "libssl.so.3");
+            File.Copy(system, copy);
+            int port = FreePort.Next();
+            using ServerProcess server = ServerProcess.Start("node",
+                [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+            using GatedClient client = await GatedClient.StartProgramAsync("env",
+                [$"LD_LIBRARY_PATH={dir}", "python3", Path.Combine(TestEnvironment.ServersDirectory, "python_late_tls_client.py"), Port(port), .. s_requests.Select(r => r.Path)]);
+            BeylaTracer built;
+            using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
+                built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
+            await using BeylaTracer tracer = built;
+            await using var collector = new SpanCollector(tracer);
+            string[] codes = await client.RunAsync();
+            Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
+            List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
+            AssertSpans(spans, HttpSpanKind.Client);
+            Assert.Equal(0, tracer.Statistics.TotalLost);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [BpfFact]

@@ -108,16 +108,19 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>
     /// Reads and writes are hooked where the socket layer moves their bytes (the tracepoints
     /// sock:sock_recv_length, sock:sock_send_length and tcp:tcp_sendmsg_locked, raw) when this
-    /// kernel has all three (6.18 does; sock_*_length came in 6.3, tcp_sendmsg_locked later),
-    /// else at the syscalls' entries and exits. The socket hooks are passed by socket I/O only
-    /// (a traced process's file and pipe I/O runs no program), build no perf record, and see the
-    /// socket itself, so a reused fd is told apart (benchmarks/README.md).
-    /// <c>BEYLA_SYSCALL_HOOKS=1</c> takes the syscall tracepoints whatever the kernel has.
+    /// kernel has them (6.18 does; sock_*_length came in 6.3, tcp_sendmsg_locked later), and
+    /// closes, libssl loads and fd reuse are seen from the socket's and the memory map's own
+    /// tracepoints, so that no syscall tracepoint is attached: while one is, every syscall of every
+    /// process on the machine takes the kernel's slow path. Otherwise the syscalls' entries and
+    /// exits are hooked. The socket hooks are passed by socket I/O only (a traced process's file
+    /// and pipe I/O runs no program), build no perf record, and see the socket itself, so a reused
+    /// fd is told apart (benchmarks/README.md). <c>BEYLA_SYSCALL_HOOKS=1</c> takes the syscall
+    /// tracepoints whatever the kernel has.
     /// </summary>
     private void ChooseDataHooks()
     {
         bool socketHooks = Environment.GetEnvironmentVariable(SyscallHooksVariable) != "1" && KernelHasSocketHooks;
-        foreach (string program in socketHooks ? SyscallDataPrograms : SocketDataPrograms)
+        foreach (string program in socketHooks ? SyscallHookPrograms : SocketHookPrograms)
             _object.LeaveOut(program);
         SocketLog.DataHooks(_logger, socketHooks ? "socket tracepoints" : "syscall tracepoints");
     }
@@ -125,19 +128,25 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>The environment variable that, set to 1, takes the syscall tracepoints whatever the kernel has.</summary>
     internal const string SyscallHooksVariable = "BEYLA_SYSCALL_HOOKS";
 
-    /// <summary>Whether this kernel has the three tracepoints the socket hooks need.</summary>
+    /// <summary>Whether this kernel has the tracepoints the socket hooks need.</summary>
     internal static bool KernelHasSocketHooks =>
         KernelRequirements.HasTracepoint("sock", "sock_recv_length") &&
         KernelRequirements.HasTracepoint("sock", "sock_send_length") &&
-        KernelRequirements.HasTracepoint("tcp", "tcp_sendmsg_locked");
+        KernelRequirements.HasTracepoint("tcp", "tcp_sendmsg_locked") &&
+        KernelRequirements.HasTracepoint("sock", "inet_sock_set_state") &&
+        KernelRequirements.HasTracepoint("tcp", "tcp_destroy_sock") &&
+        KernelRequirements.HasTracepoint("mmap", "vm_unmapped_area");
 
-    private static readonly string[] SocketDataPrograms = ["sock_recv", "sock_send", "tcp_send_enter"];
+    /// <summary>The programs of the socket hooks (socket.bpf.c), left out with the syscall hooks.</summary>
+    internal static readonly string[] SocketHookPrograms = ["sock_recv", "sock_send", "tcp_send_enter", "tcp_state", "tcp_destroy", "map_file"];
 
-    private static readonly string[] SyscallDataPrograms =
+    /// <summary>The programs of the syscall hooks, left out with the socket hooks.</summary>
+    internal static readonly string[] SyscallHookPrograms =
     [
         "exit_read", "exit_recvfrom", "exit_readv", "exit_recvmsg",
         "exit_write", "exit_sendto", "exit_writev", "exit_sendmsg", "exit_sendfile",
         "enter_write", "enter_sendto", "enter_writev", "enter_sendmsg", "enter_sendfile",
+        "enter_close", "exit_accept", "exit_accept4", "enter_connect", "enter_openat",
     ];
 
     /// <summary>
@@ -355,6 +364,9 @@ internal sealed class SocketProbeSet : IEventSource
                 break;
             case ProcessNotice.LibsslOpened:
                 _tls?.AttachFileLater(pid, text);
+                break;
+            case ProcessNotice.LibsslMapped:
+                _tls?.AttachMappedLater(pid, text);
                 break;
             default:
                 lock (_tracedPids)

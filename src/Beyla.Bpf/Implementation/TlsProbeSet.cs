@@ -255,6 +255,33 @@ internal sealed class TlsProbeSet : IDisposable
             AttachIfNew(pid, file);
     }
 
+    /// <summary>A traced process is mapping a libssl named <paramref name="name"/>: attach to it for that process before it is used.</summary>
+    public void AttachMappedLater(int pid, string name) => Post(() => AttachMapped(pid, name));
+
+    /// <summary>
+    /// A traced process is mapping a libssl named <paramref name="name"/>: attach to what its
+    /// memory map holds. The kernel reports the mapping as it is made, so the map may not show it
+    /// for a few microseconds: it is read again, a few times, until it does.
+    /// </summary>
+    public void AttachMapped(int pid, string name)
+    {
+        for (int attempt = 0; attempt < MappedAttempts; attempt++)
+        {
+            lock (_lock)
+            {
+                var mapped = new HashSet<string>(StringComparer.Ordinal);
+                HashSet<string> files = OpenSslCandidates(pid, out bool mapsRead, mapped);
+                foreach (string file in files)
+                    AttachIfNew(pid, file);
+                if (!mapsRead || mapped.Any(f => Path.GetFileName(f) == name))
+                    return;
+            }
+            Thread.Sleep(1);
+        }
+    }
+
+    private const int MappedAttempts = 5;
+
     /// <summary>
     /// Attaches to <paramref name="file"/> for <paramref name="pid"/> unless that is done, covered
     /// for every process, or known to be useless; or while the probes of processes that have
@@ -317,8 +344,9 @@ internal sealed class TlsProbeSet : IDisposable
     /// nothing until it does, and there is no race with its first handshake), the libssl
     /// files it maps, and its executable (OpenSSL may be linked in). <paramref name="mapsRead"/> is
     /// false when its memory map could not be read (then only the system's libssl is named).
+    /// <paramref name="mapped"/>, when given, gets the libssl files the map holds.
     /// </summary>
-    private static HashSet<string> OpenSslCandidates(int pid, out bool mapsRead)
+    private static HashSet<string> OpenSslCandidates(int pid, out bool mapsRead, HashSet<string>? mapped = null)
     {
         var files = new HashSet<string>(StringComparer.Ordinal);
         mapsRead = false;
@@ -334,7 +362,10 @@ internal sealed class TlsProbeSet : IDisposable
                     continue;
                 string path = line[slash..];
                 if (Path.GetFileName(path).StartsWith("libssl.so", StringComparison.Ordinal))
+                {
                     files.Add(path);
+                    mapped?.Add(path);
+                }
             }
             string? exe = new FileInfo($"/proc/{pid}/exe").LinkTarget;
             if (exe is not null && !exe.EndsWith(" (deleted)", StringComparison.Ordinal))

@@ -202,6 +202,15 @@ struct {
 	__type(value, struct conn_state);
 } connections SEC(".maps");
 
+/* The connection each tracked socket (struct sock *) is tracked under, so that the socket's own
+ * events (its close, its end) find it without the fd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct conn_key);
+} socket_conns SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -312,20 +321,20 @@ struct {
 	__type(value, struct ssl_key);
 } tls_pending_process SEC(".maps");
 
-/* Which SSL object uses a socket: so that a socket is never given to two. */
+/* An SSL object and the socket (struct sock *) it was tied to through an fd. */
+struct ssl_socket {
+	__u64 ssl;
+	__u64 sk;
+};
+
+/* Which SSL object uses a socket: so that a socket is never given to two. An entry whose sk is
+ * not the fd's socket any more is left from a connection whose close was not seen. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct conn_key);
-	__type(value, __u64);
+	__type(value, struct ssl_socket);
 } socket_ssl SEC(".maps");
-
-static __always_inline void tie_ssl_to_socket(const struct ssl_key *ssl, __u32 fd)
-{
-	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
-	bpf_map_update_elem(&ssl_fds, ssl, &fd, BPF_ANY);
-	bpf_map_update_elem(&socket_ssl, &socket, &ssl->ssl, BPF_ANY);
-}
 
 /* The first bytes of a TLS record: content type 20-23 (handshake 22, data 23), version 3.x. */
 static __always_inline bool is_tls_record(__u64 addr, __u64 len)
@@ -409,8 +418,8 @@ static __always_inline bool is_digit(__u8 c)
 	return c >= '0' && c <= '9';
 }
 
-/* The stream socket behind fd in the current task's file table, or null (not a socket, not a stream). */
-static __always_inline struct sock *stream_sock_of_fd(__u32 fd)
+/* The file behind fd in the current task's file table, or null (none, or the task has no files left: it is exiting). */
+static __always_inline struct file *file_of_fd(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -420,7 +429,16 @@ static __always_inline struct sock *stream_sock_of_fd(__u32 fd)
 		return 0;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *file = 0;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return 0;
+	return file;
+}
+
+/* The stream socket behind fd in the current task's file table, or null (not a socket, not a stream). */
+static __always_inline struct sock *stream_sock_of_fd(__u32 fd)
+{
+	struct file *file = file_of_fd(fd);
+	if (!file)
 		return 0;
 	unsigned short mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
@@ -439,6 +457,15 @@ static __always_inline bool is_tcp_socket(__u32 fd)
 		return false;
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	return family == AF_INET || family == AF_INET6;
+}
+
+/* Ties SSL object ssl to the socket on fd (of the current task, ssl's process). */
+static __always_inline void tie_ssl_to_socket(const struct ssl_key *ssl, __u32 fd)
+{
+	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
+	struct ssl_socket tie = {.ssl = ssl->ssl, .sk = (__u64)stream_sock_of_fd(fd)};
+	bpf_map_update_elem(&ssl_fds, ssl, &fd, BPF_ANY);
+	bpf_map_update_elem(&socket_ssl, &socket, &tie, BPF_ANY);
 }
 
 /* Finds the TCP socket behind fd in the current task and records it and its addresses; false if
@@ -494,12 +521,17 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	__builtin_memcpy(e->local_addr, c->local_addr, 16);
 	__builtin_memcpy(e->peer_addr, c->peer_addr, 16);
 	__builtin_memcpy(e->head, c->req.head, REQUEST_HEAD_CAPTURE);
-	e->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	/* always in the traced process's own syscall or SSL call: its main thread names it. Read
-	 * through the task's BTF pointer: plain loads, no helper call. */
-	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	*(__u64 *)&e->comm[0] = *(const __u64 *)&leader->comm[0];
-	*(__u64 *)&e->comm[8] = *(const __u64 *)&leader->comm[8];
+	e->pid = c->tgid;
+	/* In the traced process's own syscall or SSL call, its main thread names it (read through the
+	 * task's BTF pointer: plain loads, no helper call). A socket's end seen in another task
+	 * (tcp_destroy) leaves the name to user space. */
+	*(__u64 *)&e->comm[0] = 0;
+	*(__u64 *)&e->comm[8] = 0;
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == c->tgid) {
+		struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+		*(__u64 *)&e->comm[0] = *(const __u64 *)&leader->comm[0];
+		*(__u64 *)&e->comm[8] = *(const __u64 *)&leader->comm[8];
+	}
 	/* Wake the reader only when the data waiting in this ring crosses a multiple of wakeup_bytes: it polls
 	 * on a short timer anyway, and a wakeup costs several microseconds (an interrupt, a VM exit
 	 * in a guest). Not on every event while that much waits: the reader, busy with a batch,
@@ -959,16 +991,14 @@ static __always_inline struct conn_state *start_tracking(const struct conn_key *
 	if (!read_socket_addresses(key->fd, &s->conn, expect_sk))
 		return 0;
 	s->conn.kind = kind;
+	s->conn.tgid = key->tgid;
+	s->conn.fd = key->fd;
 	if (tls)
 		s->conn.span_flags |= SPAN_FLAG_TLS;
 	bpf_map_update_elem(&connections, key, &s->conn, BPF_ANY);
+	bpf_map_update_elem(&socket_conns, &s->conn.sk, key, BPF_ANY);
 	stat_inc(STAT_CONNECTIONS_TRACKED);
-	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
-	if (!c)
-		return 0;
-	c->tgid = key->tgid;
-	c->fd = key->fd;
-	return c;
+	return bpf_map_lookup_elem(&connections, key);
 }
 
 /*
@@ -1244,6 +1274,10 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 			break;
 		finish_exchange(c, END_NO_RESPONSE);
 	}
+	__u64 sk = c->sk;
+	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
+	if (tracked && tracked->tgid == tgid && tracked->fd == fd)
+		bpf_map_delete_elem(&socket_conns, &sk);
 	bpf_map_delete_elem(&connections, &key);
 }
 

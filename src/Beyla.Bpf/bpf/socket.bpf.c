@@ -78,8 +78,9 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 	if (!pending)
 		return;
 	struct conn_key socket = {.tgid = tgid, .fd = fd};
-	if (bpf_map_lookup_elem(&socket_ssl, &socket))
-		return; /* already another SSL object's */
+	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
+	if (tied && tied->sk == (__u64)stream_sock_of_fd(fd))
+		return; /* already another SSL object's (an entry for another socket is stale: its close went unseen) */
 	if (!addr || !is_tls_record(addr, (__u64)len))
 		return;
 	struct ssl_key ssl = *pending;
@@ -470,6 +471,68 @@ int exit_accept4(struct syscall_exit_ctx *ctx) { return ctx->ret >= 0 ? forget_f
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct syscall_enter_ctx *ctx) { return forget_fd((__u32)ctx->args[0]); }
 
+/*
+ * Closes, with the socket hooks. No syscall tracepoint is attached then: while any is, every
+ * syscall of every process takes the kernel's slow path (benchmarks/README.md). A TCP socket
+ * changes state when its last file reference goes (close, dup2 or close_range over its fd, the
+ * process's exit, a kill included), whatever state it was in; the connection ends there when the
+ * process that tracks it no longer has the socket on its fd: what was in flight is reported as
+ * at a close (a request without response, a response ended by the close). Other state changes (the peer's FIN or RST, a
+ * shutdown) leave the fd in place, and often run in softirq context, in whatever task was there.
+ * A socket closed in a state that needs no change (reset by the peer already), or whose last
+ * reference another process held, ends at its destruction (tcp_destroy_sock), in any task: so no
+ * state outlives its socket, whose address a new socket may get.
+ */
+struct raw_sock_state_args {
+	__u64 sk;       /* struct sock * */
+	__u64 oldstate; /* an int */
+	__u64 newstate; /* an int */
+};
+
+struct raw_sock_args {
+	__u64 sk; /* struct sock * */
+};
+
+/* Socket sk, tracked under key, has gone: the connection ends, and what tied it to an SSL object. */
+static __always_inline void socket_ended(const struct conn_key *key, __u64 sk)
+{
+	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
+	if (c && c->sk == sk)
+		track_close(key->tgid, key->fd); /* forgets sk's entry in socket_conns too */
+	else
+		bpf_map_delete_elem(&socket_conns, &sk);
+	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, key);
+	if (tied && tied->sk == sk)
+		bpf_map_delete_elem(&socket_ssl, key);
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int tcp_state(struct raw_sock_state_args *ctx)
+{
+	/* Not is_traced: an exiting process is not traced any more when its files are closed. */
+	__u64 sk = ctx->sk;
+	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
+	if (!tracked || tracked->tgid != (__u32)(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	struct conn_key key = *tracked;
+	if ((__u64)stream_sock_of_fd(key.fd) == sk)
+		return 0; /* still on its fd: not a close */
+	socket_ended(&key, sk);
+	return 0;
+}
+
+SEC("raw_tracepoint/tcp_destroy_sock")
+int tcp_destroy(struct raw_sock_args *ctx)
+{
+	__u64 sk = ctx->sk;
+	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
+	if (!tracked)
+		return 0;
+	struct conn_key key = *tracked;
+	socket_ended(&key, sk);
+	return 0;
+}
+
 /* "libssl.so" at the start of the last path component of s->buf[0, len). Global: verified once. */
 __noinline int beyla_is_libssl_path(struct scratch *s, __u32 len)
 {
@@ -607,6 +670,39 @@ int enter_openat(struct syscall_enter_ctx *ctx)
 	if (len <= 0 || !beyla_is_libssl_path(s, (__u32)len))
 		return 0;
 	notify_process(tgid, NOTICE_LIBSSL_OPENED, (__u32)len, s, false);
+	return 0;
+}
+
+#define NR_MMAP 9
+#define MAP_ANONYMOUS 0x20
+
+/* The same with the socket hooks, without the openat tracepoint: a traced process maps a file
+ * named libssl.so* (the dynamic loader's first mapping of a library asks the kernel for room,
+ * which this tracepoint reports; its later mappings are fixed). User space reads the process's
+ * memory map then: the mapping is in place by the time it looks. */
+SEC("raw_tracepoint/vm_unmapped_area")
+int map_file(void *ctx)
+{
+	if (!settings.tls_enabled)
+		return 0;
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (!is_traced(tgid))
+		return 0;
+	struct pt_regs *regs = syscall_regs();
+	if (!regs || regs->orig_ax != NR_MMAP || ((int)regs->r10 & MAP_ANONYMOUS))
+		return 0;
+	struct file *file = file_of_fd((__u32)regs->r8);
+	if (!file)
+		return 0;
+	const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	long len = bpf_probe_read_kernel_str(s->buf, NOTICE_PATH_CAPTURE, name);
+	if (len <= 0 || !beyla_is_libssl_path(s, (__u32)len))
+		return 0;
+	notify_process(tgid, NOTICE_LIBSSL_MAPPED, (__u32)len, s, false);
 	return 0;
 }
 
