@@ -19,10 +19,9 @@ threads' context switches while it traces one long run (--exchanges, 1,000,000 b
 the agent's fixed cost for a newly traced process swamps its cost per span.
 
 --floor adds the floor under any tracer on these hooks: pingpong timed with no-op programs on
-every tracepoint the socket probe set uses (benchmarks/syscall_hooks/floor.bpf.c), on the
-syscall tracepoints it used before (and still does on kernels without the socket layer's), and
-on the socket layer's alone (agentbench.FLOORS). The difference to "none" is what the hooks
-cost whatever their programs do.
+every tracepoint the socket probe set uses (benchmarks/syscall_hooks/floor.bpf.c), and on the
+syscall tracepoints it used before (and still does on kernels without the socket layer's;
+agentbench.FLOORS). The difference to "none" is what the hooks cost whatever their programs do.
 
 --bpf-time measures the kernel side instead: with kernel.bpf_stats_enabled=1, each BPF program's
 run time per exchange (bpftool prog show) while the agent traces a run, medians over rounds. The

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 namespace Beyla.Implementation;
 
 /// <summary>
-/// The socket probe set (bpf/socket.bpf.c): HTTP/1.x over TCP from syscall tracepoints, for
-/// any language. Built attached; <see cref="RunAsync"/> moves ring-buffer records into the
+/// The socket probe set (bpf/socket.bpf.c): HTTP/1.x over TCP from the socket layer's
+/// tracepoints (or, on kernels without them, the syscall tracepoints), for any language. Built attached; <see cref="RunAsync"/> moves ring-buffer records into the
 /// pipeline and keeps the kernel's list of traced processes current.
 /// </summary>
 internal sealed class SocketProbeSet : IEventSource
@@ -71,6 +71,7 @@ internal sealed class SocketProbeSet : IEventSource
             _rings = EventRings.Create(ringBytes, onlineCpus);
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
+            _object.SetMaxEntries("socket_conns", 2 * context.Options.MaxTrackedConnections);
             ChooseDataHooks();
             LeaveOutMissingIoUringHooks();
             _object.Load();

@@ -18,4 +18,7 @@ internal static partial class TlsLog
 
     [LoggerMessage(114, LogLevel.Warning, "TLS probes not attached to {File} for process {Pid}, nor to other new processes until the backlog clears: {Pending} probes of processes that have exited still wait to be released")]
     public static partial void ReleaseBacklog(ILogger logger, string file, int pid, int pending);
+
+    [LoggerMessage(115, LogLevel.Debug, "Process {Pid} maps {Name}, which its memory map does not show yet: its TLS probes wait for the next full check")]
+    public static partial void MappedNotSeen(ILogger logger, int pid, string name);
 }

@@ -29,7 +29,7 @@ internal sealed class TlsProbeSet : IDisposable
     private static readonly HashSet<string> s_functions = new(s_probes.Select(p => p.Function), StringComparer.Ordinal);
 
     private static readonly string[] s_sharedMaps =
-        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests", "reader_asleep"];
+        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests", "reader_asleep"];
 
     private static readonly string[] s_systemLibraries =
     [
@@ -261,12 +261,15 @@ internal sealed class TlsProbeSet : IDisposable
     /// <summary>
     /// A traced process is mapping a libssl named <paramref name="name"/>: attach to what its
     /// memory map holds. The kernel reports the mapping as it is made, so the map may not show it
-    /// for a few microseconds: it is read again, a few times, until it does.
+    /// for a few microseconds: it is read again, waiting twice as long each time (about 30 ms in
+    /// all), until it does; else the next full check of the process's map attaches it.
     /// </summary>
     public void AttachMapped(int pid, string name)
     {
         for (int attempt = 0; attempt < MappedAttempts; attempt++)
         {
+            if (attempt > 0)
+                Thread.Sleep(1 << (attempt - 1));
             lock (_lock)
             {
                 var mapped = new HashSet<string>(StringComparer.Ordinal);
@@ -276,11 +279,11 @@ internal sealed class TlsProbeSet : IDisposable
                 if (!mapsRead || mapped.Any(f => Path.GetFileName(f) == name))
                     return;
             }
-            Thread.Sleep(1);
         }
+        TlsLog.MappedNotSeen(_logger, pid, name);
     }
 
-    private const int MappedAttempts = 5;
+    private const int MappedAttempts = 6;
 
     /// <summary>
     /// Attaches to <paramref name="file"/> for <paramref name="pid"/> unless that is done, covered

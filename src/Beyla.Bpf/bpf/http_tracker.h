@@ -202,14 +202,18 @@ struct {
 	__type(value, struct conn_state);
 } connections SEC(".maps");
 
-/* The connection each tracked socket (struct sock *) is tracked under, so that the socket's own
- * events (its close, its end) find it without the fd. */
+/* The fd and process each tracked socket (struct sock *) is tracked under, so that the socket's
+ * own events (its close, its end) find its connection, and its tie to an SSL object. A socket is
+ * tracked under one fd of one process at a time. Sized by user space at twice connections. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 32768);
 	__type(key, __u64);
 	__type(value, struct conn_key);
 } socket_conns SEC(".maps");
+
+/* Ends the connection tracked on fd of process tgid if it is socket sk's (see track_close). */
+__noinline int beyla_end_connection(__u32 tgid, __u32 fd, __u64 sk);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -466,6 +470,9 @@ static __always_inline void tie_ssl_to_socket(const struct ssl_key *ssl, __u32 f
 	struct ssl_socket tie = {.ssl = ssl->ssl, .sk = (__u64)stream_sock_of_fd(fd)};
 	bpf_map_update_elem(&ssl_fds, ssl, &fd, BPF_ANY);
 	bpf_map_update_elem(&socket_ssl, &socket, &tie, BPF_ANY);
+	/* so that the socket's end unties it, tracked or not (a connection tracked on it keeps its entry) */
+	if (tie.sk)
+		bpf_map_update_elem(&socket_conns, &tie.sk, &socket, BPF_NOEXIST);
 }
 
 /* Finds the TCP socket behind fd in the current task and records it and its addresses; false if
@@ -473,8 +480,8 @@ static __always_inline void tie_ssl_to_socket(const struct ssl_key *ssl, __u32 f
 static __always_inline bool read_socket_addresses(__u32 fd, struct conn_state *c, __u64 expect)
 {
 	struct sock *sk = stream_sock_of_fd(fd);
-	if (!sk || (expect && (__u64)sk != expect))
-		return false;
+	if (!sk || (expect && (__u64)sk != expect) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return false; /* MPTCP, SCTP: stream sockets whose end tcp_destroy_sock does not see */
 	c->sk = (__u64)sk;
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family == AF_INET) {
@@ -995,6 +1002,11 @@ static __always_inline struct conn_state *start_tracking(const struct conn_key *
 	s->conn.fd = key->fd;
 	if (tls)
 		s->conn.span_flags |= SPAN_FLAG_TLS;
+	/* tracked on another fd or in another process until now (passed on, inherited): it ends
+	 * there, as at a close, and the socket is tracked here */
+	struct conn_key *before = bpf_map_lookup_elem(&socket_conns, &s->conn.sk);
+	if (before && (before->tgid != key->tgid || before->fd != key->fd))
+		beyla_end_connection(before->tgid, before->fd, s->conn.sk);
 	bpf_map_update_elem(&connections, key, &s->conn, BPF_ANY);
 	bpf_map_update_elem(&socket_conns, &s->conn.sk, key, BPF_ANY);
 	stat_inc(STAT_CONNECTIONS_TRACKED);
@@ -1279,6 +1291,15 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 	if (tracked && tracked->tgid == tgid && tracked->fd == fd)
 		bpf_map_delete_elem(&socket_conns, &sk);
 	bpf_map_delete_elem(&connections, &key);
+}
+
+__noinline int beyla_end_connection(__u32 tgid, __u32 fd, __u64 sk)
+{
+	struct conn_key key = {.tgid = tgid, .fd = fd};
+	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
+	if (c && c->sk == sk)
+		track_close(tgid, fd);
+	return 0;
 }
 
 #endif

@@ -7,7 +7,9 @@
  * (bpf_task_pt_regs), so a call that was already blocked when tracing started is still
  * understood and no per-thread map is needed. Writes also have an entry hook (TCP's
  * tcp_sendmsg_locked, or the syscalls' entries): it notes the time, and takes a client's
- * request before the peer can answer it.
+ * request before the peer can answer it. Closes come from the socket's state changes and its
+ * destruction, libssl loads from the memory map's tracepoint: where the kernel has these, no
+ * syscall tracepoint is attached (the syscall ones below are the fallback).
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -496,14 +498,16 @@ struct raw_sock_args {
 /* Socket sk, tracked under key, has gone: the connection ends, and what tied it to an SSL object. */
 static __always_inline void socket_ended(const struct conn_key *key, __u64 sk)
 {
-	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
-	if (c && c->sk == sk)
-		track_close(key->tgid, key->fd); /* forgets sk's entry in socket_conns too */
-	else
-		bpf_map_delete_elem(&socket_conns, &sk);
+	beyla_end_connection(key->tgid, key->fd, sk);
+	bpf_map_delete_elem(&socket_conns, &sk);
 	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, key);
-	if (tied && tied->sk == sk)
-		bpf_map_delete_elem(&socket_ssl, key);
+	if (!tied || tied->sk != sk)
+		return;
+	struct ssl_key ssl = {.ssl = tied->ssl, .tgid = key->tgid};
+	__u32 *fd = bpf_map_lookup_elem(&ssl_fds, &ssl);
+	if (fd && *fd == key->fd)
+		bpf_map_delete_elem(&ssl_fds, &ssl);
+	bpf_map_delete_elem(&socket_ssl, key);
 }
 
 SEC("raw_tracepoint/inet_sock_set_state")

@@ -90,7 +90,14 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 		.tail = bytes >= 5 ? call.buf + bytes - 5 : 0,
 	};
 	struct conn_key socket = {.tgid = key.tgid, .fd = fd};
-	track_io(&socket, bpf_map_lookup_elem(&connections, &socket), call.dir, &d, true, call.enter_ns);
+	struct conn_state *c = bpf_map_lookup_elem(&connections, &socket);
+	d.sk = (__u64)stream_sock_of_fd(fd);
+	if (c && c->sk != d.sk) {
+		/* a connection left on the fd whose end went unseen: this is another socket */
+		beyla_end_connection(socket.tgid, fd, c->sk);
+		c = 0;
+	}
+	track_io(&socket, c, call.dir, &d, true, call.enter_ns);
 	return 0;
 }
 

@@ -122,7 +122,10 @@ struct sock_common {
 
 struct sock {
 	struct sock_common __sk_common;
+	__u16 sk_protocol; /* a plain field since Linux 5.6 */
 } __attribute__((preserve_access_index));
+
+#define IPPROTO_TCP 6
 
 struct socket {
 	short type;
