@@ -9,11 +9,13 @@ spans the agent saw against the requests sent. Needs root; run scripts/setup.sh 
 (this script installs wrk itself).
 
 --access-log has nginx write its access log (a file write per request: the hooks' cost on a
-traced process's non-socket fds shows in exit_write). --agent runs a given agent build instead
+traced process's non-socket fds shows in exit_write). --close sends "Connection: close": a new
+connection per request, so the cost of connections (accept, close, the socket's state changes
+and end) shows per request. --agent runs a given agent build instead
 of building this tree's: run once per build for an A/B.
 
 usage: benchmarks/kernel_cost.py [--server nginx|python|node|go|kestrel] [--seconds 10] [--connections 4]
-                                 [--tls] [--compare] [--access-log] [--agent DLL]
+                                 [--tls] [--compare] [--access-log] [--close] [--agent DLL]
 """
 import argparse
 import json
@@ -76,8 +78,10 @@ def main():
     ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (self-signed certificate)")
     ap.add_argument("--compare", action="store_true", help="first run the same load untraced and report the throughput ratio")
     ap.add_argument("--access-log", action="store_true", help="nginx writes an access log (a file write per request)")
+    ap.add_argument("--close", action="store_true", help="a new connection per request (Connection: close)")
     ap.add_argument("--agent", help="a built beyla-agent.dll; default: build this tree's")
     a = ap.parse_args()
+    close = ["-H", "Connection: close"] if a.close else []
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
     agent_dll = a.agent
@@ -117,7 +121,7 @@ def main():
         url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/hello/1"
         untraced_rps = None
         if a.compare:
-            out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", url)
+            out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", *close, url)
             untraced_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         t0 = time.monotonic()
         # --quiet: the agent writes nothing per span, so that its own writes (hooked syscalls
@@ -128,7 +132,7 @@ def main():
         ours = owned_programs(agent.pid) & set(prog_stats())
         start = {i: prog_stats()[i] for i in ours}
 
-        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", url)
+        out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", *close, url)
         requests = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         end = prog_stats()

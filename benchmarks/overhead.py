@@ -37,6 +37,10 @@ window and measures a window again when they were loaded during it (--quiet-wait
 
 Needs root; run scripts/setup.sh first (it installs wrk, nginx, bpftool).
 
+With --close wrk sends "Connection: close": a new connection per request, so what the hooks
+cost per connection (accept, close, the socket's state changes) shows; wrk then needs about
+twice the server's CPU.
+
 With --pin the server (its workers, and the floor's loader) runs on CPU 0 and wrk on CPU 1
 (taskset), and the agent on CPU 0 with the server (what it takes, the server loses: the worst
 case) or with --pin-agent load on CPU 1 with wrk. Unpinned, a saturated 2-core machine is
@@ -54,7 +58,7 @@ builds in turn ("traced <checkout>" rows): an A/B of two commits in one run, on 
 usage: sudo python3 benchmarks/overhead.py [--seconds 8] [--rounds 3] [--servers nginx,kestrel]
            [--connections 32] [--threads 2] [--warmup 5] [--agent-warmup 3] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
            [--agent CHECKOUT/samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll ...] [--floor]
-           [--pin [--pin-agent server|load]]
+           [--pin [--pin-agent server|load]] [--close]
 """
 import argparse
 import os
@@ -178,8 +182,9 @@ def children_cpu_ms():
 
 def wrk(a, server, seconds, lua):
     cpu0 = children_cpu_ms()
+    close = ["-H", "Connection: close"] if a.close else []
     out = sh(*LOAD_CPU, "wrk", "-t", str(a.threads), "-c", str(a.connections), "-d", f"{seconds}s", "--latency",
-             "-s", lua, f"http://127.0.0.1:{server.port}{PATH}")
+             *close, "-s", lua, f"http://127.0.0.1:{server.port}{PATH}")
     sent = int(re.search(r"^sent: (\d+)", out, re.M).group(1))
     server.sent_total += sent
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
@@ -286,6 +291,7 @@ def main():
                     help="before each window, wait up to this many seconds for other tracers' programs to go away (default 15)")
     ap.add_argument("--redo", type=int, default=4,
                     help="windows disturbed by another tracer that may be measured again (default 4)")
+    ap.add_argument("--close", action="store_true", help="a new connection per request (Connection: close)")
     ap.add_argument("--no-bpf-stats", action="store_true", help="leave kernel.bpf_stats_enabled alone (no BPF ns/request)")
     ap.add_argument("--agent", action="append", default=[], metavar="DLL",
                     help="an agent build to trace with (repeat for an A/B; default: this tree's, built first)")

@@ -510,13 +510,27 @@ static __always_inline void socket_ended(const struct conn_key *key, __u64 sk)
 	bpf_map_delete_elem(&socket_ssl, key);
 }
 
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+#define PF_EXITING 0x00000004
+
 SEC("raw_tracepoint/inet_sock_set_state")
 int tcp_state(struct raw_sock_state_args *ctx)
 {
-	/* Not is_traced: an exiting process is not traced any more when its files are closed. */
+	/* Every TCP state change on the machine passes here, about five per connection, most in
+	 * softirq context. A close moves the socket to FIN_WAIT1, LAST_ACK or CLOSE, or leaves it
+	 * where a shutdown had put it (FIN_WAIT2, CLOSING: the state is set again); and it runs in
+	 * the tracking process, traced, or exiting (no longer traced when its files are closed). */
+	int newstate = (int)ctx->newstate;
+	if (newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK && newstate != TCP_CLOSE && newstate != (int)ctx->oldstate)
+		return 0;
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (!is_traced(tgid) && !(bpf_get_current_task_btf()->flags & PF_EXITING))
+		return 0;
 	__u64 sk = ctx->sk;
 	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
-	if (!tracked || tracked->tgid != (__u32)(bpf_get_current_pid_tgid() >> 32))
+	if (!tracked || tracked->tgid != tgid)
 		return 0;
 	struct conn_key key = *tracked;
 	if ((__u64)stream_sock_of_fd(key.fd) == sk)
