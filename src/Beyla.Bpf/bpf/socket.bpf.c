@@ -450,7 +450,15 @@ int enter_close(struct syscall_enter_ctx *ctx)
 	track_close(tgid, (__u32)ctx->args[0]);
 	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid)) {
 		struct conn_key socket = {.tgid = tgid, .fd = (__u32)ctx->args[0]};
-		bpf_map_delete_elem(&socket_ssl, &socket);
+		struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
+		if (tied) {
+			/* the tie's entry in socket_conns (tcp_destroy, which would drop it, is the socket hooks') */
+			__u64 sk = tied->sk;
+			struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
+			if (tracked && tracked->tgid == tgid && tracked->fd == socket.fd)
+				bpf_map_delete_elem(&socket_conns, &sk);
+			bpf_map_delete_elem(&socket_ssl, &socket);
+		}
 	}
 	return 0;
 }
@@ -479,8 +487,9 @@ int enter_connect(struct syscall_enter_ctx *ctx) { return forget_fd((__u32)ctx->
  * changes state when its last file reference goes (close, dup2 or close_range over its fd, the
  * process's exit, a kill included), whatever state it was in; the connection ends there when the
  * process that tracks it no longer has the socket on its fd: what was in flight is reported as
- * at a close (a request without response, a response ended by the close). Other state changes (the peer's FIN or RST, a
- * shutdown) leave the fd in place, and often run in softirq context, in whatever task was there.
+ * at a close (a request without response, a response ended by the close). Other state changes
+ * (the peer's FIN or RST, a shutdown) leave the fd in place, and often run in softirq context,
+ * in whatever task was there.
  * A socket closed in a state that needs no change (reset by the peer already), or whose last
  * reference another process held, ends at its destruction (tcp_destroy_sock), in any task: so no
  * state outlives its socket, whose address a new socket may get.
