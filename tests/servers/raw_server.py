@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """A TCP server that speaks whatever: it answers every read with "+PONG\r\n" (Redis style),
-except a read that starts with "GET /real", which gets a proper HTTP/1.1 response.
+except a read that starts with "GET /real", which gets a proper HTTP/1.1 response, and one that
+starts with "GET /unframed/N", which gets an HTTP/1.0 response of N body bytes with no length,
+ended by the close (socketserver shuts the socket down for writing, then closes it).
 Used to check that non-HTTP traffic on a traced socket never becomes an HTTP span."""
 import socketserver
 import sys
@@ -13,6 +15,10 @@ class Handler(socketserver.BaseRequestHandler):
             except ConnectionError:
                 return
             if not data:
+                return
+            if data.startswith(b"GET /unframed/"):
+                size = int(data.split(b" ")[1].split(b"/")[2])
+                self.request.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + b"x" * size)
                 return
             if data.startswith(b"GET /real"):
                 body = b"real\n"

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>
+/// A response with no length (HTTP/1.0) ends when the connection closes. The server shuts its
+/// socket down for writing before it closes it, and the client closes when it has read to the end:
+/// with the socket hooks both closes are seen from the socket's state changes, with the syscall
+/// hooks from close() itself. One server span and one client span, each ended by the close, with
+/// the status and the bytes, inside what the client measured.
+/// </summary>
+public sealed class ConnectionCloseTests
+{
+    private const int BodyBytes = 5000;
+
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AResponseEndedByTheCloseIsOneSpanOnEachSide(bool syscallHooks)
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "raw_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        BeylaTracer built;
+        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
+            built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid).Current()).WithHttpProbes().Build();
+        await using BeylaTracer tracer = built;
+        await using var collector = new SpanCollector(tracer);
+
+        string path = $"/unframed/{BodyBytes}";
+        byte[] request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+        long before, after;
+        int received = 0;
+        int clientPort;
+        using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            socket.Connect(IPAddress.Loopback, port);
+            clientPort = ((IPEndPoint)socket.LocalEndPoint!).Port;
+            byte[] buffer = new byte[65536];
+            before = Stopwatch.GetTimestamp();
+            socket.Send(request);
+            int n;
+            while ((n = socket.Receive(buffer)) > 0)
+                received += n;
+            after = Stopwatch.GetTimestamp();
+        }
+        string head = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n";
+        Assert.Equal(head.Length + BodyBytes, received);
+
+        List<HttpSpan> spans = await collector.WaitForAsync(2, s => s.Path == path);
+        HttpSpan serverSpan = Assert.Single(spans, s => s.Kind == HttpSpanKind.Server);
+        HttpSpan clientSpan = Assert.Single(spans, s => s.Kind == HttpSpanKind.Client);
+        Assert.Equal((server.Pid, clientPort), (serverSpan.ProcessId, serverSpan.PeerPort));
+        Assert.Equal((Environment.ProcessId, port), (clientSpan.ProcessId, clientSpan.PeerPort));
+        foreach (HttpSpan span in spans)
+        {
+            Assert.Equal((200, SpanEndReason.ConnectionClosed, (long)received, (long)request.Length),
+                (span.StatusCode, span.EndReason, span.ResponseBytes, span.RequestBytes));
+            Assert.InRange(span.StartTimestamp, before, after);
+            Assert.InRange(span.StartTimestamp + span.DurationNanoseconds * Stopwatch.Frequency / 1_000_000_000, before, after);
+        }
+        await Task.Delay(300);
+        Assert.Equal(2, collector.Spans.Count(s => s.Path == path));
+        Assert.Equal(0, tracer.Statistics.TotalLost);
+    }
+}
