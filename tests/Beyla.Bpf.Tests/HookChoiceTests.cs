@@ -39,11 +39,22 @@ public sealed class HookChoiceTests
         Assert.True(runs["enter_write"] >= PipeWrites, $"enter_write ran {runs["enter_write"]} times for {PipeWrites} pipe writes");
     }
 
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WithoutTlsNoHookWatchesForLibsslLoads(bool syscallHooks)
+    {
+        (_, Dictionary<string, long> runs) = await WriteToAPipeWhileTracedAsync(syscallHooks, tls: false);
+        Assert.DoesNotContain("map_file", runs.Keys);
+        Assert.DoesNotContain("enter_openat", runs.Keys);
+        Assert.Contains(syscallHooks ? "exit_write" : "sock_send", runs.Keys);
+    }
+
     /// <summary>
     /// Traces this process, writes to a pipe PipeWrites times (a write syscall each), and returns the
     /// hooks the probe set said it took and how often each of its programs ran meanwhile.
     /// </summary>
-    private static async Task<(string Hooks, Dictionary<string, long> Runs)> WriteToAPipeWhileTracedAsync(bool syscallHooks)
+    private static async Task<(string Hooks, Dictionary<string, long> Runs)> WriteToAPipeWhileTracedAsync(bool syscallHooks, bool tls = true)
     {
         HashSet<int> before = KernelObjects.ProgramIds();
         var logger = new RecordingLogger(LogLevel.Information);
@@ -53,6 +64,7 @@ public sealed class HookChoiceTests
             tracer = new BeylaBuilder()
                 .TraceProcesses(p => p.Current())
                 .WithHttpProbes()
+                .Configure(o => o.TraceTls = tls)
                 .WithLogging(new RecordingLoggerFactory(logger))
                 .Build();
         }

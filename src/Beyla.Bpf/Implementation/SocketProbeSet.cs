@@ -73,6 +73,12 @@ internal sealed class SocketProbeSet : IEventSource
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.SetMaxEntries("socket_conns", 2 * context.Options.MaxTrackedConnections);
             ChooseDataHooks();
+            if (!context.Options.TraceTls)
+            {
+                // a libssl being loaded matters to the TLS probes only
+                _object.LeaveOut("map_file");
+                _object.LeaveOut("enter_openat");
+            }
             LeaveOutMissingIoUringHooks();
             _object.Load();
             _rings.Install(_object.MapFd("event_rings"), ringSlots);
