@@ -66,4 +66,46 @@ public sealed class ConnectionCloseTests
         Assert.Equal(2, collector.Spans.Count(s => s.Path == path));
         Assert.Equal(0, tracer.Statistics.TotalLost);
     }
+
+    /// <summary>
+    /// The server closes while most of its response still waits in its send buffer for a client
+    /// that does not read: the socket stays in FIN_WAIT1, far from its destruction, and the close
+    /// itself (with the socket hooks: the state set again by close() after the shutdown) must end
+    /// the span before the client takes the rest.
+    /// </summary>
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AServerSpanEndsAtTheCloseWhileTheClientHasNotReadTheResponse(bool syscallHooks)
+    {
+        const int body = 200_000;
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "raw_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        BeylaTracer built;
+        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
+            built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes().Build();
+        await using BeylaTracer tracer = built;
+        await using var collector = new SpanCollector(tracer);
+
+        string path = $"/lingering/{body}";
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.ReceiveBufferSize = 4096;
+        socket.Connect(IPAddress.Loopback, port);
+        socket.Send(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n"));
+
+        HttpSpan span = Assert.Single(await collector.WaitForAsync(1));
+        int head = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n".Length;
+        Assert.Equal((path, 200, SpanEndReason.ConnectionClosed, (long)(head + body)), (span.Path, span.StatusCode, span.EndReason, span.ResponseBytes));
+        Assert.True(socket.Available < body, $"the client had {socket.Available} bytes waiting: the response was not held up");
+
+        // the client takes the rest; nothing more is reported
+        byte[] buffer = new byte[65536];
+        int received = 0, n;
+        while ((n = socket.Receive(buffer)) > 0)
+            received += n;
+        Assert.Equal(head + body, received);
+        await Task.Delay(300);
+        Assert.Single(collector.Spans);
+        Assert.Equal(0, tracer.Statistics.TotalLost);
+    }
 }

@@ -71,7 +71,7 @@ internal sealed class SocketProbeSet : IEventSource
             _rings = EventRings.Create(ringBytes, onlineCpus);
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
-            _object.SetMaxEntries("socket_conns", 2 * context.Options.MaxTrackedConnections);
+            _object.SetMaxEntries("socket_conns", (int)Math.Min(2L * context.Options.MaxTrackedConnections, int.MaxValue));
             ChooseDataHooks();
             if (!context.Options.TraceTls)
             {

@@ -276,7 +276,7 @@ internal sealed class TlsProbeSet : IDisposable
                 HashSet<string> files = OpenSslCandidates(pid, out bool mapsRead, mapped);
                 foreach (string file in files)
                     AttachIfNew(pid, file);
-                if (!mapsRead || mapped.Any(f => Path.GetFileName(f) == name))
+                if (!mapsRead || mapped.Any(f => Path.GetFileName(f).Replace(" (deleted)", "", StringComparison.Ordinal) == name))
                     return;
             }
         }

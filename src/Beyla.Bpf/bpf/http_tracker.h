@@ -467,11 +467,14 @@ static __always_inline bool is_tcp_socket(__u32 fd)
 static __always_inline void tie_ssl_to_socket(const struct ssl_key *ssl, __u32 fd)
 {
 	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
-	struct ssl_socket tie = {.ssl = ssl->ssl, .sk = (__u64)stream_sock_of_fd(fd)};
+	struct sock *sk = stream_sock_of_fd(fd);
+	struct ssl_socket tie = {.ssl = ssl->ssl, .sk = (__u64)sk};
 	bpf_map_update_elem(&ssl_fds, ssl, &fd, BPF_ANY);
 	bpf_map_update_elem(&socket_ssl, &socket, &tie, BPF_ANY);
-	/* so that the socket's end unties it, tracked or not (a connection tracked on it keeps its entry) */
-	if (tie.sk)
+	/* so that the socket's end unties it, tracked or not (a connection tracked on it keeps its
+	 * entry). Looked up first: this runs on every SSL call, and an update of an LRU map takes a
+	 * free entry even when it then fails. TCP only: no other socket's end is seen. */
+	if (sk && !bpf_map_lookup_elem(&socket_conns, &tie.sk) && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP)
 		bpf_map_update_elem(&socket_conns, &tie.sk, &socket, BPF_NOEXIST);
 }
 
