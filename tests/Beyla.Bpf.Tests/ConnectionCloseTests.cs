@@ -24,10 +24,7 @@ public sealed class ConnectionCloseTests
     {
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "raw_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
-        BeylaTracer built;
-        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
-            built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid).Current()).WithHttpProbes().Build();
-        await using BeylaTracer tracer = built;
+        await using BeylaTracer tracer = HookChoice.Build(new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid).Current()).WithHttpProbes(), syscallHooks);
         await using var collector = new SpanCollector(tracer);
 
         string path = $"/unframed/{BodyBytes}";
@@ -81,10 +78,7 @@ public sealed class ConnectionCloseTests
         const int body = 200_000;
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "raw_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
-        BeylaTracer built;
-        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
-            built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes().Build();
-        await using BeylaTracer tracer = built;
+        await using BeylaTracer tracer = HookChoice.Build(new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes(), syscallHooks);
         await using var collector = new SpanCollector(tracer);
 
         string path = $"/lingering/{body}";

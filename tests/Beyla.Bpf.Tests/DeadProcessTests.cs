@@ -20,10 +20,7 @@ public sealed class DeadProcessTests
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.StartPython(port);
         int pid = server.Pid;
-        BeylaTracer built;
-        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
-            built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(pid)).WithHttpProbes().Build();
-        await using BeylaTracer tracer = built;
+        await using BeylaTracer tracer = HookChoice.Build(new BeylaBuilder().TraceProcesses(p => p.ProcessId(pid)).WithHttpProbes(), syscallHooks);
         await using var collector = new SpanCollector(tracer);
 
         // Connections that finished normally, then one whose request never gets its answer.

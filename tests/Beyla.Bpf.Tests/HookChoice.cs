@@ -9,19 +9,23 @@ namespace Beyla.Bpf.Tests;
 /// </summary>
 internal static class HookChoice
 {
-    /// <summary>Until disposed, a probe set built takes the syscall tracepoints.</summary>
-    public static IDisposable SyscallTracepoints()
+    /// <summary>Builds <paramref name="builder"/>'s tracer with the syscall tracepoints when <paramref name="syscallHooks"/>, else with what the kernel offers.</summary>
+    public static BeylaTracer Build(BeylaBuilder builder, bool syscallHooks)
     {
+        if (!syscallHooks)
+            return builder.Build();
         string? was = Environment.GetEnvironmentVariable(SocketProbeSet.SyscallHooksVariable);
         Environment.SetEnvironmentVariable(SocketProbeSet.SyscallHooksVariable, "1");
-        return new Restore(was);
+        try
+        {
+            return builder.Build();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(SocketProbeSet.SyscallHooksVariable, was);
+        }
     }
 
     /// <summary>Whether this kernel has the socket layer's tracepoints the probe set prefers.</summary>
     public static bool KernelHasSocketTracepoints => SocketProbeSet.KernelHasSocketHooks;
-
-    private sealed class Restore(string? was) : IDisposable
-    {
-        public void Dispose() => Environment.SetEnvironmentVariable(SocketProbeSet.SyscallHooksVariable, was);
-    }
 }

@@ -58,17 +58,13 @@ public sealed class HookChoiceTests
     {
         HashSet<int> before = KernelObjects.ProgramIds();
         var logger = new RecordingLogger(LogLevel.Information);
-        BeylaTracer tracer;
-        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
-        {
-            tracer = new BeylaBuilder()
+        await using BeylaTracer tracer = HookChoice.Build(
+            new BeylaBuilder()
                 .TraceProcesses(p => p.Current())
                 .WithHttpProbes()
                 .Configure(o => o.TraceTls = tls)
-                .WithLogging(new RecordingLoggerFactory(logger))
-                .Build();
-        }
-        await using BeylaTracer _ = tracer;
+                .WithLogging(new RecordingLoggerFactory(logger)),
+            syscallHooks);
         LogEntry chosen = Assert.Single(logger.Entries, e => e.EventId.Id == DataHooksEvent);
 
         using (BpfStats.Enable())

@@ -44,10 +44,7 @@ public sealed class SyscallPathTests
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"http://127.0.0.1:{port}"], port);
         using GatedClient client = await GatedClient.StartAsync("python3", "syscall_client.py", port.ToString(CultureInfo.InvariantCulture), path, mode);
-        BeylaTracer tracer;
-        using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
-            tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
-        await using BeylaTracer _ = tracer;
+        await using BeylaTracer tracer = HookChoice.Build(new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes(), syscallHooks);
         await using var collector = new SpanCollector(tracer);
         long[] m = (await client.RunAsync()).Single().Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
 

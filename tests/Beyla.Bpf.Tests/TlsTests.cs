@@ -79,10 +79,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
                 [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
             using GatedClient client = await GatedClient.StartProgramAsync("env",
                 [$"LD_LIBRARY_PATH={dir}", "python3", Path.Combine(TestEnvironment.ServersDirectory, "python_late_tls_client.py"), Port(port), .. s_requests.Select(r => r.Path)]);
-            BeylaTracer built;
-            using (syscallHooks ? HookChoice.SyscallTracepoints() : null)
-                built = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
-            await using BeylaTracer tracer = built;
+            await using BeylaTracer tracer = HookChoice.Build(new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes(), syscallHooks);
             await using var collector = new SpanCollector(tracer);
             string[] codes = await client.RunAsync();
             Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);

@@ -215,6 +215,14 @@ struct {
 /* Ends the connection tracked on fd of process tgid if it is socket sk's (see track_close). */
 __noinline int beyla_end_connection(__u32 tgid, __u32 fd, __u64 sk);
 
+/* Forgets that socket sk is tracked under fd of process tgid (a later claim by another fd stays). */
+static __always_inline void forget_socket(__u64 sk, __u32 tgid, __u32 fd)
+{
+	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
+	if (tracked && tracked->tgid == tgid && tracked->fd == fd)
+		bpf_map_delete_elem(&socket_conns, &sk);
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -1289,10 +1297,7 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 			break;
 		finish_exchange(c, END_NO_RESPONSE);
 	}
-	__u64 sk = c->sk;
-	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
-	if (tracked && tracked->tgid == tgid && tracked->fd == fd)
-		bpf_map_delete_elem(&socket_conns, &sk);
+	forget_socket(c->sk, tgid, fd);
 	bpf_map_delete_elem(&connections, &key);
 }
 

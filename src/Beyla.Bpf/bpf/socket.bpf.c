@@ -453,10 +453,7 @@ int enter_close(struct syscall_enter_ctx *ctx)
 		struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
 		if (tied) {
 			/* the tie's entry in socket_conns (tcp_destroy, which would drop it, is the socket hooks') */
-			__u64 sk = tied->sk;
-			struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
-			if (tracked && tracked->tgid == tgid && tracked->fd == socket.fd)
-				bpf_map_delete_elem(&socket_conns, &sk);
+			forget_socket(tied->sk, tgid, socket.fd);
 			bpf_map_delete_elem(&socket_ssl, &socket);
 		}
 	}
@@ -684,8 +681,7 @@ int on_fork(struct raw_fork_args *ctx)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int enter_openat(struct syscall_enter_ctx *ctx)
 {
-	if (!settings.tls_enabled)
-		return 0;
+	/* not loaded when TLS is not traced (SocketProbeSet) */
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	if (!is_traced(tgid))
 		return 0;
@@ -710,8 +706,7 @@ int enter_openat(struct syscall_enter_ctx *ctx)
 SEC("raw_tracepoint/vm_unmapped_area")
 int map_file(void *ctx)
 {
-	if (!settings.tls_enabled)
-		return 0;
+	/* not loaded when TLS is not traced (SocketProbeSet) */
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	if (!is_traced(tgid))
 		return 0;
