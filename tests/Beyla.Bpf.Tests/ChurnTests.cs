@@ -441,7 +441,7 @@ public sealed class ChurnTests
 
     /// <summary>
     /// What is left of processes that have exited: in the kernel's traced set, its connections,
-    /// queued requests and SSL maps, and in the probe set's traced and TLS-probed processes.
+    /// sockets, queued requests and SSL maps, and in the probe set's traced and TLS-probed processes.
     /// A process of <paramref name="ours"/> counts even if its id has been reused since.
     /// </summary>
     private static List<string> Leftovers(SocketProbeSet probes, HashSet<int> ours)
@@ -454,6 +454,7 @@ public sealed class ChurnTests
         Check("connections", KernelObjects.OwnMapKeyWords("connections"));
         Check("queued_requests", KernelObjects.OwnMapKeyWords("queued_requests"));
         Check("socket_ssl", KernelObjects.OwnMapKeyWords("socket_ssl"));
+        Check("socket_conns", KernelObjects.OwnMapValueWords("socket_conns"));
         Check("ssl_fds", KernelObjects.OwnMapKeyWords("ssl_fds", offset: 8));
         Check("tls_pending_process", KernelObjects.OwnMapKeyWords("tls_pending_process"));
         Check("managed traced set", probes.TracedProcessIds);

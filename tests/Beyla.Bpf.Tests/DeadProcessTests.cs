@@ -8,7 +8,8 @@ namespace Beyla.Bpf.Tests;
 /// <summary>
 /// A traced process killed mid-request. With the socket hooks the kernel closes its sockets as it
 /// dies, and the request is one span without response, as at any close; with the syscall hooks no
-/// close is seen, and the request is counted as lost. Either way its kernel state goes.
+/// close is seen, and the request is counted as lost. Either way its kernel state goes, its
+/// sockets' entries included.
 /// </summary>
 public sealed class DeadProcessTests
 {
@@ -44,6 +45,10 @@ public sealed class DeadProcessTests
             await Task.Delay(200);
 
         Assert.DoesNotContain(pid, ConnectionTgids());
+        // its socket's entry goes too: at the close, or with the sweep of dead processes
+        while (KernelObjects.OwnMapValueWords("socket_conns").Contains(pid) && deadline.Elapsed < TimeSpan.FromSeconds(15))
+            await Task.Delay(200);
+        Assert.DoesNotContain(pid, KernelObjects.OwnMapValueWords("socket_conns"));
         if (closeSeen)
         {
             HttpSpan dead = collector.Spans[3];

@@ -60,7 +60,12 @@ internal static class KernelObjects
     /// process's maps called <paramref name="name"/> (the tgid, for the tracer's per-process and
     /// per-connection maps).
     /// </summary>
-    public static List<int> OwnMapKeyWords(string name, int offset = 0)
+    public static List<int> OwnMapKeyWords(string name, int offset = 0) => OwnMapWords(name, "key", offset);
+
+    /// <summary>The same from the value of every entry (socket_conns: the tgid of the socket's tracker).</summary>
+    public static List<int> OwnMapValueWords(string name, int offset = 0) => OwnMapWords(name, "value", offset);
+
+    private static List<int> OwnMapWords(string name, string part, int offset)
     {
         var words = new List<int>();
         foreach (int id in OwnMapIds(name))
@@ -68,8 +73,8 @@ internal static class KernelObjects
             using JsonDocument doc = JsonDocument.Parse(Bpftool("map", "dump", "id", id.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json"));
             foreach (JsonElement entry in doc.RootElement.EnumerateArray())
             {
-                byte[] key = entry.GetProperty("key").EnumerateArray().Select(b => Convert.ToByte(b.GetString(), 16)).ToArray();
-                words.Add(BitConverter.ToInt32(key, offset));
+                byte[] bytes = entry.GetProperty(part).EnumerateArray().Select(b => Convert.ToByte(b.GetString(), 16)).ToArray();
+                words.Add(BitConverter.ToInt32(bytes, offset));
             }
         }
         return words;

@@ -6,8 +6,9 @@ namespace Beyla.Implementation;
 /// <summary>
 /// Removes the kernel state of processes that have exited: their connections (a request in
 /// flight when the process died is counted as lost, not left to age out of the LRU map),
-/// their queued requests and their SSL bookkeeping. The kernel sees no close for the sockets
-/// of a process that dies, so without this the state would stay until evicted.
+/// their queued requests, their sockets' entries and their SSL bookkeeping. With the syscall
+/// hooks the kernel sees no close for the sockets of a process that dies, so without this the
+/// state would stay until evicted (with the socket hooks the sockets' own ends clear most of it).
 /// </summary>
 internal sealed unsafe class DeadProcessSweeper
 {
@@ -16,6 +17,8 @@ internal sealed unsafe class DeadProcessSweeper
     private const int QueueKeySize = 16;
     // struct ssl_key { u64 ssl; u32 tgid; u32 pad; }
     private const int SslKeySize = 16;
+    // socket_conns: key struct sock * (u64), value struct conn_key
+    private const int SocketKeySize = 8;
     // struct conn_state: req.used is at 119 (layout in bpf/http_tracker.h; checked by value size)
     private const int ConnStateSize = 384;
     private const int RequestUsedOffset = 119;
@@ -24,6 +27,7 @@ internal sealed unsafe class DeadProcessSweeper
     private readonly int _queued;
     private readonly int _sslFds;
     private readonly int _socketSsl;
+    private readonly int _socketConns;
     private readonly bool _layoutKnown;
     private long _requestsLost;
 
@@ -33,6 +37,7 @@ internal sealed unsafe class DeadProcessSweeper
         _queued = bpf.MapFd("queued_requests");
         _sslFds = bpf.MapFd("ssl_fds");
         _socketSsl = bpf.MapFd("socket_ssl");
+        _socketConns = bpf.MapFd("socket_conns");
         _layoutKnown = bpf.MapValueSize("connections") == ConnStateSize;
     }
 
@@ -70,6 +75,25 @@ internal sealed unsafe class DeadProcessSweeper
         removed += queued;
         removed += DeleteWhere(_sslFds, SslKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(8))));
         removed += DeleteWhere(_socketSsl, ConnKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)));
+        removed += DeleteSocketsOfDeadProcesses(IsDead);
+        return removed;
+    }
+
+    /// <summary>Entries of socket_conns whose process (the tgid in the value) has died.</summary>
+    private int DeleteSocketsOfDeadProcesses(Func<uint, bool> isDead)
+    {
+        int removed = 0;
+        byte* value = stackalloc byte[ConnKeySize];
+        foreach (byte[] key in Keys(_socketConns, SocketKeySize))
+        {
+            fixed (byte* k = key)
+            {
+                if (LibBpf.MapLookupElem(_socketConns, k, value) == 0 &&
+                    isDead(BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(value, ConnKeySize))) &&
+                    LibBpf.MapDeleteElem(_socketConns, k) == 0)
+                    removed++;
+            }
+        }
         return removed;
     }
 
