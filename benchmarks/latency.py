@@ -12,12 +12,14 @@ against requests sent (every request sent, the warm-up included, must be one spa
 
 usage: sudo python3 benchmarks/latency.py [--rate 20000] [--connections 16] [--seconds 10]
                                           [--rounds 3] [--agent DLL ...] [--max-steal-ms 100] [--floor]
-                                          [--select port|pid]
+                                          [--select port|pid] [--idle-agent]
 --agent: an agent build (repeat for an A/B); default: this tree's, built first. --floor: also a
 window under every hook the socket probe set attaches, with no-op programs
 (benchmarks/syscall_hooks), which tells the hooks' share from the agent's. A window during
 which the hypervisor took more than --max-steal-ms of CPU is measured again (up to --redo times
-in all): on a shared VM such a window says nothing about tracing.
+in all): on a shared VM such a window says nothing about tracing. --idle-agent: also a window with
+the (first) agent build tracing an idle process instead of nginx, which tells the cost of the
+agent's presence (its programs stop at the pid check, its threads wait) from that of tracing nginx.
 """
 import argparse
 import os
@@ -42,16 +44,22 @@ def paced(binary, port, a):
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", out)}
 
 
+IDLE_AGENT = "idle agent"
+
+
 def window(binary, port, a, config, loader, selection):
     """One window at the fixed rate: traced by the agent build config (its summary checked), under
-    the floor's no-op programs (config in FLOORS), or untraced (None)."""
+    the floor's no-op programs (config in FLOORS), with an agent that traces another process
+    (config IDLE_AGENT), or untraced (None). selection: the agent options that select nginx
+    ("nginx"), and the build and options of the idle agent (IDLE_AGENT)."""
     agent = floor = None
     ours = set()
     if config in FLOORS:
         floor = start_floor(loader, config)
         ours = owned_programs(floor.pid) & set(prog_stats())
     elif config:
-        agent, _ = start_agent(config, *selection, "--quiet")
+        build, options = (selection[IDLE_AGENT] if config == IDLE_AGENT else (config, selection["nginx"]))
+        agent, _ = start_agent(build, *options, "--quiet")
         ours = owned_programs(agent.pid) & set(prog_stats())
     try:
         steal0 = steal_ms()
@@ -71,7 +79,7 @@ def window(binary, port, a, config, loader, selection):
 
 
 def label_of(config):
-    return "untraced" if config is None else config if config in FLOORS else agent_label(config)
+    return "untraced" if config is None else config if config in FLOORS or config == IDLE_AGENT else agent_label(config)
 
 
 def main():
@@ -87,6 +95,8 @@ def main():
     ap.add_argument("--redo", type=int, default=6, help="windows that may be measured again (default 6)")
     ap.add_argument("--select", choices=["port", "pid"], default="port",
                     help="how the agent selects nginx: by its port (rescanned every second), or by the pids of its processes")
+    ap.add_argument("--idle-agent", action="store_true",
+                    help="also a window with the agent tracing an idle process, not nginx")
     ap.add_argument("--floor", action="store_true",
                     help="also every hook the socket probe set attaches, with programs that return at once")
     a = ap.parse_args()
@@ -102,12 +112,16 @@ def main():
     nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL)
     floors = ["hooks only"] if a.floor else []
     loader = build_floor(work) if a.floor else None
-    configs = [None] + agents + floors
+    configs = [None] + agents + ([IDLE_AGENT] if a.idle_agent else []) + floors
     results = {c: [] for c in configs}
+    idle = None
     try:
         wait_port(port, nginx, "nginx")
-        selection = (["--port", str(port)] if a.select == "port"
-                     else [x for pid in [nginx.pid] + children(nginx.pid) for x in ("--pid", str(pid))])
+        selection = {"nginx": (["--port", str(port)] if a.select == "port"
+                               else [x for pid in [nginx.pid] + children(nginx.pid) for x in ("--pid", str(pid))])}
+        if a.idle_agent:
+            idle = subprocess.Popen(["sleep", "infinity"])
+            selection[IDLE_AGENT] = (agents[0], ["--pid", str(idle.pid)])
         paced(binary, port, argparse.Namespace(rate=a.rate, connections=a.connections, warmup=0, seconds=3))  # warm nginx
         redone = 0
         for r in range(a.rounds):
@@ -120,7 +134,7 @@ def main():
                     redone += 1
                     res = window(binary, port, a, c, loader, selection)
                 results[c].append(res)
-                extra = f"  spans={res['spans']} lost={res['lost']}" if c in agents else ""
+                extra = f"  spans={res['spans']} lost={res['lost']}" if c in agents or c == IDLE_AGENT else ""
                 print(f"round {r + 1}/{a.rounds} {label:>12}: p50 {res['p50_ns'] / 1e3:.0f} µs  p99 {res['p99_ns'] / 1e3:.0f} µs  "
                       f"p99.9 {res['p999_ns'] / 1e3:.0f} µs  max {res['max_ns'] / 1e3:.0f} µs  sent={res['sent']} late={res['late']}  "
                       f"stolen {res['steal_ms']:.0f} ms{extra}",
@@ -128,6 +142,9 @@ def main():
     finally:
         nginx.send_signal(signal.SIGTERM)
         nginx.wait(timeout=30)
+        if idle:
+            idle.kill()
+            idle.wait()
 
     def med(c, k):
         return statistics.median(x[k] for x in results[c])
@@ -142,19 +159,24 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     base99, base999 = med(None, "p99_ns"), med(None, "p999_ns")
     for c in configs:
-        label = f"traced ({agent_label(c)})" if c in agents else label_of(c)
+        label = (f"traced ({agent_label(c)})" if c in agents
+                 else f"agent tracing another process ({agent_label(agents[0])})" if c == IDLE_AGENT else label_of(c))
         spans = ""
         if c in agents:
             sent = sum(x["sent"] for x in results[c])
             seen = sum(x["spans"] for x in results[c])
             lost = sum(x["lost"] for x in results[c])
             spans = f"{seen:,} / {sent:,}" + (f" (lost {lost})" if lost else "")
+        elif c == IDLE_AGENT:
+            spans = f"{sum(x['spans'] for x in results[c]):,} (none expected)"
         late = sum(x["late"] for x in results[c])
         print(f"| {label} | {med(c, 'p50_ns') / 1e3:.0f} | {med(c, 'p99_ns') / 1e3:.0f} | {med(c, 'p99_ns') / base99:.2f} | "
               f"{med(c, 'p999_ns') / 1e3:.0f} | {med(c, 'p999_ns') / base999:.2f} | {late} | {spans} |")
     bad = [c for c in agents if sum(x["spans"] + x["lost"] for x in results[c]) != sum(x["sent"] for x in results[c])]
+    if a.idle_agent and sum(x["spans"] for x in results[IDLE_AGENT]):
+        bad.append(IDLE_AGENT)
     for c in bad:
-        print(f"  spans + lost != requests sent for {agent_label(c)}", file=sys.stderr)
+        print(f"  spans + lost != requests sent for {label_of(c)}" if c != IDLE_AGENT else "  the idle agent reported spans", file=sys.stderr)
     return 1 if bad else 0
 
 

@@ -128,6 +128,27 @@ internal sealed unsafe class BpfObject : IDisposable
         return handle;
     }
 
+    /// <summary>Has program <paramref name="programName"/> loaded for uprobe_multi links (before <see cref="Load"/>; see <see cref="AttachUprobeMulti"/>).</summary>
+    public void UseUprobeMultiLinks(string programName)
+    {
+        if (LibBpf.ProgramSetExpectedAttachType(FindProgram(programName), LibBpf.AttachTraceUprobeMulti) != 0)
+            throw new BeylaException($"The {_name} probe set could not set the attach type of {programName}: it is loaded already.");
+    }
+
+    /// <summary>
+    /// Attaches the program <paramref name="programName"/>, loaded after <see cref="UseUprobeMultiLinks"/>,
+    /// as a uprobe (or uretprobe) at <paramref name="functionOffset"/> in <paramref name="binaryPath"/>,
+    /// for one process or all (-1), through a uprobe_multi link. Returns null when the process is gone.
+    /// </summary>
+    public FileDescriptorHandle? AttachUprobeMulti(string programName, int pid, string binaryPath, bool returnProbe, ulong functionOffset)
+    {
+        int programFd = LibBpf.ProgramFd(FindProgram(programName));
+        FileDescriptorHandle? link = UprobeMultiLink.Create(programFd, binaryPath, functionOffset, returnProbe, pid, out int errno);
+        if (link is null && errno != 3) // ESRCH: the process is gone
+            throw BpfException.FromErrno($"attach a uprobe_multi link at {functionOffset:x} in {binaryPath} (pid {pid})", errno, "");
+        return link;
+    }
+
     /// <summary>Keeps program <paramref name="programName"/> from being loaded and attached (before <see cref="Load"/>).</summary>
     public void LeaveOut(string programName)
     {

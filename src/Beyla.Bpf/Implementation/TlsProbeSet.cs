@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Beyla.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -10,7 +11,12 @@ namespace Beyla.Implementation;
 /// per traced process, so that untraced programs using the same libssl pay nothing (a uprobe
 /// costs every process that maps the file, traced or not); they follow the traced processes:
 /// made when a process starts or loads libssl (the kernel says so at once), released when it
-/// goes. Attaching and releasing is slow (releasing a uprobe waits for RCU grace periods under
+/// goes. Where the kernel has uprobe_multi links (Linux 6.6), a probe for one process is such a
+/// link, which the kernel filters by process itself; elsewhere (or with BEYLA_PERF_UPROBES=1) it is
+/// a perf-event uprobe, which is a per-task perf event: the kernel switches it with the process
+/// at every context switch, and a traced process then pays about 3 µs per request of a server
+/// that blocks between requests, TLS or not (benchmarks/README.md).
+/// Attaching and releasing is slow (releasing a uprobe waits for RCU grace periods under
 /// the kernel's global event mutex: about 0.1 s per probe here, ten probes per process), so
 /// after construction it is done by a thread of its own, in order, and the ring-buffer reader
 /// never waits for it.
@@ -44,12 +50,13 @@ internal sealed class TlsProbeSet : IDisposable
     private readonly BpfObject _object;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly Dictionary<(int Pid, string File), List<BpfLinkHandle>> _attached = [];
+    private readonly Dictionary<(int Pid, string File), List<SafeHandle>> _attached = [];
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
     private readonly HashSet<string> _forEveryProcess = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, ulong>> _offsets = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.BlockingCollection<Action> _work = [];
-    private readonly Queue<BpfLinkHandle> _toRelease = new(); // under _lock
+    private readonly Queue<SafeHandle> _toRelease = new(); // under _lock
+    private readonly bool _multiLinks;
 
     /// <summary>Probes of processes that have gone, waiting to be released, beyond which no process gets probes of its own (about 100 processes' worth).</summary>
     internal const int MaxPendingReleases = 1000;
@@ -64,21 +71,51 @@ internal sealed class TlsProbeSet : IDisposable
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
         _logger = logger;
-        _object = BpfObject.Open("tls");
+        _multiLinks = KernelHasUprobeMultiLinks && Environment.GetEnvironmentVariable(PerfUprobesVariable) != "1";
         try
         {
-            _object.SetReadOnlyData(settings);
-            foreach (string map in s_sharedMaps)
-                _object.ShareMap(map, socketProbes.MapFd(map));
-            _object.Load();
+            _object = Load(socketProbes, settings, _multiLinks);
         }
-        catch
+        catch (BeylaException) when (_multiLinks)
         {
-            _object.Dispose();
-            throw;
+            // a kernel that says 6.6 or later but refuses the attach type: perf-event uprobes
+            _multiLinks = false;
+            _object = Load(socketProbes, settings, multiLinks: false);
         }
         _worker = new Thread(Work) { IsBackground = true, Name = "beyla-tls" };
         _worker.Start();
+    }
+
+    /// <summary>BEYLA_PERF_UPROBES=1: perf-event uprobes even where uprobe_multi links exist (to compare them).</summary>
+    internal const string PerfUprobesVariable = "BEYLA_PERF_UPROBES";
+
+    /// <summary>Whether this kernel has uprobe_multi links (Linux 6.6 on).</summary>
+    internal static bool KernelHasUprobeMultiLinks => Environment.OSVersion.Version >= new Version(6, 6);
+
+    /// <summary>Whether probes are uprobe_multi links (else perf-event uprobes).</summary>
+    internal bool UsesUprobeMultiLinks => _multiLinks;
+
+    private static BpfObject Load(BpfObject socketProbes, in ProbeSettings settings, bool multiLinks)
+    {
+        BpfObject tls = BpfObject.Open("tls");
+        try
+        {
+            tls.SetReadOnlyData(settings);
+            foreach (string map in s_sharedMaps)
+                tls.ShareMap(map, socketProbes.MapFd(map));
+            if (multiLinks)
+            {
+                foreach ((string program, _, _) in s_probes)
+                    tls.UseUprobeMultiLinks(program);
+            }
+            tls.Load();
+            return tls;
+        }
+        catch
+        {
+            tls.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Runs <see cref="Sync"/> on the probe set's own thread, after what is already queued.</summary>
@@ -128,7 +165,7 @@ internal sealed class TlsProbeSet : IDisposable
             }
             if (!releasing)
                 return; // disposed, and nothing left to do
-            BpfLinkHandle link;
+            SafeHandle link;
             lock (_lock)
                 link = _toRelease.Dequeue();
             link.Dispose();
@@ -213,7 +250,7 @@ internal sealed class TlsProbeSet : IDisposable
                 .Where(k => k.Pid != -1 && (!traced.Contains(k.Pid) || (looked.Contains(k.Pid) && !wanted.Contains(k)))).ToArray())
             {
                 // Released by the probe set's thread when it has nothing more urgent to do.
-                foreach (BpfLinkHandle link in _attached[key])
+                foreach (SafeHandle link in _attached[key])
                     _toRelease.Enqueue(link);
                 _attached.Remove(key);
                 TlsLog.Released(_logger, key.File, key.Pid);
@@ -309,7 +346,7 @@ internal sealed class TlsProbeSet : IDisposable
 
     private void Attach(int pid, string file)
     {
-        var links = new List<BpfLinkHandle>();
+        var links = new List<SafeHandle>();
         try
         {
             if (!_offsets.TryGetValue(file, out Dictionary<string, ulong>? offsets))
@@ -321,7 +358,9 @@ internal sealed class TlsProbeSet : IDisposable
             {
                 if (!offsets.TryGetValue(function, out ulong offset))
                     continue;
-                BpfLinkHandle? link = _object.AttachUprobe(program, pid, file, function, isReturn, offset);
+                SafeHandle? link = _multiLinks
+                    ? _object.AttachUprobeMulti(program, pid, file, isReturn, offset)
+                    : _object.AttachUprobe(program, pid, file, function, isReturn, offset);
                 if (link is not null)
                     links.Add(link);
             }
@@ -389,9 +428,9 @@ internal sealed class TlsProbeSet : IDisposable
         _work.Dispose();
         lock (_lock)
         {
-            foreach (List<BpfLinkHandle> links in _attached.Values)
+            foreach (List<SafeHandle> links in _attached.Values)
             {
-                foreach (BpfLinkHandle link in links)
+                foreach (SafeHandle link in links)
                     link.Dispose();
             }
             _attached.Clear();

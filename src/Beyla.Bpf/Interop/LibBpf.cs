@@ -29,6 +29,8 @@ internal static unsafe partial class LibBpf
         "bpf_map_create",
         "bpf_object__find_program_by_name",
         "bpf_program__attach_uprobe_opts",
+        "bpf_program__set_expected_attach_type",
+        "bpf_program__fd",
         "bpf_link__destroy",
         "bpf_map_update_elem",
         "bpf_map_lookup_elem",
@@ -110,6 +112,15 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_program__attach_uprobe_opts", SetLastError = true)]
     public static partial nint ProgramAttachUprobeOpts(nint program, int pid, byte* binaryPath, nuint functionOffset, UprobeOpts* options);
+
+    /// <summary>enum bpf_attach_type BPF_TRACE_UPROBE_MULTI (Linux 6.6).</summary>
+    public const int AttachTraceUprobeMulti = 48;
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__set_expected_attach_type")]
+    public static partial int ProgramSetExpectedAttachType(nint program, int attachType);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__fd")]
+    public static partial int ProgramFd(nint program);
 
     [LibraryImport(Library, EntryPoint = "bpf_link__destroy")]
     public static partial int LinkDestroy(nint link);

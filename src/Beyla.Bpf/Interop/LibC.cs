@@ -56,6 +56,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mount(string source, string target, string fileSystemType, ulong flags, nint data);
 
+    /// <summary>syscall(2) with three arguments (the bpf() commands libbpf 1.1 has no wrapper for).</summary>
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long argument1, void* argument2, long argument3);
+
     [LibraryImport(Library, EntryPoint = "geteuid")]
     public static partial uint GetEffectiveUserId();
 
