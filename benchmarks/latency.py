@@ -7,8 +7,9 @@ at a fixed rate (open loop: a request's latency runs from when it was due), so a
 and an untraced one see the same offered load, and the tail shows what tracing adds to it: the
 programs on every request, and the agent's reader taking a core for its bursts.
 
-Rounds alternate the configurations; the table shows medians over rounds, and spans seen
-against requests sent (every request sent, the warm-up included, must be one span).
+Rounds alternate the configurations; the table shows medians over rounds, nginx's CPU per request
+(its workers' utime + stime over the window: the BPF programs run in their syscalls), and spans
+seen against requests sent (every request sent, the warm-up included, must be one span).
 
 usage: sudo python3 benchmarks/latency.py [--rate 20000] [--connections 16] [--seconds 10]
                                           [--rounds 3] [--agent DLL ...] [--max-steal-ms 100] [--floor]
@@ -47,11 +48,22 @@ def paced(binary, port, a):
 IDLE_AGENT = "idle agent"
 
 
-def window(binary, port, a, config, loader, selection):
+def cpu_ms(pids):
+    """utime + stime of these processes, in ms."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def window(binary, port, a, config, loader, selection, server_pids):
     """One window at the fixed rate: traced by the agent build config (its summary checked), under
     the floor's no-op programs (config in FLOORS), with an agent that traces another process
     (config IDLE_AGENT), or untraced (None). selection: the agent options that select nginx
-    ("nginx"), and the build and options of the idle agent (IDLE_AGENT)."""
+    ("nginx"), and the build and options of the idle agent (IDLE_AGENT). server_pids: nginx's
+    workers, whose CPU per request is measured (the programs run in their syscalls)."""
     agent = floor = None
     ours = set()
     if config in FLOORS:
@@ -63,7 +75,9 @@ def window(binary, port, a, config, loader, selection):
         ours = owned_programs(agent.pid) & set(prog_stats())
     try:
         steal0 = steal_ms()
+        cpu0 = cpu_ms(server_pids)
         r = paced(binary, port, a)
+        r["server_us"] = (cpu_ms(server_pids) - cpu0) * 1000 / max(r["sent"], 1)
         r["steal_ms"] = steal_ms() - steal0
     finally:
         if agent:
@@ -117,6 +131,7 @@ def main():
     idle = None
     try:
         wait_port(port, nginx, "nginx")
+        workers = children(nginx.pid)
         selection = {"nginx": (["--port", str(port)] if a.select == "port"
                                else [x for pid in [nginx.pid] + children(nginx.pid) for x in ("--pid", str(pid))])}
         if a.idle_agent:
@@ -128,15 +143,16 @@ def main():
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             for c in order:
                 label = label_of(c)
-                res = window(binary, port, a, c, loader, selection)
+                res = window(binary, port, a, c, loader, selection, workers)
                 while res["steal_ms"] > a.max_steal_ms and redone < a.redo:
                     print(f"round {r + 1}/{a.rounds} {label:>12}: {res['steal_ms']:.0f} ms stolen, measured again", flush=True)
                     redone += 1
-                    res = window(binary, port, a, c, loader, selection)
+                    res = window(binary, port, a, c, loader, selection, workers)
                 results[c].append(res)
                 extra = f"  spans={res['spans']} lost={res['lost']}" if c in agents or c == IDLE_AGENT else ""
                 print(f"round {r + 1}/{a.rounds} {label:>12}: p50 {res['p50_ns'] / 1e3:.0f} µs  p99 {res['p99_ns'] / 1e3:.0f} µs  "
-                      f"p99.9 {res['p999_ns'] / 1e3:.0f} µs  max {res['max_ns'] / 1e3:.0f} µs  sent={res['sent']} late={res['late']}  "
+                      f"p99.9 {res['p999_ns'] / 1e3:.0f} µs  max {res['max_ns'] / 1e3:.0f} µs  nginx CPU {res['server_us']:.2f} µs/request  "
+                      f"sent={res['sent']} late={res['late']}  "
                       f"stolen {res['steal_ms']:.0f} ms{extra}",
                       flush=True)
     finally:
@@ -155,8 +171,8 @@ def main():
           f"over {a.connections} keep-alive connections, {a.rounds} rounds of {a.seconds:g} s (+{a.warmup:g} s warm-up), medians; "
           f"{stolen:.0f} ms stolen by the hypervisor in all")
     print()
-    print("| configuration | p50 µs | p99 µs | × untraced | p99.9 µs | × untraced | late sends | spans / requests sent |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| configuration | p50 µs | p99 µs | × untraced | p99.9 µs | × untraced | nginx CPU µs / request | late sends | spans / requests sent |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     base99, base999 = med(None, "p99_ns"), med(None, "p999_ns")
     for c in configs:
         label = (f"traced ({agent_label(c)})" if c in agents
@@ -171,7 +187,7 @@ def main():
             spans = f"{sum(x['spans'] for x in results[c]):,} (none expected)"
         late = sum(x["late"] for x in results[c])
         print(f"| {label} | {med(c, 'p50_ns') / 1e3:.0f} | {med(c, 'p99_ns') / 1e3:.0f} | {med(c, 'p99_ns') / base99:.2f} | "
-              f"{med(c, 'p999_ns') / 1e3:.0f} | {med(c, 'p999_ns') / base999:.2f} | {late} | {spans} |")
+              f"{med(c, 'p999_ns') / 1e3:.0f} | {med(c, 'p999_ns') / base999:.2f} | {med(c, 'server_us'):.2f} | {late} | {spans} |")
     bad = [c for c in agents if sum(x["spans"] + x["lost"] for x in results[c]) != sum(x["sent"] for x in results[c])]
     if a.idle_agent and sum(x["spans"] for x in results[IDLE_AGENT]):
         bad.append(IDLE_AGENT)

@@ -95,7 +95,7 @@ public sealed class RequirementTests
             .Select(a => a!.EntryPoint!)
             .Order(StringComparer.Ordinal)
             .ToArray();
-        Assert.Equal(28, imported.Length);
+        Assert.Equal(30, imported.Length);
         Assert.Equal(imported, LibBpf.EntryPoints.Order(StringComparer.Ordinal));
         Assert.Contains("bpf_program__attach_uprobe_opts", LibBpf.EntryPoints);
     }
