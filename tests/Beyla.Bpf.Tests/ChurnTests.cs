@@ -219,7 +219,7 @@ public sealed class ChurnTests
             .WithEventSource(context => probes = new SocketProbeSet(context))
             .Build();
         await using var collector = new SpanCollector(tracer);
-        int perfEventsBefore = PerfEventFds(); // the server's own TLS probes, attached by Build
+        int attachmentsBefore = KernelObjects.OwnAttachmentFds(); // the server's own TLS probes, attached by Build
         var delays = new ConcurrentQueue<double>();
         using var stopMeasuring = new CancellationTokenSource();
         Task measuring = MeasureDeliveryAsync(tracer, delays, stopMeasuring.Token);
@@ -243,7 +243,7 @@ public sealed class ChurnTests
         HashSet<int> curlPids = sent.Select(s => s.Pid).ToHashSet();
 
         List<HttpSpan> spans = await WaitForCountAsync(collector, 2 * processes, TimeSpan.FromSeconds(30));
-        TimeSpan settled = await SettleAsync(probes!, curlPids, () => PerfEventFds() > perfEventsBefore);
+        TimeSpan settled = await SettleAsync(probes!, curlPids, () => KernelObjects.OwnAttachmentFds() > attachmentsBefore);
         await sampling.CancelAsync();
         await sampler;
         await stopMeasuring.CancelAsync();
@@ -251,19 +251,20 @@ public sealed class ChurnTests
         _output.WriteLine(Delivery(delays));
         List<string> leftovers = Leftovers(probes!, curlPids);
         _output.WriteLine($"{processes} curl processes in {sending.TotalSeconds:F1} s; at most {mostProbed} had TLS probes at once; {spans.Count} spans, " +
-            $"{tracer.Statistics.EventsLostInSources} lost; probes released {settled.TotalSeconds:F1} s after the last exit; perf events {perfEventsBefore} before, {PerfEventFds()} after");
+            $"{tracer.Statistics.EventsLostInSources} lost; probes released {settled.TotalSeconds:F1} s after the last exit; probe attachments {attachmentsBefore} before, {KernelObjects.OwnAttachmentFds()} after");
 
         Assert.True(mostProbed > 0, "no curl was ever given TLS probes: the test tested nothing");
         Assert.True(delays.Max() < 2000, Delivery(delays)); // held up by the releases, spans came seconds late
         AssertClientAndServerSpans(sent, spans, server);
         Assert.Equal(0, tracer.Statistics.EventsLostInSources);
         Assert.Empty(leftovers);
-        // Every curl's probes are closed: no more perf events than before the curls ran. Fewer is
-        // right too: the tracer selects every process named curl, so a curl still running when
-        // it was built (most likely one of an earlier test's, exiting) got TLS probes then,
-        // released when it exited. A whole-suite run once began this test with 9 perf events more.
-        int perfEventsAfter = PerfEventFds();
-        Assert.True(perfEventsAfter <= perfEventsBefore, $"perf events {perfEventsBefore} before the curls, {perfEventsAfter} after");
+        // Every curl's probes are closed: no more probe attachments (uprobe_multi links, or perf
+        // events on older kernels) than before the curls ran. Fewer is right too: the tracer
+        // selects every process named curl, so a curl still running when it was built (most
+        // likely one of an earlier test's, exiting) got TLS probes then, released when it exited.
+        // A whole-suite run once began this test with 9 perf events more.
+        int attachmentsAfter = KernelObjects.OwnAttachmentFds();
+        Assert.True(attachmentsAfter <= attachmentsBefore, $"probe attachments {attachmentsBefore} before the curls, {attachmentsAfter} after");
     }
 
     [BpfFact]
@@ -395,20 +396,6 @@ public sealed class ChurnTests
         return sorted.Length == 0 ? "no span delivered" :
             $"delivery after the exchange ended: median {sorted[sorted.Length / 2]:F0} ms, p99 {sorted[(int)(sorted.Length * 0.99)]:F0} ms, max {sorted[^1]:F0} ms";
     }
-
-    /// <summary>perf events this process holds open (each uprobe the tracer attached is one).</summary>
-    private static int PerfEventFds() =>
-        Directory.EnumerateFileSystemEntries("/proc/self/fd").Count(fd =>
-        {
-            try
-            {
-                return new FileInfo(fd).LinkTarget == "anon_inode:[perf_event]";
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        });
 
     /// <summary>
     /// Starts a shell that is given process id <paramref name="pid"/> (through ns_last_pid; retried

@@ -80,6 +80,28 @@ internal static class KernelObjects
         return words;
     }
 
+    /// <summary>perf events this process holds open (a perf-event uprobe is one; so is a regular tracepoint's attachment).</summary>
+    public static int OwnPerfEventFds() => OwnFds("anon_inode:[perf_event]");
+
+    /// <summary>
+    /// Attachments this process holds open: perf events and BPF links (a uprobe is one or the
+    /// other, whichever way the tracer attaches it).
+    /// </summary>
+    public static int OwnAttachmentFds() => OwnPerfEventFds() + OwnFds("anon_inode:bpf_link");
+
+    private static int OwnFds(string target) =>
+        Directory.EnumerateFileSystemEntries("/proc/self/fd").Count(fd =>
+        {
+            try
+            {
+                return new FileInfo(fd).LinkTarget == target;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        });
+
     private static HashSet<int> Ids(string kind)
     {
         using JsonDocument doc = JsonDocument.Parse(Bpftool(kind, "show", "--json"));

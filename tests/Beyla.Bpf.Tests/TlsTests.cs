@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Beyla.Implementation;
 
 namespace Beyla.Bpf.Tests;
 
@@ -20,10 +21,13 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
 
     public TlsTests(TestCertificate certificate) => _certificate = certificate;
 
-    [BpfFact]
-    public Task PythonSslServerAndCurlClient() => ServerAndCurlAsync(port => ServerProcess.Start("python3",
+    // perfUprobes: the probes as perf-event uprobes (kernels before 6.6) rather than uprobe_multi links
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task PythonSslServerAndCurlClient(bool perfUprobes) => ServerAndCurlAsync(port => ServerProcess.Start("python3",
         [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port),
-        (p, server) => p.ProcessId(server.Pid), traceCurl: true);
+        (p, server) => p.ProcessId(server.Pid), traceCurl: true, perfUprobes: perfUprobes);
 
     [BpfFact]
     public Task NodeHttpsServerWithOpenSslInsideTheBinary() => ServerAndCurlAsync(port => ServerProcess.Start("node",
@@ -93,14 +97,16 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         }
     }
 
-    [BpfFact]
-    public Task KestrelHttpsServer() => ServerAndCurlAsync(port => ServerProcess.Start("dotnet",
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task KestrelHttpsServer(bool perfUprobes) => ServerAndCurlAsync(port => ServerProcess.Start("dotnet",
         [TestEnvironment.KestrelServerDll, "--urls", $"https://127.0.0.1:{port}"], port, environment: new Dictionary<string, string>
         {
             ["ASPNETCORE_Kestrel__Certificates__Default__Path"] = _certificate.CertificatePath,
             ["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = _certificate.KeyPath,
         }),
-        (p, server) => p.ProcessId(server.Pid), traceCurl: false);
+        (p, server) => p.ProcessId(server.Pid), traceCurl: false, perfUprobes: perfUprobes);
 
     [BpfFact]
     public async Task NginxHttpsServerSelectedByPort()
@@ -148,19 +154,30 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         AssertSpans(spans, HttpSpanKind.Client);
     }
 
-    private static async Task ServerAndCurlAsync(Func<int, ServerProcess> start, Action<ProcessSelector, ServerProcess> select, bool traceCurl, string? anyPidOf = null)
+    private static async Task ServerAndCurlAsync(Func<int, ServerProcess> start, Action<ProcessSelector, ServerProcess> select, bool traceCurl, string? anyPidOf = null, bool perfUprobes = false)
     {
         int port = FreePort.Next();
         using ServerProcess server = start(port);
-        await using BeylaTracer tracer = new BeylaBuilder()
-            .TraceProcesses(p =>
-            {
-                select(p, server);
-                if (traceCurl)
-                    p.ExecutableName("curl");
-            })
-            .WithHttpProbes()
-            .Build();
+        string? saved = Environment.GetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable);
+        Environment.SetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable, perfUprobes ? "1" : null);
+        BeylaTracer built;
+        try
+        {
+            built = new BeylaBuilder()
+                .TraceProcesses(p =>
+                {
+                    select(p, server);
+                    if (traceCurl)
+                        p.ExecutableName("curl");
+                })
+                .WithHttpProbes()
+                .Build();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable, saved);
+        }
+        await using BeylaTracer tracer = built;
         await using var collector = new SpanCollector(tracer);
 
         int curlPid = await CurlAsync(port);

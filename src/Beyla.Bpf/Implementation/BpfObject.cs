@@ -137,15 +137,16 @@ internal sealed unsafe class BpfObject : IDisposable
 
     /// <summary>
     /// Attaches the program <paramref name="programName"/>, loaded after <see cref="UseUprobeMultiLinks"/>,
-    /// as a uprobe (or uretprobe) at <paramref name="functionOffset"/> in <paramref name="binaryPath"/>,
-    /// for one process or all (-1), through a uprobe_multi link. Returns null when the process is gone.
+    /// as uprobes (or uretprobes) at <paramref name="offsets"/> in <paramref name="binaryPath"/>, each with
+    /// its attach cookie, for one process or all (-1), through one uprobe_multi link. Returns null when
+    /// the process is gone.
     /// </summary>
-    public FileDescriptorHandle? AttachUprobeMulti(string programName, int pid, string binaryPath, bool returnProbe, ulong functionOffset)
+    public FileDescriptorHandle? AttachUprobeMulti(string programName, int pid, string binaryPath, bool returnProbe, ulong[] offsets, ulong[] cookies)
     {
         int programFd = LibBpf.ProgramFd(FindProgram(programName));
-        FileDescriptorHandle? link = UprobeMultiLink.Create(programFd, binaryPath, functionOffset, returnProbe, pid, out int errno);
+        FileDescriptorHandle? link = UprobeMultiLink.Create(programFd, binaryPath, offsets, cookies, returnProbe, pid, out int errno);
         if (link is null && errno != 3) // ESRCH: the process is gone
-            throw BpfException.FromErrno($"attach a uprobe_multi link at {functionOffset:x} in {binaryPath} (pid {pid})", errno, "");
+            throw BpfException.FromErrno($"attach {programName} in {binaryPath} (pid {pid}) with a uprobe_multi link", errno, "");
         return link;
     }
 

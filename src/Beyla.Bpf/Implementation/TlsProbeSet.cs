@@ -16,23 +16,29 @@ namespace Beyla.Implementation;
 /// a perf-event uprobe, which is a per-task perf event: the kernel switches it with the process
 /// at every context switch, and a traced process then pays about 3 µs per request of a server
 /// that blocks between requests, TLS or not (benchmarks/README.md).
-/// Attaching and releasing is slow (releasing a uprobe waits for RCU grace periods under
-/// the kernel's global event mutex: about 0.1 s per probe here, ten probes per process), so
+/// Attaching and releasing is slow (releasing a perf-event uprobe waits for RCU grace periods
+/// under the kernel's global event mutex: about 0.1 s per probe here, ten probes per process;
+/// the links are two per process and file, one for the entries and one for the returns), so
 /// after construction it is done by a thread of its own, in order, and the ring-buffer reader
 /// never waits for it.
 /// </summary>
 internal sealed class TlsProbeSet : IDisposable
 {
-    private static readonly (string Program, string Function, bool Return)[] s_probes =
+    // Each function's entry: its program for perf-event uprobes, and its attach cookie for the
+    // one entry program of the uprobe_multi links (direction, 1 read, 2 write, 0 the handshake;
+    // CookieEx for the _ex variants: bpf/tls.bpf.c). Every return goes to ExitProgram.
+    private static readonly (string Function, string Program, ulong Cookie)[] s_entries =
     [
-        ("ssl_handshake_enter", "SSL_do_handshake", false), ("ssl_handshake_exit", "SSL_do_handshake", true),
-        ("ssl_read_enter", "SSL_read", false), ("ssl_read_exit", "SSL_read", true),
-        ("ssl_read_ex_enter", "SSL_read_ex", false), ("ssl_read_ex_exit", "SSL_read_ex", true),
-        ("ssl_write_enter", "SSL_write", false), ("ssl_write_exit", "SSL_write", true),
-        ("ssl_write_ex_enter", "SSL_write_ex", false), ("ssl_write_ex_exit", "SSL_write_ex", true),
+        ("SSL_do_handshake", "ssl_handshake_enter", 0),
+        ("SSL_read", "ssl_read_enter", 1), ("SSL_read_ex", "ssl_read_ex_enter", 1 | CookieEx),
+        ("SSL_write", "ssl_write_enter", 2), ("SSL_write_ex", "ssl_write_ex_enter", 2 | CookieEx),
     ];
 
-    private static readonly HashSet<string> s_functions = new(s_probes.Select(p => p.Function), StringComparer.Ordinal);
+    private const ulong CookieEx = 0x100;
+    private const string EntryProgram = "ssl_enter";
+    private const string ExitProgram = "ssl_exit";
+
+    private static readonly HashSet<string> s_functions = new(s_entries.Select(p => p.Function), StringComparer.Ordinal);
 
     private static readonly string[] s_sharedMaps =
         ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests", "reader_asleep"];
@@ -105,8 +111,14 @@ internal sealed class TlsProbeSet : IDisposable
                 tls.ShareMap(map, socketProbes.MapFd(map));
             if (multiLinks)
             {
-                foreach ((string program, _, _) in s_probes)
-                    tls.UseUprobeMultiLinks(program);
+                foreach ((_, string program, _) in s_entries)
+                    tls.LeaveOut(program);
+                tls.UseUprobeMultiLinks(EntryProgram);
+                tls.UseUprobeMultiLinks(ExitProgram);
+            }
+            else
+            {
+                tls.LeaveOut(EntryProgram); // its attach cookie needs Linux 5.15
             }
             tls.Load();
             return tls;
@@ -354,15 +366,29 @@ internal sealed class TlsProbeSet : IDisposable
                 offsets = ElfSymbols.FindFunctions(file, s_functions);
                 _offsets[file] = offsets;
             }
-            foreach ((string program, string function, bool isReturn) in s_probes)
+            var found = s_entries.Where(e => offsets.ContainsKey(e.Function)).ToArray();
+            if (_multiLinks && found.Length > 0)
             {
-                if (!offsets.TryGetValue(function, out ulong offset))
-                    continue;
-                SafeHandle? link = _multiLinks
-                    ? _object.AttachUprobeMulti(program, pid, file, isReturn, offset)
-                    : _object.AttachUprobe(program, pid, file, function, isReturn, offset);
-                if (link is not null)
-                    links.Add(link);
+                ulong[] at = [.. found.Select(e => offsets[e.Function])];
+                ulong[] cookies = [.. found.Select(e => e.Cookie)];
+                // the returns first: an entry noted with no return probe yet would wait in tls_calls
+                if (_object.AttachUprobeMulti(ExitProgram, pid, file, returnProbe: true, at, cookies) is { } exits)
+                {
+                    links.Add(exits);
+                    if (_object.AttachUprobeMulti(EntryProgram, pid, file, returnProbe: false, at, cookies) is { } entries)
+                        links.Add(entries);
+                }
+            }
+            else
+            {
+                foreach ((string function, string program, _) in found)
+                {
+                    ulong offset = offsets[function];
+                    if (_object.AttachUprobe(ExitProgram, pid, file, function, returnProbe: true, offset) is { } exit)
+                        links.Add(exit);
+                    if (_object.AttachUprobe(program, pid, file, function, returnProbe: false, offset) is { } entry)
+                        links.Add(entry);
+                }
             }
         }
         catch (Exception ex) when (ex is BeylaException or IOException or UnauthorizedAccessException)

@@ -34,23 +34,27 @@ internal static unsafe class UprobeMultiLink
 
     /// <summary>
     /// Attaches program <paramref name="programFd"/> (loaded with expected attach type
-    /// <see cref="LibBpf.AttachTraceUprobeMulti"/>) at file offset <paramref name="offset"/> of
-    /// <paramref name="path"/>, for process <paramref name="pid"/> or every process (-1). Returns the
-    /// link, or the errno.
+    /// <see cref="LibBpf.AttachTraceUprobeMulti"/>) at the file offsets <paramref name="offsets"/> of
+    /// <paramref name="path"/>, each with its cookie, for process <paramref name="pid"/> or every
+    /// process (-1). Returns the link, or null and the errno.
     /// </summary>
-    public static FileDescriptorHandle? Create(int programFd, string path, ulong offset, bool returnProbe, int pid, out int errno)
+    public static FileDescriptorHandle? Create(int programFd, string path, ulong[] offsets, ulong[] cookies, bool returnProbe, int pid, out int errno)
     {
+        if (offsets.Length == 0 || cookies.Length != offsets.Length)
+            throw new ArgumentException("one cookie per offset, and at least one offset", nameof(cookies));
         byte[] name = System.Text.Encoding.UTF8.GetBytes(path + "\0");
         fixed (byte* namePtr = name)
+        fixed (ulong* offsetsPtr = offsets)
+        fixed (ulong* cookiesPtr = cookies)
         {
-            ulong offsets = offset;
             var attr = new LinkCreateAttr
             {
                 ProgramFd = (uint)programFd,
                 AttachType = LibBpf.AttachTraceUprobeMulti,
                 Path = (ulong)namePtr,
-                Offsets = (ulong)&offsets,
-                Count = 1,
+                Offsets = (ulong)offsetsPtr,
+                Cookies = (ulong)cookiesPtr,
+                Count = (uint)offsets.Length,
                 MultiFlags = returnProbe ? ReturnProbe : 0,
                 Pid = pid > 0 ? (uint)pid : 0,
             };

@@ -290,7 +290,8 @@ struct tls_call {
 	__u64 enter_ns;
 	__u32 fd_plus_one; /* set by a socket syscall made inside the call; 0 when none was */
 	__u8 dir;
-	__u8 pad[3];
+	__u8 ex;         /* an _ex variant: the byte count is at out_len */
+	__u8 pad[2];
 };
 
 struct ssl_key {

@@ -15,6 +15,8 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+#define TLS_COOKIE_EX 0x100 /* in sync with TlsProbeSet.CookieEx */
+
 static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -29,12 +31,15 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 		.out_len = ex ? ctx->cx : 0,
 		.enter_ns = bpf_ktime_get_ns(),
 		.dir = dir,
+		.ex = ex,
 	};
 	bpf_map_update_elem(&tls_calls, &id, &call, BPF_ANY);
 	return 0;
 }
 
-static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
+/* The return of any of the probed functions: what it was is in the call its entry noted. */
+SEC("uretprobe")
+int ssl_exit(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_call *found = bpf_map_lookup_elem(&tls_calls, &id);
@@ -57,7 +62,7 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 
 	long ret = (long)ctx->ax;
 	__u64 bytes = 0;
-	if (ex) {
+	if (call.ex) {
 		if ((int)ret != 1 || bpf_probe_read_user(&bytes, sizeof(bytes), (const void *)call.out_len))
 			return 0;
 	} else {
@@ -101,23 +106,25 @@ static __always_inline int tls_exit(struct pt_regs *ctx, bool ex)
 	return 0;
 }
 
+/* Entries, one program per function, for perf-event uprobes (kernels before 6.6). */
 SEC("uprobe")
 int ssl_handshake_enter(struct pt_regs *ctx) { return tls_enter(ctx, 0, false); }
-SEC("uretprobe")
-int ssl_handshake_exit(struct pt_regs *ctx) { return tls_exit(ctx, false); }
 SEC("uprobe")
 int ssl_read_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, false); }
-SEC("uretprobe")
-int ssl_read_exit(struct pt_regs *ctx) { return tls_exit(ctx, false); }
 SEC("uprobe")
 int ssl_read_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, true); }
-SEC("uretprobe")
-int ssl_read_ex_exit(struct pt_regs *ctx) { return tls_exit(ctx, true); }
 SEC("uprobe")
 int ssl_write_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, false); }
-SEC("uretprobe")
-int ssl_write_exit(struct pt_regs *ctx) { return tls_exit(ctx, false); }
 SEC("uprobe")
 int ssl_write_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, true); }
-SEC("uretprobe")
-int ssl_write_ex_exit(struct pt_regs *ctx) { return tls_exit(ctx, true); }
+
+/* Every entry in one program, for a uprobe_multi link per process and file (Linux 6.6): the
+ * function is told by the attach cookie, its direction (0 for the handshake) | TLS_COOKIE_EX for
+ * the _ex variants. One link for the five functions' entries and one for their returns, where
+ * perf-event uprobes take ten: attaching and releasing a process's probes is that much faster. */
+SEC("uprobe")
+int ssl_enter(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	return tls_enter(ctx, (__u8)cookie, (cookie & TLS_COOKIE_EX) != 0);
+}
