@@ -158,26 +158,17 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     {
         int port = FreePort.Next();
         using ServerProcess server = start(port);
-        string? saved = Environment.GetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable);
-        Environment.SetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable, perfUprobes ? "1" : null);
-        BeylaTracer built;
-        try
-        {
-            built = new BeylaBuilder()
-                .TraceProcesses(p =>
-                {
-                    select(p, server);
-                    if (traceCurl)
-                        p.ExecutableName("curl");
-                })
-                .WithHttpProbes()
-                .Build();
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable, saved);
-        }
-        await using BeylaTracer tracer = built;
+        SocketProbeSet? probes = null;
+        await using BeylaTracer tracer = HookChoice.BuildTls(new BeylaBuilder()
+            .TraceProcesses(p =>
+            {
+                select(p, server);
+                if (traceCurl)
+                    p.ExecutableName("curl");
+            })
+            .WithEventSource(context => probes = new SocketProbeSet(context)), perfUprobes);
+        if (HookChoice.KernelHasProcessFilteredUprobeMultiLinks)
+            Assert.Equal(!perfUprobes, probes!.Tls!.UsesUprobeMultiLinks); // the way this case is about
         await using var collector = new SpanCollector(tracer);
 
         int curlPid = await CurlAsync(port);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Beyla.Implementation;
 
 namespace Beyla.Bpf.Tests;
@@ -27,43 +26,30 @@ public sealed class UprobeLinkTests
             withoutTls = (KernelObjects.OwnPerfEventFds() - before.perfEvents, KernelObjects.OwnAttachmentFds() - before.attachments);
 
         SocketProbeSet? probes = null;
-        string? saved = Environment.GetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable);
-        Environment.SetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable, perfUprobes ? "1" : null);
-        BeylaTracer tracer;
-        try
-        {
-            tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid))
-                .WithEventSource(context => probes = new SocketProbeSet(context)).Build();
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable(TlsProbeSet.PerfUprobesVariable, saved);
-        }
-        await using (tracer)
+        await using (BeylaTracer tracer = HookChoice.BuildTls(new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid))
+            .WithEventSource(context => probes = new SocketProbeSet(context)), perfUprobes))
         {
             var waited = Stopwatch.StartNew();
             while (!probes!.TlsProbedProcessIds.Contains(server.Pid) && waited.Elapsed < TimeSpan.FromSeconds(10))
                 await Task.Delay(50);
             Assert.Contains(server.Pid, probes.TlsProbedProcessIds);
 
-            // the kernel's own word for its version, not the runtime's: 6.6 on has the links
-            string[] release = File.ReadAllText("/proc/sys/kernel/osrelease").Split('.', '-');
-            bool kernelHasLinks = new Version(int.Parse(release[0], CultureInfo.InvariantCulture), int.Parse(release[1], CultureInfo.InvariantCulture)) >= new Version(6, 6);
-            Assert.Equal(kernelHasLinks, TlsProbeSet.KernelHasUprobeMultiLinks);
-            bool multi = kernelHasLinks && !perfUprobes;
-            Assert.Equal(multi, probes.Tls!.UsesUprobeMultiLinks);
+            if (HookChoice.KernelHasProcessFilteredUprobeMultiLinks)
+                Assert.Equal(!perfUprobes, probes.Tls!.UsesUprobeMultiLinks);
+            bool links = probes.Tls!.UsesUprobeMultiLinks;
+            // the system's libssl: its five functions' entries and returns
+            Assert.Equal(links ? 2 : 10, probes.Tls.LinkCount(server.Pid));
             int perfEventsForTls = KernelObjects.OwnPerfEventFds() - before.perfEvents - withoutTls.perfEvents;
             int attachmentsForTls = KernelObjects.OwnAttachmentFds() - before.attachments - withoutTls.attachments;
-            if (multi)
+            if (links)
             {
-                Assert.Equal(0, perfEventsForTls);
-                // two links per file (entries, returns); one more link is the libssl load hook, attached with TLS only
-                Assert.True(attachmentsForTls >= 2, $"{attachmentsForTls} links for the process's TLS probes (2 expected for the system's libssl)");
+                // none for the probes; the libssl load hook that comes with TLS is one with the syscall hooks (enter_openat)
+                Assert.True(perfEventsForTls <= (HookChoice.KernelHasSocketTracepoints ? 0 : 1), $"{perfEventsForTls} perf events with TLS");
+                Assert.True(attachmentsForTls >= 2, $"{attachmentsForTls} attachments for the process's TLS probes");
             }
             else
             {
-                // libbpf holds a perf event for each probe (and, on this kernel, a BPF link over it)
-                Assert.True(perfEventsForTls >= 8, $"{perfEventsForTls} perf events for the process's TLS probes (10 expected with the system's libssl)");
+                Assert.True(perfEventsForTls >= 10, $"{perfEventsForTls} perf events for the process's TLS probes (10 expected)");
             }
         }
     }

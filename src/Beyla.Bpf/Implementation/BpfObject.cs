@@ -143,12 +143,15 @@ internal sealed unsafe class BpfObject : IDisposable
     /// </summary>
     public FileDescriptorHandle? AttachUprobeMulti(string programName, int pid, string binaryPath, bool returnProbe, ulong[] offsets, ulong[] cookies)
     {
-        int programFd = LibBpf.ProgramFd(FindProgram(programName));
+        int programFd = ProgramFd(programName);
         FileDescriptorHandle? link = UprobeMultiLink.Create(programFd, binaryPath, offsets, cookies, returnProbe, pid, out int errno);
         if (link is null && errno != 3) // ESRCH: the process is gone
             throw BpfException.FromErrno($"attach {programName} in {binaryPath} (pid {pid}) with a uprobe_multi link", errno, "");
         return link;
     }
+
+    /// <summary>The fd of program <paramref name="programName"/>, once loaded.</summary>
+    public int ProgramFd(string programName) => LibBpf.ProgramFd(FindProgram(programName));
 
     /// <summary>Keeps program <paramref name="programName"/> from being loaded and attached (before <see cref="Load"/>).</summary>
     public void LeaveOut(string programName)

@@ -19,6 +19,9 @@ internal static partial class TlsLog
     [LoggerMessage(114, LogLevel.Warning, "TLS probes not attached to {File} for process {Pid}, nor to other new processes until the backlog clears: {Pending} probes of processes that have exited still wait to be released")]
     public static partial void ReleaseBacklog(ILogger logger, string file, int pid, int pending);
 
+    [LoggerMessage(116, LogLevel.Information, "TLS probes are perf-event uprobes, which cost a traced process at each of its context switches: {Reason}")]
+    public static partial void PerfUprobes(ILogger logger, string reason);
+
     [LoggerMessage(115, LogLevel.Debug, "Process {Pid} maps {Name}, which its memory map does not show yet: its TLS probes wait for the next full check")]
     public static partial void MappedNotSeen(ILogger logger, int pid, string name);
 }

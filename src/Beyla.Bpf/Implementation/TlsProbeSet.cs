@@ -11,11 +11,11 @@ namespace Beyla.Implementation;
 /// per traced process, so that untraced programs using the same libssl pay nothing (a uprobe
 /// costs every process that maps the file, traced or not); they follow the traced processes:
 /// made when a process starts or loads libssl (the kernel says so at once), released when it
-/// goes. Where the kernel has uprobe_multi links (Linux 6.6), a probe for one process is such a
-/// link, which the kernel filters by process itself; elsewhere (or with BEYLA_PERF_UPROBES=1) it is
-/// a perf-event uprobe, which is a per-task perf event: the kernel switches it with the process
-/// at every context switch, and a traced process then pays about 3 µs per request of a server
-/// that blocks between requests, TLS or not (benchmarks/README.md).
+/// goes. Where the kernel has uprobe_multi links that it filters by process (6.10; 6.6.35 and
+/// 6.9.6: earlier ones filtered by thread), a process's probes are such links; elsewhere (or with
+/// BEYLA_PERF_UPROBES=1) they are perf-event uprobes, each a per-task perf event: the kernel
+/// switches them with the process at every context switch, and a traced process then pays about
+/// 3 µs per request of a server that blocks between requests, TLS or not (benchmarks/README.md).
 /// Attaching and releasing is slow (releasing a perf-event uprobe waits for RCU grace periods
 /// under the kernel's global event mutex: about 0.1 s per probe here, ten probes per process;
 /// the links are two per process and file, one for the entries and one for the returns), so
@@ -77,17 +77,32 @@ internal sealed class TlsProbeSet : IDisposable
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
         _logger = logger;
-        _multiLinks = KernelHasUprobeMultiLinks && Environment.GetEnvironmentVariable(PerfUprobesVariable) != "1";
-        try
+        BpfObject? withLinks = null;
+        if (Environment.GetEnvironmentVariable(PerfUprobesVariable) == "1")
         {
-            _object = Load(socketProbes, settings, _multiLinks);
+            TlsLog.PerfUprobes(logger, $"{PerfUprobesVariable}=1");
         }
-        catch (BeylaException) when (_multiLinks)
+        else
         {
-            // a kernel that says 6.6 or later but refuses the attach type: perf-event uprobes
-            _multiLinks = false;
-            _object = Load(socketProbes, settings, multiLinks: false);
+            // Loaded for uprobe_multi links, then asked whether this kernel makes them and filters
+            // them by process; else loaded again for perf-event uprobes.
+            try
+            {
+                withLinks = Load(socketProbes, settings, multiLinks: true);
+                if (!UprobeMultiLink.Works(withLinks.ProgramFd(ExitProgram), out string reason))
+                {
+                    TlsLog.PerfUprobes(logger, reason);
+                    withLinks.Dispose();
+                    withLinks = null;
+                }
+            }
+            catch (BeylaException ex)
+            {
+                TlsLog.PerfUprobes(logger, ex.Message);
+            }
         }
+        _multiLinks = withLinks is not null;
+        _object = withLinks ?? Load(socketProbes, settings, multiLinks: false);
         _worker = new Thread(Work) { IsBackground = true, Name = "beyla-tls" };
         _worker.Start();
     }
@@ -95,11 +110,15 @@ internal sealed class TlsProbeSet : IDisposable
     /// <summary>BEYLA_PERF_UPROBES=1: perf-event uprobes even where uprobe_multi links exist (to compare them).</summary>
     internal const string PerfUprobesVariable = "BEYLA_PERF_UPROBES";
 
-    /// <summary>Whether this kernel has uprobe_multi links (Linux 6.6 on).</summary>
-    internal static bool KernelHasUprobeMultiLinks => Environment.OSVersion.Version >= new Version(6, 6);
-
     /// <summary>Whether probes are uprobe_multi links (else perf-event uprobes).</summary>
     internal bool UsesUprobeMultiLinks => _multiLinks;
+
+    /// <summary>The links (or perf events) that hold process <paramref name="pid"/>'s own probes, now (for tests).</summary>
+    internal int LinkCount(int pid)
+    {
+        lock (_lock)
+            return _attached.Where(a => a.Key.Pid == pid).Sum(a => a.Value.Count);
+    }
 
     private static BpfObject Load(BpfObject socketProbes, in ProbeSettings settings, bool multiLinks)
     {
@@ -262,7 +281,8 @@ internal sealed class TlsProbeSet : IDisposable
                 .Where(k => k.Pid != -1 && (!traced.Contains(k.Pid) || (looked.Contains(k.Pid) && !wanted.Contains(k)))).ToArray())
             {
                 // Released by the probe set's thread when it has nothing more urgent to do.
-                foreach (SafeHandle link in _attached[key])
+                // in reverse: the entries before the returns, so that no call is noted without its return
+                foreach (SafeHandle link in Enumerable.Reverse(_attached[key]))
                     _toRelease.Enqueue(link);
                 _attached.Remove(key);
                 TlsLog.Released(_logger, key.File, key.Pid);
@@ -456,7 +476,7 @@ internal sealed class TlsProbeSet : IDisposable
         {
             foreach (List<SafeHandle> links in _attached.Values)
             {
-                foreach (SafeHandle link in links)
+                foreach (SafeHandle link in Enumerable.Reverse(links))
                     link.Dispose();
             }
             _attached.Clear();

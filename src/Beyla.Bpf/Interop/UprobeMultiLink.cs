@@ -33,6 +33,32 @@ internal static unsafe class UprobeMultiLink
     }
 
     /// <summary>
+    /// Whether this kernel makes uprobe_multi links for a program loaded for them, and filters
+    /// them by process rather than by thread (as libbpf probes it). The first kernels with these
+    /// links (6.6 to 6.9, before 6.6.35 and 6.9.6) ran a link's program only in the thread whose
+    /// id was given: every TLS call on another thread of a traced process would be lost unseen.
+    /// A link on "/" fails with EBADF where links exist; with pid -1, with EINVAL where the filter
+    /// is by process (else ESRCH or EBADF).
+    /// </summary>
+    public static bool Works(int programFd, out string reason)
+    {
+        int errno = CreateRaw(programFd, "/", [0], [0], returnProbe: true, pid: 0, out long fd);
+        if (fd >= 0 || errno != 9) // EBADF
+        {
+            reason = fd >= 0 ? "the kernel made a link on \"/\"" : $"this kernel has no uprobe_multi links ({Marshal.GetPInvokeErrorMessage(errno)})";
+            return false;
+        }
+        errno = CreateRaw(programFd, "/", [0], [0], returnProbe: true, pid: -1, out fd);
+        if (fd >= 0 || errno != 22) // EINVAL
+        {
+            reason = "this kernel's uprobe_multi links filter by thread, not by process (fixed in 6.6.35, 6.9.6 and 6.10)";
+            return false;
+        }
+        reason = "";
+        return true;
+    }
+
+    /// <summary>
     /// Attaches program <paramref name="programFd"/> (loaded with expected attach type
     /// <see cref="LibBpf.AttachTraceUprobeMulti"/>) at the file offsets <paramref name="offsets"/> of
     /// <paramref name="path"/>, each with its cookie, for process <paramref name="pid"/> or every
@@ -42,6 +68,13 @@ internal static unsafe class UprobeMultiLink
     {
         if (offsets.Length == 0 || cookies.Length != offsets.Length)
             throw new ArgumentException("one cookie per offset, and at least one offset", nameof(cookies));
+        errno = CreateRaw(programFd, path, offsets, cookies, returnProbe, pid > 0 ? pid : 0, out long fd);
+        return fd < 0 ? null : new FileDescriptorHandle((int)fd);
+    }
+
+    /// <summary>BPF_LINK_CREATE as given (pid passed through: 0 is every process); the errno when it failed.</summary>
+    private static int CreateRaw(int programFd, string path, ulong[] offsets, ulong[] cookies, bool returnProbe, int pid, out long fd)
+    {
         byte[] name = System.Text.Encoding.UTF8.GetBytes(path + "\0");
         fixed (byte* namePtr = name)
         fixed (ulong* offsetsPtr = offsets)
@@ -56,11 +89,10 @@ internal static unsafe class UprobeMultiLink
                 Cookies = (ulong)cookiesPtr,
                 Count = (uint)offsets.Length,
                 MultiFlags = returnProbe ? ReturnProbe : 0,
-                Pid = pid > 0 ? (uint)pid : 0,
+                Pid = (uint)pid,
             };
-            long fd = LibC.Syscall(SysBpf, BpfLinkCreate, &attr, sizeof(LinkCreateAttr));
-            errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
-            return fd < 0 ? null : new FileDescriptorHandle((int)fd);
+            fd = LibC.Syscall(SysBpf, BpfLinkCreate, &attr, sizeof(LinkCreateAttr));
+            return fd < 0 ? Marshal.GetLastPInvokeError() : 0;
         }
     }
 }
