@@ -28,11 +28,18 @@ internal sealed unsafe class DeadProcessSweeper
     private readonly int _sslFds;
     private readonly int _socketSsl;
     private readonly int _socketConns;
+    private readonly bool _sweepSockets;
     private readonly bool _layoutKnown;
     private long _requestsLost;
 
-    public DeadProcessSweeper(BpfObject bpf)
+    /// <param name="bpf">The socket probe set's object.</param>
+    /// <param name="sweepSockets">
+    /// Whether socket_conns is swept too: with the syscall hooks, whose closes a process's death
+    /// does not pass. (A lookup per entry, every sweep: not where the kernel clears it itself.)
+    /// </param>
+    public DeadProcessSweeper(BpfObject bpf, bool sweepSockets)
     {
+        _sweepSockets = sweepSockets;
         _connections = bpf.MapFd("connections");
         _queued = bpf.MapFd("queued_requests");
         _sslFds = bpf.MapFd("ssl_fds");
@@ -75,7 +82,8 @@ internal sealed unsafe class DeadProcessSweeper
         removed += queued;
         removed += DeleteWhere(_sslFds, SslKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(8))));
         removed += DeleteWhere(_socketSsl, ConnKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)));
-        removed += DeleteSocketsOfDeadProcesses(IsDead);
+        if (_sweepSockets)
+            removed += DeleteSocketsOfDeadProcesses(IsDead);
         return removed;
     }
 

@@ -72,7 +72,7 @@ internal sealed class SocketProbeSet : IEventSource
             _object.SetInnerMapTemplate("event_rings", _rings.TemplateFd);
             _object.SetMaxEntries("connections", context.Options.MaxTrackedConnections);
             _object.SetMaxEntries("socket_conns", (int)Math.Min(2L * context.Options.MaxTrackedConnections, int.MaxValue));
-            ChooseDataHooks();
+            bool socketHooks = ChooseDataHooks();
             if (!context.Options.TraceTls)
             {
                 // a libssl being loaded matters to the TLS probes only
@@ -84,7 +84,8 @@ internal sealed class SocketProbeSet : IEventSource
             _rings.Install(_object.MapFd("event_rings"), ringSlots);
             _pidsFd = _object.MapFd("traced_pids");
             _pidBits = new PidBitmap(_object.MapFd("traced_pid_bits"));
-            _sweeper = new DeadProcessSweeper(_object);
+            // with the socket hooks every socket's end clears its socket_conns entry (tcp_destroy)
+            _sweeper = new DeadProcessSweeper(_object, sweepSockets: !socketHooks);
             _statsFd = _object.MapFd("stats");
             _readerAsleepFd = _object.MapFd("reader_asleep");
             if (context.Options.TraceTls)
@@ -124,12 +125,14 @@ internal sealed class SocketProbeSet : IEventSource
     /// fd is told apart (benchmarks/README.md). <c>BEYLA_SYSCALL_HOOKS=1</c> takes the syscall
     /// tracepoints whatever the kernel has.
     /// </summary>
-    private void ChooseDataHooks()
+    /// <returns>Whether the socket hooks were chosen.</returns>
+    private bool ChooseDataHooks()
     {
         bool socketHooks = Environment.GetEnvironmentVariable(SyscallHooksVariable) != "1" && KernelHasSocketHooks;
         foreach (string program in socketHooks ? SyscallHookPrograms : SocketHookPrograms)
             _object.LeaveOut(program);
         SocketLog.DataHooks(_logger, socketHooks ? "socket tracepoints" : "syscall tracepoints");
+        return socketHooks;
     }
 
     /// <summary>The environment variable that, set to 1, takes the syscall tracepoints whatever the kernel has.</summary>
