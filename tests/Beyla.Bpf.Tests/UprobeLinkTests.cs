@@ -7,7 +7,7 @@ namespace Beyla.Bpf.Tests;
 /// The TLS probes of one traced process are uprobe_multi links where the kernel has them: a
 /// perf-event uprobe for one process is a per-task perf event, which the kernel switches out and
 /// in with the process at every context switch, and made a server that blocks between requests
-/// pay about 3 µs more per request, TLS or not (benchmarks/README.md); and a process's links are
+/// pay about 4.5 µs of CPU more per request, TLS or not (benchmarks/README.md); and a process's links are
 /// two per file (entries and returns) where perf events are ten. BEYLA_PERF_UPROBES=1 keeps the
 /// perf events (for comparison).
 /// </summary>

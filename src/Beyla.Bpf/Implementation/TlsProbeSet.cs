@@ -15,7 +15,8 @@ namespace Beyla.Implementation;
 /// 6.9.6: earlier ones filtered by thread), a process's probes are such links; elsewhere (or with
 /// BEYLA_PERF_UPROBES=1) they are perf-event uprobes, each a per-task perf event: the kernel
 /// switches them with the process at every context switch, and a traced process then pays about
-/// 3 µs per request of a server that blocks between requests, TLS or not (benchmarks/README.md).
+/// 4.5 µs of CPU per request of a server that blocks between requests (nginx at 10,000 requests/s),
+/// TLS or not (benchmarks/README.md).
 /// Attaching and releasing is slow (releasing a perf-event uprobe waits for RCU grace periods
 /// under the kernel's global event mutex: about 0.1 s per probe here, ten probes per process;
 /// the links are two per process and file, one for the entries and one for the returns), so
