@@ -79,6 +79,21 @@ def wait_port(port, proc, what):
     raise SystemExit(f"{what} is not listening on {port} after 30 s")
 
 
+def cpu_ms(pids):
+    """User and system CPU time, in ms, of these processes (all their threads) so far."""
+    user = system = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            user += int(fields[11])  # utime (field 14)
+            system += int(fields[12])  # stime (field 15)
+        except FileNotFoundError:
+            pass
+    tick = os.sysconf("SC_CLK_TCK")
+    return user * 1000 / tick, system * 1000 / tick
+
+
 def steal_ms():
     """CPU time the hypervisor took from this VM's CPUs so far (all CPUs, /proc/stat)."""
     with open("/proc/stat") as f:

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from agentbench import FLOORS, ROOT, agent_label, build_floor, children, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
+from agentbench import FLOORS, ROOT, agent_label, build_floor, children, cpu_ms, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,16 +46,6 @@ def paced(binary, port, a):
 
 
 IDLE_AGENT = "idle agent"
-
-
-def cpu_ms(pids):
-    """utime + stime of these processes, in ms."""
-    ticks = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def window(binary, port, a, config, loader, selection, server_pids):
@@ -75,9 +65,9 @@ def window(binary, port, a, config, loader, selection, server_pids):
         ours = owned_programs(agent.pid) & set(prog_stats())
     try:
         steal0 = steal_ms()
-        cpu0 = cpu_ms(server_pids)
+        cpu0 = sum(cpu_ms(server_pids))
         r = paced(binary, port, a)
-        r["server_us"] = (cpu_ms(server_pids) - cpu0) * 1000 / max(r["sent"], 1)
+        r["server_us"] = (sum(cpu_ms(server_pids)) - cpu0) * 1000 / max(r["sent"], 1)
         r["steal_ms"] = steal_ms() - steal0
     finally:
         if agent:
@@ -133,7 +123,7 @@ def main():
         wait_port(port, nginx, "nginx")
         workers = children(nginx.pid)
         selection = {"nginx": (["--port", str(port)] if a.select == "port"
-                               else [x for pid in [nginx.pid] + children(nginx.pid) for x in ("--pid", str(pid))])}
+                               else [x for pid in [nginx.pid] + workers for x in ("--pid", str(pid))])}
         if a.idle_agent:
             idle = subprocess.Popen(["sleep", "infinity"])
             selection[IDLE_AGENT] = (agents[0], ["--pid", str(idle.pid)])

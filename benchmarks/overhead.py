@@ -72,13 +72,12 @@ import sys
 import tempfile
 import time
 
-from agentbench import FLOORS, agent_label, build_floor, children, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
+from agentbench import FLOORS, agent_label, build_floor, children, cpu_ms, start_agent, start_floor, steal_ms, stop_agent, wait_port, write_nginx_conf
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kernel_cost import ROOT, free_port, owned_programs, prog_stats, sh, wait_programs_freed  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 AGENT_DLL = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
 SERVER_DLL = os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll")
 PATH = "/hello/1"
@@ -101,20 +100,6 @@ function done(summary, latency, requests)
   io.write(string.format("sent: %d\\n", n - 1))
 end
 """
-
-
-def cpu_ms(pids):
-    """User and system CPU time, in ms, of these processes (all their threads) so far."""
-    user = system = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            user += int(fields[11])  # utime (field 14)
-            system += int(fields[12])  # stime (field 15)
-        except FileNotFoundError:
-            pass
-    return user * 1000 / CLK_TCK, system * 1000 / CLK_TCK
 
 
 def parse_duration(value, unit):
