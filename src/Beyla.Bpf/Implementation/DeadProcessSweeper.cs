@@ -83,26 +83,20 @@ internal sealed unsafe class DeadProcessSweeper
         removed += DeleteWhere(_sslFds, SslKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(8))));
         removed += DeleteWhere(_socketSsl, ConnKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)));
         if (_sweepSockets)
-            removed += DeleteSocketsOfDeadProcesses(IsDead);
+            removed += DeleteWhere(_socketConns, SocketKeySize, key => SocketTracker(key) is uint tgid && IsDead(tgid));
         return removed;
     }
 
-    /// <summary>Entries of socket_conns whose process (the tgid in the value) has died.</summary>
-    private int DeleteSocketsOfDeadProcesses(Func<uint, bool> isDead)
+    /// <summary>The process a socket_conns entry names (the tgid in its value), or null when the entry has gone.</summary>
+    private uint? SocketTracker(byte[] key)
     {
-        int removed = 0;
         byte* value = stackalloc byte[ConnKeySize];
-        foreach (byte[] key in Keys(_socketConns, SocketKeySize))
+        fixed (byte* k = key)
         {
-            fixed (byte* k = key)
-            {
-                if (LibBpf.MapLookupElem(_socketConns, k, value) == 0 &&
-                    isDead(BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(value, ConnKeySize))) &&
-                    LibBpf.MapDeleteElem(_socketConns, k) == 0)
-                    removed++;
-            }
+            if (LibBpf.MapLookupElem(_socketConns, k, value) != 0)
+                return null;
         }
-        return removed;
+        return BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(value, ConnKeySize));
     }
 
     private static int DeleteWhere(int fd, int keySize, Func<byte[], bool> predicate)

@@ -106,7 +106,8 @@ int ssl_exit(struct pt_regs *ctx)
 	return 0;
 }
 
-/* Entries, one program per function, for perf-event uprobes (kernels before 6.6). */
+/* Entries, one program per function, for perf-event uprobes (kernels without uprobe_multi links
+ * that filter by process: TlsProbeSet). */
 SEC("uprobe")
 int ssl_handshake_enter(struct pt_regs *ctx) { return tls_enter(ctx, 0, false); }
 SEC("uprobe")
@@ -118,7 +119,7 @@ int ssl_write_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, fal
 SEC("uprobe")
 int ssl_write_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, true); }
 
-/* Every entry in one program, for a uprobe_multi link per process and file (Linux 6.6): the
+/* Every entry in one program, for a uprobe_multi link per process and file (6.10; 6.6.35, 6.9.6): the
  * function is told by the attach cookie, its direction (0 for the handshake) | TLS_COOKIE_EX for
  * the _ex variants. One link for the five functions' entries and one for their returns, where
  * perf-event uprobes take ten: attaching and releasing a process's probes is that much faster. */
