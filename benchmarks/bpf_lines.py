@@ -15,7 +15,7 @@ cpu-clock samples land where interrupts were enabled again: time spent with inte
 ring buffer's reserve) shows at the instruction after. Samples at a program's first
 instructions are the cost of the indirect call into it.
 
-usage: sudo python3 benchmarks/bpf_lines.py [--seconds 8] [--programs sock_send,sock_recv]
+usage: sudo python3 benchmarks/bpf_lines.py [--seconds 8] [--programs sock_send,sock_recv] [--tls]
                                            [--annotate socket.bpf.c:143] [--agent DLL]
 """
 import argparse
@@ -32,7 +32,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentbench import ROOT, start_agent, write_nginx_conf  # noqa: E402
-from kernel_cost import free_port, owned_programs, prog_stats, sh  # noqa: E402
+from kernel_cost import free_port, nginx_tls_options, owned_programs, prog_stats, sh  # noqa: E402
 
 
 def program_layout(jitlines, prog_id, work):
@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--annotate", action="append", default=[], metavar="FILE:LINE",
                     help="also print the machine code of this source line with its samples (repeatable)")
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (then ssl_enter and ssl_exit are worth choosing)")
     ap.add_argument("--agent", help="a built beyla-agent.dll; default: build this tree's")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -107,13 +108,13 @@ def main():
     jitlines = os.path.join(work, "jitlines")
     sh("clang-14", "-O2", os.path.join(ROOT, "benchmarks/bpf_lines/jitlines.c"), "-o", jitlines, "-lbpf")
     port = free_port()
-    conf = write_nginx_conf(work, port)
+    conf = write_nginx_conf(work, port, *nginx_tls_options(work, a.tls))
     nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL)
     agent = None
     try:
         time.sleep(1)
         agent, _ = start_agent(agent_dll, "--port", str(port), "--quiet")
-        url = f"http://127.0.0.1:{port}/"
+        url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/"
         sh("wrk", "-t2", f"-c{a.connections}", "-d2s", url)  # warm-up
         perf_data = os.path.join(work, "perf.data")
         perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "4999", "-o", perf_data, "--", "sleep", str(a.seconds)],
@@ -162,7 +163,7 @@ def main():
                 per_program[name][f"(kernel) {chain[0][1]}"] += 1
             break
 
-    print(f"nginx under wrk -t2 -c{a.connections}: {rps} requests/s; {all_samples} samples on all CPUs in {a.seconds} s")
+    print(f"nginx{' (https)' if a.tls else ''} under wrk -t2 -c{a.connections}: {rps} requests/s; {all_samples} samples on all CPUs in {a.seconds} s")
     for name in wanted:
         if name not in layouts:
             print(f"\n{name}: not loaded")

@@ -70,6 +70,17 @@ def wait_programs_freed(ids, seconds=10):
         time.sleep(0.2)
 
 
+
+def nginx_tls_options(work, tls):
+    """(listen options, server options) for write_nginx_conf: HTTPS with a self-signed certificate
+    made in work, or plain HTTP."""
+    if not tls:
+        return "", ""
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+       "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem")
+    return " ssl", f"ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem;"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
@@ -94,12 +105,7 @@ def main():
         f.write("1")
     work = tempfile.mkdtemp(prefix="beyla-cost-")
     port = free_port()
-    tls_conf = ""
-    if a.tls:
-        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-           "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem")
-        tls_conf = f"ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem;"
-    write_nginx_conf(work, port, " ssl" if a.tls else "", tls_conf, f"{work}/access.log" if a.access_log else "off")
+    write_nginx_conf(work, port, *nginx_tls_options(work, a.tls), f"{work}/access.log" if a.access_log else "off")
     servers = os.path.join(ROOT, "tests", "servers")
     if a.server == "nginx":
         command = ["nginx", "-c", f"{work}/nginx.conf", "-p", work]

@@ -444,6 +444,8 @@ public sealed class ChurnTests
         Check("socket_conns", KernelObjects.OwnMapValueWords("socket_conns"));
         Check("ssl_fds", KernelObjects.OwnMapKeyWords("ssl_fds", offset: 8));
         Check("tls_pending_process", KernelObjects.OwnMapKeyWords("tls_pending_process"));
+        Check("tls_calls", KernelObjects.OwnMapKeyWords("tls_calls", offset: 4)); // keys are pid_tgid: the tgid is the upper half
+        Check("tls_pending", KernelObjects.OwnMapKeyWords("tls_pending", offset: 4));
         Check("managed traced set", probes.TracedProcessIds);
         Check("managed TLS probes", probes.TlsProbedProcessIds);
         return found;

@@ -38,6 +38,14 @@ internal sealed class GatedClient : IDisposable
         }
     }
 
+    /// <summary>Lets the client go as far as the next line it prints, which must be <paramref name="line"/>: it then waits for another go.</summary>
+    public async Task GoUntilAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync("go");
+        await _process.StandardInput.FlushAsync();
+        Assert.Equal(line, await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     /// <summary>Lets the client go, waits for it to exit successfully, and returns its output lines.</summary>
     public async Task<string[]> RunAsync()
     {

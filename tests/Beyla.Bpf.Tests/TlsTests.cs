@@ -82,9 +82,21 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             using ServerProcess server = ServerProcess.Start("node",
                 [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
             using GatedClient client = await GatedClient.StartProgramAsync("env",
-                [$"LD_LIBRARY_PATH={dir}", "python3", Path.Combine(TestEnvironment.ServersDirectory, "python_late_tls_client.py"), Port(port), .. s_requests.Select(r => r.Path)]);
-            await using BeylaTracer tracer = HookChoice.Build(new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes(), syscallHooks);
+                [$"LD_LIBRARY_PATH={dir}", "python3", Path.Combine(TestEnvironment.ServersDirectory, "python_late_tls_client.py"), "--hold", Port(port), .. s_requests.Select(r => r.Path)]);
+            SocketProbeSet? probes = null;
+            await using BeylaTracer tracer = HookChoice.Build(new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid))
+                .WithEventSource(context => probes = new SocketProbeSet(context)), syscallHooks);
             await using var collector = new SpanCollector(tracer);
+            // Probes for the copy come once the kernel has reported it loaded, and attaching takes
+            // it a grace period or more (tens of milliseconds here): the client waits for them
+            // before it connects. What is tested is that they come, and what they see.
+            await client.GoUntilAsync("loaded");
+            var deadline = Stopwatch.StartNew();
+            while (!probes!.Tls!.ProbedFiles(client.Pid).Contains(copy))
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"no probes on {copy} for process {client.Pid} in 10 s");
+                await Task.Delay(5);
+            }
             string[] codes = await client.RunAsync();
             Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
             List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
@@ -171,7 +183,10 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             Assert.Equal(!perfUprobes, probes!.Tls!.UsesUprobeMultiLinks); // the way this case is about
         await using var collector = new SpanCollector(tracer);
 
-        int curlPid = await CurlAsync(port);
+        // A traced curl is given its TLS probes when it starts, which takes the kernel a grace
+        // period or more (tens of milliseconds here); curl sends its first request sooner. It is
+        // held on its configuration until they are there: what is tested here is what they see.
+        int curlPid = await CurlAsync(port, traceCurl ? pid => WaitForTlsProbesAsync(probes!, pid) : null);
 
         Func<HttpSpan, bool> fromServer = anyPidOf is null ? s => s.ProcessId == server.Pid : s => s.Kind == HttpSpanKind.Server && s.LocalPort == port;
         List<HttpSpan> serverSpans = await collector.WaitForAsync(s_requests.Length, fromServer);
@@ -186,26 +201,46 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
                 Assert.Equal(serverSpans[i].RequestBytes, clientSpans[i].RequestBytes);
                 Assert.Equal(serverSpans[i].ResponseBytes, clientSpans[i].ResponseBytes);
             }
+            // A thread's last SSL call stays noted (tls_calls, keyed by pid_tgid: the tgid is the
+            // upper half) until the thread ends: curl has exited, and its notes went with it. The
+            // server's main thread, which made the handshakes, is still there.
+            List<int> noted = KernelObjects.OwnMapKeyWords("tls_calls", offset: 4);
+            Assert.Contains(server.Pid, noted);
+            Assert.DoesNotContain(curlPid, noted);
         }
     }
 
-    /// <summary>Sends every request with one curl (HTTP/1.1, one connection); returns curl's pid.</summary>
-    private static async Task<int> CurlAsync(int port)
+    /// <summary>
+    /// Sends every request with one curl (HTTP/1.1, one connection); returns curl's pid. When
+    /// <paramref name="beforeRequests"/> is given, curl is started first and waits for its
+    /// configuration (the URLs, on its standard input) until that task, given curl's pid, is done.
+    /// </summary>
+    private static async Task<int> CurlAsync(int port, Func<int, Task>? beforeRequests = null)
     {
-        var info = new ProcessStartInfo("curl") { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in new[] { "--http1.1", "-sk", "-w", "%{http_code}\\n" })
+        var info = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (string a in new[] { "--http1.1", "-sk", "-w", "%{http_code}\\n", "-K", "-" })
             info.ArgumentList.Add(a);
-        foreach ((string path, _) in s_requests)
-        {
-            info.ArgumentList.Add("-o");
-            info.ArgumentList.Add("/dev/null");
-            info.ArgumentList.Add($"https://127.0.0.1:{port}{path}");
-        }
         using Process curl = Process.Start(info)!;
+        if (beforeRequests is not null)
+            await beforeRequests(curl.Id);
+        foreach ((string path, _) in s_requests)
+            await curl.StandardInput.WriteAsync($"url = \"https://127.0.0.1:{port}{path}\"\noutput = \"/dev/null\"\n");
+        curl.StandardInput.Close();
         string[] codes = (await curl.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         await curl.WaitForExitAsync();
         Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
         return curl.Id;
+    }
+
+    /// <summary>Waits until process <paramref name="pid"/> has TLS probes of its own.</summary>
+    private static async Task WaitForTlsProbesAsync(SocketProbeSet probes, int pid)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!probes.TlsProbedProcessIds.Contains(pid))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"process {pid} was given no TLS probes in 10 s");
+            await Task.Delay(5);
+        }
     }
 
     private static void AssertSpans(List<HttpSpan> spans, HttpSpanKind kind)

@@ -11,7 +11,10 @@ namespace Beyla.Implementation;
 /// per traced process, so that untraced programs using the same libssl pay nothing (a uprobe
 /// costs every process that maps the file, traced or not); they follow the traced processes:
 /// made when a process starts or loads libssl (the kernel says so at once), released when it
-/// goes. Where the kernel has uprobe_multi links that it filters by process (6.10; 6.6.35 and
+/// goes. They are not there at once: attaching takes the kernel a grace period or more (the links
+/// 15–20 ms here) and this thread a few milliseconds, so a program that makes its first SSL calls
+/// sooner after it starts or loads a libssl not known in advance (curl's first request goes about
+/// 8 ms after its exec) is not traced for them. Where the kernel has uprobe_multi links that it filters by process (6.10; 6.6.35 and
 /// 6.9.6: earlier ones filtered by thread), a process's probes are such links; elsewhere (or with
 /// BEYLA_PERF_UPROBES=1) they are perf-event uprobes, each a per-task perf event: the kernel
 /// switches them with the process at every context switch, and a traced process then pays about
@@ -119,6 +122,13 @@ internal sealed class TlsProbeSet : IDisposable
     {
         lock (_lock)
             return _attached.Where(a => a.Key.Pid == pid).Sum(a => a.Value.Count);
+    }
+
+    /// <summary>The files whose OpenSSL functions hold probes for process <paramref name="pid"/> alone, now (for tests).</summary>
+    internal string[] ProbedFiles(int pid)
+    {
+        lock (_lock)
+            return [.. _attached.Keys.Where(k => k.Pid == pid).Select(k => k.File)];
     }
 
     private static BpfObject Load(BpfObject socketProbes, in ProbeSettings settings, bool multiLinks)
@@ -430,7 +440,7 @@ internal sealed class TlsProbeSet : IDisposable
 
     /// <summary>
     /// The system's libssl (attached for the process even before it loads it: the probes cost
-    /// nothing until it does, and there is no race with its first handshake), the libssl
+    /// nothing until it does, and a process traced before it loads libssl has them in time), the libssl
     /// files it maps, and its executable (OpenSSL may be linked in). <paramref name="mapsRead"/> is
     /// false when its memory map could not be read (then only the system's libssl is named).
     /// <paramref name="mapped"/>, when given, gets the libssl files the map holds.

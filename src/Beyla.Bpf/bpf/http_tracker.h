@@ -282,16 +282,21 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* An SSL_read/SSL_write call in progress on a thread (see tls.bpf.c). */
+/* A thread's last SSL call (see tls.bpf.c): in progress while active is 1. The entry stays when
+ * the call returns, and the thread's next call writes it again in place: an update of the map
+ * at each entry and a delete at each return cost more than the rest of the two programs. A
+ * thread's entry goes when the thread ends (on_process_exit). */
 struct tls_call {
 	__u64 ssl;
 	__u64 buf;
 	__u64 out_len;   /* size_t * of the _ex variants, 0 otherwise */
 	__u64 enter_ns;
+	__u64 sk;        /* the socket (struct sock *) a socket hook saw fd_plus_one's bytes move on; 0 if not told */
 	__u32 fd_plus_one; /* set by a socket syscall made inside the call; 0 when none was */
 	__u8 dir;
 	__u8 ex;         /* an _ex variant: the byte count is at out_len */
-	__u8 pad[2];
+	__u8 active;     /* the call has not returned yet */
+	__u8 pad;
 };
 
 struct ssl_key {
@@ -306,6 +311,13 @@ struct {
 	__type(key, __u64);
 	__type(value, struct tls_call);
 } tls_calls SEC(".maps");
+
+/* The SSL call in progress on thread id, or null. */
+static __always_inline struct tls_call *tls_call_in_progress(__u64 id)
+{
+	struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &id);
+	return call && call->active ? call : 0;
+}
 
 /* Which socket an SSL object reads and writes, learned from the syscalls inside its calls. */
 struct {
@@ -434,13 +446,14 @@ static __always_inline bool is_digit(__u8 c)
 /* The file behind fd in the current task's file table, or null (none, or the task has no files left: it is exiting). */
 static __always_inline struct file *file_of_fd(__u32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	/* Through the task's BTF pointer: plain loads (a fault reads 0), not a helper call each;
+	 * only the table's slot, indexed by a variable, needs the helper. */
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 	if (!fdt)
 		return 0;
-	if (fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd >= fdt->max_fds)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *file = 0;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
 		return 0;
@@ -472,19 +485,32 @@ static __always_inline bool is_tcp_socket(__u32 fd)
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* Ties SSL object ssl to the socket on fd (of the current task, ssl's process). */
-static __always_inline void tie_ssl_to_socket(const struct ssl_key *ssl, __u32 fd)
+/*
+ * Ties SSL object ssl to the socket on fd (of the current task, ssl's process); returns that
+ * socket (struct sock *, 0 if fd has none). seen, when not 0, is the socket a hook saw the
+ * call's ciphertext move on: if ssl and fd are tied to it already (every call after a
+ * connection's first), nothing is read or written but two lookups. A seen socket is only
+ * compared, never stored: the tie's socket is always read from fd.
+ */
+static __always_inline __u64 tie_ssl_to_socket(const struct ssl_key *ssl, __u32 fd, __u64 seen)
 {
 	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
+	if (seen) {
+		__u32 *tied_fd = bpf_map_lookup_elem(&ssl_fds, ssl);
+		struct ssl_socket *tied = tied_fd && *tied_fd == fd ? bpf_map_lookup_elem(&socket_ssl, &socket) : 0;
+		if (tied && tied->ssl == ssl->ssl && tied->sk == seen)
+			return seen;
+	}
 	struct sock *sk = stream_sock_of_fd(fd);
 	struct ssl_socket tie = {.ssl = ssl->ssl, .sk = (__u64)sk};
 	bpf_map_update_elem(&ssl_fds, ssl, &fd, BPF_ANY);
 	bpf_map_update_elem(&socket_ssl, &socket, &tie, BPF_ANY);
 	/* so that the socket's end unties it, tracked or not (a connection tracked on it keeps its
-	 * entry). Looked up first: this runs on every SSL call, and an update of an LRU map takes a
-	 * free entry even when it then fails. TCP only: no other socket's end is seen. */
+	 * entry). Looked up first: an update of an LRU map takes a free entry even when it then
+	 * fails. TCP only: no other socket's end is seen. */
 	if (sk && !bpf_map_lookup_elem(&socket_conns, &tie.sk) && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP)
 		bpf_map_update_elem(&socket_conns, &tie.sk, &socket, BPF_NOEXIST);
+	return tie.sk;
 }
 
 /* Finds the TCP socket behind fd in the current task and records it and its addresses; false if

@@ -86,7 +86,7 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 	if (!addr || !is_tls_record(addr, (__u64)len))
 		return;
 	struct ssl_key ssl = *pending;
-	tie_ssl_to_socket(&ssl, fd);
+	tie_ssl_to_socket(&ssl, fd, 0);
 	if (per_thread)
 		bpf_map_delete_elem(&tls_pending, &id);
 	struct ssl_key *process_pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
@@ -148,10 +148,12 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 		/* Inside SSL_read/SSL_write: these are ciphertext bytes, and they tell which
 		 * socket the SSL object uses. Right after an SSL call on an object whose socket
 		 * is unknown, the thread's next write tells it too. */
-		struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &id);
+		struct tls_call *call = tls_call_in_progress(id);
 		if (call) {
-			if ((call->dir == dir || !call->dir) && !call->fd_plus_one)
+			if ((call->dir == dir || !call->dir) && !call->fd_plus_one) {
 				call->fd_plus_one = fd + 1;
+				call->sk = sk;
+			}
 			return 0;
 		}
 		if (dir == DIR_EGRESS)
@@ -359,7 +361,7 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 	if (shape == IO_FILE || (c && !awaits_request_write(c)))
 		return 0;
 	/* inside SSL_write: ciphertext, or with kernel TLS the plaintext, which the TLS probes report */
-	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid) && bpf_map_lookup_elem(&tls_calls, &id))
+	if (settings.tls_enabled && pid_bit(&tls_pid_bits, tgid) && tls_call_in_progress(id))
 		return 0;
 	struct io_data d = {.sk = sk};
 	if (shape == IO_PLAIN) {
@@ -825,9 +827,16 @@ SEC("tracepoint/sched/sched_process_exit")
 int on_process_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if ((__u32)id != (__u32)(id >> 32))
-		return 0; /* a thread, not the process */
 	__u32 tgid = (__u32)(id >> 32);
+	/* A thread's last SSL call stays noted until the thread ends (struct tls_call), and so may
+	 * an SSL object waiting for its socket. Whatever tls_pid_bits says: the process's main
+	 * thread, which clears its bit, may end before the others. */
+	if (settings.tls_enabled) {
+		bpf_map_delete_elem(&tls_calls, &id);
+		bpf_map_delete_elem(&tls_pending, &id);
+	}
+	if ((__u32)id != tgid)
+		return 0; /* a thread, not the process */
 	clear_pid_bit(&tls_pid_bits, tgid);
 	/* deleted whatever the bit says: an entry whose bit a race cleared must not stay behind */
 	bpf_map_delete_elem(&traced_pids, &tgid);

@@ -32,8 +32,14 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 		.enter_ns = bpf_ktime_get_ns(),
 		.dir = dir,
 		.ex = ex,
+		.active = 1,
 	};
-	bpf_map_update_elem(&tls_calls, &id, &call, BPF_ANY);
+	/* the thread's entry written in place after its first call (see struct tls_call) */
+	struct tls_call *noted = bpf_map_lookup_elem(&tls_calls, &id);
+	if (noted)
+		*noted = call;
+	else
+		bpf_map_update_elem(&tls_calls, &id, &call, BPF_ANY);
 	return 0;
 }
 
@@ -42,15 +48,16 @@ SEC("uretprobe")
 int ssl_exit(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_call *found = bpf_map_lookup_elem(&tls_calls, &id);
+	struct tls_call *found = tls_call_in_progress(id);
 	if (!found)
 		return 0;
 	struct tls_call call = *found;
-	bpf_map_delete_elem(&tls_calls, &id);
+	found->active = 0;
 
 	struct ssl_key key = {.ssl = call.ssl, .tgid = (__u32)(id >> 32)};
+	__u64 sk = 0;
 	if (call.fd_plus_one) {
-		tie_ssl_to_socket(&key, call.fd_plus_one - 1);
+		sk = tie_ssl_to_socket(&key, call.fd_plus_one - 1, call.sk);
 	} else if (!bpf_map_lookup_elem(&ssl_fds, &key)) {
 		/* the program moves the ciphertext itself: learn the socket from its next write */
 		__u32 tgid = key.tgid;
@@ -96,7 +103,7 @@ int ssl_exit(struct pt_regs *ctx)
 	};
 	struct conn_key socket = {.tgid = key.tgid, .fd = fd};
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &socket);
-	d.sk = (__u64)stream_sock_of_fd(fd);
+	d.sk = sk ? sk : (__u64)stream_sock_of_fd(fd); /* the tie's socket: fd's, read just now or confirmed */
 	if (c && c->sk != d.sk) {
 		/* a connection left on the fd whose end went unseen: this is another socket */
 		beyla_end_connection(socket.tgid, fd, c->sk);
