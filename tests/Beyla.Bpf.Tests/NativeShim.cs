@@ -16,8 +16,8 @@ internal sealed class NativeShim : IDisposable
     /// <summary>The library's full path.</summary>
     public string Path { get; }
 
-    /// <summary>Compiles <paramref name="source"/> into a shared library named <paramref name="fileName"/>.</summary>
-    public static NativeShim Compile(string fileName, string source)
+    /// <summary>Compiles <paramref name="source"/> into a shared library named <paramref name="fileName"/>, with clang's <paramref name="flags"/> besides.</summary>
+    public static NativeShim Compile(string fileName, string source, params string[] flags)
     {
         string directory = Directory.CreateTempSubdirectory("beyla-shim-").FullName;
         string c = System.IO.Path.Combine(directory, "shim.c");
@@ -25,7 +25,7 @@ internal sealed class NativeShim : IDisposable
         File.WriteAllText(c, source);
         string clang = File.Exists("/usr/bin/clang-14") ? "/usr/bin/clang-14" : "clang";
         var info = new ProcessStartInfo(clang) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in new[] { "-shared", "-fPIC", "-O1", "-o", library, c })
+        foreach (string a in (string[])["-shared", "-fPIC", "-O1", .. flags, "-o", library, c])
             info.ArgumentList.Add(a);
         using Process p = Process.Start(info)!;
         string errors = p.StandardError.ReadToEnd();
