@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Beyla.Implementation;
+using Beyla.Tests.Support;
+using Microsoft.Extensions.Logging;
 
 namespace Beyla.Bpf.Tests;
 
@@ -63,6 +65,75 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         AssertSpans(await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid), HttpSpanKind.Client);
         Assert.Equal(0, tracer.Statistics.TotalLost);
     }
+
+    /// <summary>
+    /// A TLS client selected when it starts is given its probes tens of milliseconds later (the
+    /// kernel's attach), and curl sends its first request sooner: what goes before them is not
+    /// traced, but never silently. The kernel sees the handshake begin with no SSL call before
+    /// it and the library logs warning 117 for the process (the program's first at warning, later
+    /// ones at debug). Each curl's first request is either traced or so reported; the requests
+    /// after it that are traced have their own statuses.
+    /// </summary>
+    [BpfFact]
+    public async Task AClientWhoseHandshakeBeginsBeforeItsProbesIsReported()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3",
+            [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+        var logger = new RecordingLogger(LogLevel.Debug);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ExecutableName("curl")).WithHttpProbes()
+            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        await using var collector = new SpanCollector(tracer);
+        var curls = new List<int>();
+        for (int i = 0; i < 3; i++)
+            curls.Add(await CurlAsync(port));
+
+        bool Traced(int pid) => collector.Spans.Any(s => s.ProcessId == pid && s.Path == s_requests[0].Path.Split('?')[0]);
+        bool Reported(int pid) => logger.Entries.Any(e => e.EventId.Id == HandshakeBeforeProbesEvent && (int)e.Properties["Pid"]! == pid);
+        var deadline = Stopwatch.StartNew();
+        while (!curls.All(pid => Traced(pid) || Reported(pid)) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(50);
+        Assert.All(curls, pid => Assert.True(Traced(pid) || Reported(pid), $"curl {pid}'s first request was neither traced nor reported"));
+        List<LogEntry> reports = [.. logger.Entries.Where(e => e.EventId.Id == HandshakeBeforeProbesEvent)];
+        Assert.All(reports, e => Assert.Equal("curl", e.Properties["Command"]));
+        if (reports.Count > 0)
+        {
+            Assert.Equal(LogLevel.Warning, reports[0].Level);
+            Assert.All(reports.Skip(1), e => Assert.Equal(LogLevel.Debug, e.Level));
+        }
+        Assert.DoesNotContain(logger.Entries, e => e.EventId.Id == HandshakeWithoutOpenSslEvent); // curl's TLS is OpenSSL's
+        foreach (HttpSpan span in collector.Spans.Where(s => curls.Contains(s.ProcessId)))
+            Assert.Equal(s_requests.Single(r => r.Path.Split('?')[0] == span.Path).Status, span.StatusCode);
+    }
+
+    /// <summary>
+    /// A client whose TLS is not OpenSSL's (Go's crypto/tls) cannot be traced over HTTPS, and the
+    /// library says so: information 118, once, naming the process.
+    /// </summary>
+    [BpfFact]
+    public async Task AClientWhoseTlsIsNotOpenSslIsReported()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3",
+            [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+        using GatedClient client = await GatedClient.StartProgramAsync(GoProgram.Path, ["client", $"https://127.0.0.1:{port}", .. s_requests.Select(r => r.Path)]);
+        var logger = new RecordingLogger(LogLevel.Debug);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes()
+            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        string[] lines = await client.RunAsync();
+        Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), lines.Select(l => l.Split(' ')[0]));
+        var deadline = Stopwatch.StartNew();
+        while (!logger.Entries.Any(e => e.EventId.Id == HandshakeWithoutOpenSslEvent) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(50);
+        LogEntry report = Assert.Single(logger.Entries, e => e.EventId.Id is HandshakeWithoutOpenSslEvent or HandshakeBeforeProbesEvent);
+        Assert.Equal(HandshakeWithoutOpenSslEvent, report.EventId.Id);
+        Assert.Equal(LogLevel.Information, report.Level);
+        Assert.Equal(client.Pid, report.Properties["Pid"]);
+        Assert.Equal("go_http", report.Properties["Command"]);
+    }
+
+    private const int HandshakeBeforeProbesEvent = 117;
+    private const int HandshakeWithoutOpenSslEvent = 118;
 
     /// <summary>
     /// An OpenSSL built for Intel CET (-fcf-protection) starts every function with endbr64, which
@@ -212,6 +283,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         int port = FreePort.Next();
         using ServerProcess server = start(port);
         SocketProbeSet? probes = null;
+        var logger = new RecordingLogger(LogLevel.Debug);
         await using BeylaTracer tracer = HookChoice.BuildTls(new BeylaBuilder()
             .TraceProcesses(p =>
             {
@@ -219,7 +291,8 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
                 if (traceCurl)
                     p.ExecutableName("curl");
             })
-            .WithEventSource(context => probes = new SocketProbeSet(context)), perfUprobes);
+            .WithEventSource(context => probes = new SocketProbeSet(context))
+            .WithLogging(new RecordingLoggerFactory(logger)), perfUprobes);
         if (HookChoice.KernelHasProcessFilteredUprobeMultiLinks)
             Assert.Equal(!perfUprobes, probes!.Tls!.UsesUprobeMultiLinks); // the way this case is about
         await using var collector = new SpanCollector(tracer);
@@ -249,6 +322,9 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             Assert.Contains(server.Pid, noted);
             Assert.DoesNotContain(curlPid, noted);
         }
+        // Every handshake came after an SSL call the probes saw, whether the program's socket
+        // BIO wrote it inside the call (Python, curl) or the program itself after (Kestrel, Node).
+        Assert.DoesNotContain(logger.Entries, e => e.EventId.Id is HandshakeBeforeProbesEvent or HandshakeWithoutOpenSslEvent);
     }
 
     /// <summary>

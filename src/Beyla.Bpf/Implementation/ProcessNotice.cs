@@ -8,6 +8,7 @@ internal static class ProcessNotice
     public const uint LibsslOpened = 2;
     public const uint IoUring = 3;
     public const uint LibsslMapped = 4;
+    public const uint TlsUnprobed = 5;
     public const int PidOffset = 4;
     public const int ReasonOffset = 8;
     public const int DetailOffset = 12;

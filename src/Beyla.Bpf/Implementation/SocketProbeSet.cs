@@ -355,7 +355,8 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>
     /// Process notices from the kernel. A selected program started, or a traced process opened a
     /// libssl: the TLS probes for that process are attached now rather than at the next rescan. A
-    /// traced process moves socket data through io_uring, which no hook sees: that is logged.
+    /// traced process moves socket data through io_uring, which no hook sees, or began a TLS
+    /// handshake that its TLS probes did not see: that is logged.
     /// </summary>
     private bool OnNotice(ReadOnlySpan<byte> record)
     {
@@ -377,6 +378,9 @@ internal sealed class SocketProbeSet : IEventSource
                 break;
             case ProcessNotice.LibsslMapped:
                 _tls?.AttachMappedLater(pid, text);
+                break;
+            case ProcessNotice.TlsUnprobed:
+                _tls?.ExplainUnprobedHandshakeLater(pid, text);
                 break;
             default:
                 lock (_tracedPids)

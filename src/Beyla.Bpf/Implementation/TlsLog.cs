@@ -22,6 +22,12 @@ internal static partial class TlsLog
     [LoggerMessage(116, LogLevel.Information, "TLS probes are perf-event uprobes, which cost a traced process at each of its context switches: {Reason}")]
     public static partial void PerfUprobes(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 117, Message = "Process {Pid} ({Command}) began a TLS handshake before its TLS probes were in place (attaching them takes the kernel tens of milliseconds): what it sends on that connection before them is not traced")]
+    public static partial void HandshakeBeforeProbes(ILogger logger, LogLevel level, int pid, string command);
+
+    [LoggerMessage(EventId = 118, Message = "Process {Pid} ({Command}) began a TLS handshake, but not through an OpenSSL the TLS probes found (Go's crypto/tls, Java, rustls, BoringSSL, or OpenSSL without its symbols): its HTTPS is not traced")]
+    public static partial void HandshakeWithoutOpenSsl(ILogger logger, LogLevel level, int pid, string command);
+
     [LoggerMessage(115, LogLevel.Debug, "Process {Pid} maps {Name}, which its memory map does not show yet: its TLS probes wait for the next full check")]
     public static partial void MappedNotSeen(ILogger logger, int pid, string name);
 }

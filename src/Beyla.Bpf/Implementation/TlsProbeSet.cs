@@ -64,6 +64,7 @@ internal sealed class TlsProbeSet : IDisposable
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
     private readonly HashSet<string> _forEveryProcess = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, ulong>> _offsets = new(StringComparer.Ordinal);
+    private readonly HashSet<(string Command, bool Probed)> _unprobedHandshakesLogged = []; // under _lock
     private readonly System.Collections.Concurrent.BlockingCollection<Action> _work = [];
     private readonly Queue<SafeHandle> _toRelease = new(); // under _lock
     private readonly bool _multiLinks;
@@ -168,6 +169,34 @@ internal sealed class TlsProbeSet : IDisposable
 
     /// <summary>Runs <see cref="AttachFile"/> on the probe set's own thread, after what is already queued.</summary>
     public void AttachFileLater(int pid, string path) => Post(() => AttachFile(pid, path));
+
+    /// <summary>
+    /// A traced process (command name <paramref name="command"/>) began a TLS handshake that no
+    /// SSL call of its came before (the kernel reports that once per process and program): on the
+    /// probe set's own thread, after any attach already queued for it, logs why. If the process has
+    /// OpenSSL probes now, they came after the handshake began (warning); if it has none, its TLS is
+    /// not an OpenSSL they can find (information). Each program's first is logged at that level, later
+    /// ones at debug: a client started again and again would otherwise log every run.
+    /// </summary>
+    public void ExplainUnprobedHandshakeLater(int pid, string command) => Post(() =>
+    {
+        bool probed;
+        bool first;
+        lock (_lock)
+        {
+            var mapped = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string file in OpenSslCandidates(pid, out _, mapped))
+                AttachIfNew(pid, file);
+            // probes on a libssl it maps or on its executable; not the system's libssl, probed
+            // for every traced process in case it loads it
+            probed = _attached.Keys.Any(k => k.Pid == pid && (mapped.Contains(k.File) || !s_systemLibraryFiles.Contains(k.File)));
+            first = _unprobedHandshakesLogged.Add((command, probed));
+        }
+        if (probed)
+            TlsLog.HandshakeBeforeProbes(_logger, first ? LogLevel.Warning : LogLevel.Debug, pid, command);
+        else
+            TlsLog.HandshakeWithoutOpenSsl(_logger, first ? LogLevel.Information : LogLevel.Debug, pid, command);
+    });
 
     private void Post(Action work)
     {

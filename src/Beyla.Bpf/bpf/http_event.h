@@ -18,6 +18,7 @@
 #define NOTICE_LIBSSL_OPENED 2 /* a traced process opened a libssl: attach TLS probes now */
 #define NOTICE_IO_URING 3      /* a traced process moves socket data through io_uring, which no hook sees */
 #define NOTICE_LIBSSL_MAPPED 4 /* a traced process maps a libssl (path: the file's name): attach TLS probes now */
+#define NOTICE_TLS_UNPROBED 5  /* a traced process began a TLS handshake that no SSL call of its came before: its TLS probes came later, or its TLS is not OpenSSL's */
 
 #define NOTICE_PATH_CAPTURE 128
 
@@ -26,7 +27,7 @@ struct process_notice_event {
 	__u32 pid;
 	__u32 reason;          /* NOTICE_* */
 	__u32 detail;          /* NOTICE_LIBSSL_OPENED and _MAPPED: bytes of path read, its NUL included; NOTICE_IO_URING: the io_uring opcode */
-	char path[NOTICE_PATH_CAPTURE]; /* NOTICE_LIBSSL_OPENED: the file; NOTICE_LIBSSL_MAPPED: its name; NOTICE_IO_URING: the process's command name; NUL-terminated */
+	char path[NOTICE_PATH_CAPTURE]; /* NOTICE_LIBSSL_OPENED: the file; NOTICE_LIBSSL_MAPPED: its name; NOTICE_IO_URING and NOTICE_TLS_UNPROBED: the process's command name; NUL-terminated */
 };
 
 /* bytes of the request head (request line and first headers) carried by each span */

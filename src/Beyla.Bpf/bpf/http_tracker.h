@@ -370,6 +370,16 @@ static __always_inline bool is_tls_record(__u64 addr, __u64 len)
 	return h[0] >= 20 && h[0] <= 23 && h[1] == 3;
 }
 
+/* What track_io found on a connection it does not track: a TLS handshake's first record. */
+#define TRACKED_TLS_HELLO 1
+
+/* Whether the first 8 bytes a socket moved open a TLS handshake: a handshake record (22, version
+ * 3.x) holding a ClientHello (1) or a ServerHello (2). */
+static __always_inline bool is_tls_hello(const __u8 *p)
+{
+	return p[0] == 22 && p[1] == 3 && p[2] <= 4 && (p[5] == 1 || p[5] == 2);
+}
+
 static __always_inline void stat_inc(__u32 index)
 {
 	__u64 *value = bpf_map_lookup_elem(&stats, &index);
@@ -1057,7 +1067,7 @@ static __always_inline struct conn_state *start_tracking(const struct conn_key *
  * the fd (tls true; write_ns is when SSL_write was entered). c is the fd's tracked connection,
  * or null.
  */
-static __always_inline void track_io(const struct conn_key *key, struct conn_state *c, __u8 dir, const struct io_data *d, bool tls, __u64 write_ns)
+static __always_inline int track_io(const struct conn_key *key, struct conn_state *c, __u8 dir, const struct io_data *d, bool tls, __u64 write_ns)
 {
 	__u64 now;
 	__u32 zero = 0;
@@ -1070,14 +1080,14 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 		 * as it entered too (track_request_write), but its bytes may not have been readable
 		 * then: a page the program never touched is only brought in by the syscall itself. */
 		if (!read_prefix(p, d))
-			return;
+			return 0;
 		bool partial = d->first_len < 8;
 		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
-			return;
+			return !partial && is_tls_hello(p) ? TRACKED_TLS_HELLO : 0;
 		now = bpf_ktime_get_ns();
 		c = start_tracking(key, dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT, tls, d->sk);
 		if (!c)
-			return;
+			return 0;
 		if (partial) {
 			record_request(&c->req, d, now);
 			c->phase = PHASE_PARTIAL;
@@ -1087,12 +1097,12 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 			beyla_take_requests(c, &taken, now, TAKE_CURRENT);
 			c->phase = PHASE_REQUEST;
 		}
-		return;
+		return 0;
 	}
 
 	/* Ciphertext of a TLS connection is not HTTP: its plaintext comes through the TLS hooks. */
 	if (!!(c->span_flags & SPAN_FLAG_TLS) != tls)
-		return;
+		return 0;
 
 	/* Written bytes count from when the write entered the kernel (or SSL_write was called):
 	 * the peer may have them before the call returns; then the clock is not read again (a
@@ -1109,7 +1119,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 				c->request_writer = 0;
 				if ((c->phase == PHASE_REQUEST || c->phase == PHASE_RESPONSE) && c->queue_head == c->queue_tail)
 					c->req.bytes = d->total;
-				return;
+				return 0;
 			}
 		}
 	}
@@ -1120,7 +1130,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 		if (c->phase == PHASE_PARTIAL) {
 			append_request_bytes(&c->req, d);
 			settle_partial_request(c);
-			return;
+			return 0;
 		}
 		/* A request queued while the connection went idle (a race, see below) comes first. */
 		take_queued_request(c);
@@ -1130,21 +1140,21 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 				record_request(&c->req, d, now);
 				if (!is_request_start(c->req.head)) {
 					c->req.used = 0;
-					return;
+					return 0;
 				}
 				reset_response(c);
 				struct io_data taken = *d;
 				beyla_take_requests(c, &taken, now, TAKE_RECORDED);
 				c->phase = PHASE_REQUEST;
-				return;
+				return 0;
 			}
 			if (!read_prefix(p, d) || !could_be_request_start(p, (__u32)d->first_len & 7))
-				return;
+				return 0;
 			reset_response(c);
 			record_request(&c->req, d, now);
 			c->phase = PHASE_PARTIAL;
 			settle_partial_request(c);
-			return;
+			return 0;
 		}
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
 		if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
@@ -1170,7 +1180,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 			beyla_take_requests(c, &taken, now, TAKE_CURRENT);
 			c->phase = PHASE_REQUEST;
 		}
-		return;
+		return 0;
 	}
 
 	/* Idle with a request queued: two threads raced, one queueing the next request while the
@@ -1180,10 +1190,10 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 	if (c->phase == PHASE_REQUEST) {
 		/* beyla_begin_response reads the head once and checks that it is a status line */
 		if (d->first_len < 12)
-			return;
+			return 0;
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
-			return;
+			return 0;
 		struct io_data head = *d;
 		beyla_begin_response(c, s, &head, now);
 	} else if (c->phase == PHASE_RESPONSE) {
@@ -1194,7 +1204,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 		 * pipelined behind another in one read). Count it; never report it silently. */
 		if (c->phase == PHASE_IDLE && d->first_len >= 12 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_response_start(p))
 			stat_inc(STAT_RESPONSES_UNMATCHED);
-		return;
+		return 0;
 	}
 	/* One write may hold several responses (answers to pipelined requests): what goes
 	 * past the declared end of one is the start of the next. */
@@ -1223,6 +1233,7 @@ static __always_inline void track_io(const struct conn_key *key, struct conn_sta
 		}
 		beyla_begin_response(c, s, &rest, now);
 	}
+	return 0;
 }
 
 /*

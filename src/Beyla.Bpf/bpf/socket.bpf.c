@@ -23,6 +23,57 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define IO_MSG 3   /* (fd, msghdr, flags) */
 #define IO_FILE 4  /* sendfile(out_fd, in_fd, offset, count): bytes the process never sees */
 
+/* Tells user space about process pid, with the path in s (NOTICE_LIBSSL_OPENED), or with the
+ * process's command name (its main thread's, not the current thread's) when name is set.
+ * Returns whether the notice is on its way (false: the ring is full, or not there yet). */
+static __always_inline bool notify_process(__u32 pid, __u32 reason, __u32 detail, struct scratch *s, bool name)
+{
+	void *ring = this_cpu_ring();
+	struct process_notice_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
+	if (!e)
+		return false;
+	e->type = EVENT_PROCESS_NOTICE;
+	e->pid = pid;
+	e->reason = reason;
+	e->detail = detail;
+	e->path[0] = 0;
+	if (s) {
+		__builtin_memcpy(e->path, s->buf, NOTICE_PATH_CAPTURE);
+	} else if (name) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+		if (bpf_probe_read_kernel_str(e->path, 16, &leader->comm) < 0)
+			e->path[0] = 0;
+	}
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return true;
+}
+
+/* Traced processes already reported for moving socket data through io_uring, and for beginning
+ * a TLS handshake with no SSL call seen before it (both forgotten when the process execs another
+ * program or exits). */
+struct reported_processes {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+};
+
+struct reported_processes uring_reported SEC(".maps");
+struct reported_processes tls_unprobed_reported SEC(".maps");
+
+/* Tells user space reason (with detail and the command name) about process tgid, once until it
+ * execs or exits: reported holds the processes told. */
+static __always_inline void notify_once(void *reported, __u32 tgid, __u32 reason, __u32 detail)
+{
+	__u8 told = 1;
+	/* looked up first: an update of an LRU map takes a free entry even when it then fails */
+	if (bpf_map_lookup_elem(reported, &tgid) || bpf_map_update_elem(reported, &tgid, &told, BPF_NOEXIST))
+		return; /* told already, or another thread of the process is telling */
+	if (!notify_process(tgid, reason, detail, 0, true))
+		bpf_map_delete_elem(reported, &tgid); /* not told: the next time tries again */
+}
+
 /*
  * Locates the first bytes and the last five bytes of what an iovec array moved (d->total
  * bytes). At a write's entry (d->total 0) d->total becomes what the first MAX_IOVECS are to
@@ -180,7 +231,12 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 			return 0;
 	}
 	/* IO_FILE: no bytes to look at; only a response body in progress can use the count. */
-	track_io(&key, c, dir, &d, false, 0);
+	if (track_io(&key, c, dir, &d, false, 0) == TRACKED_TLS_HELLO && dir == DIR_EGRESS && settings.tls_enabled &&
+	    !pid_bit(&tls_pid_bits, key.tgid)) {
+		/* A TLS handshake with no SSL call before it (OpenSSL's, probed, makes one first): the
+		 * probes came too late for this connection, or the process's TLS is not OpenSSL's. */
+		notify_once(&tls_unprobed_reported, key.tgid, NOTICE_TLS_UNPROBED, 0);
+	}
 	return 0;
 }
 
@@ -583,41 +639,6 @@ __noinline int beyla_is_libssl_path(struct scratch *s, __u32 len)
 	       name[5] == 'l' && name[6] == '.' && name[7] == 's' && name[8] == 'o';
 }
 
-/* Tells user space about process pid, with the path in s (NOTICE_LIBSSL_OPENED), or with the
- * process's command name (its main thread's, not the current thread's) when name is set.
- * Returns whether the notice is on its way (false: the ring is full, or not there yet). */
-static __always_inline bool notify_process(__u32 pid, __u32 reason, __u32 detail, struct scratch *s, bool name)
-{
-	void *ring = this_cpu_ring();
-	struct process_notice_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
-	if (!e)
-		return false;
-	e->type = EVENT_PROCESS_NOTICE;
-	e->pid = pid;
-	e->reason = reason;
-	e->detail = detail;
-	e->path[0] = 0;
-	if (s) {
-		__builtin_memcpy(e->path, s->buf, NOTICE_PATH_CAPTURE);
-	} else if (name) {
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-		if (bpf_probe_read_kernel_str(e->path, 16, &leader->comm) < 0)
-			e->path[0] = 0;
-	}
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
-	return true;
-}
-
-/* Traced processes already reported for moving socket data through io_uring (forgotten when
- * the process execs another program or exits). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} uring_reported SEC(".maps");
-
 /* A process became a new program: trace it if its command name is selected. A fork of a
  * traced process that becomes another program is not the traced program any more. A process
  * selected otherwise (by pid or port) stays traced: user space is told, to attach the TLS
@@ -626,7 +647,9 @@ SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
 {
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	bpf_map_delete_elem(&uring_reported, &tgid); /* another program: reported anew */
+	/* another program: reported anew */
+	bpf_map_delete_elem(&uring_reported, &tgid);
+	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
 	if (settings.trace_all_processes)
 		return 0;
 	struct comm_key key = {};
@@ -793,11 +816,7 @@ static __always_inline int on_uring_request(struct io_kiocb *req, __u8 op, __u64
 	} else if (!bpf_core_field_exists(req->cqe.fd) || !is_tcp_socket((__u32)BPF_CORE_READ(req, cqe.fd))) {
 		return 0;
 	}
-	__u8 reported = 1;
-	if (bpf_map_update_elem(&uring_reported, &tgid, &reported, BPF_NOEXIST))
-		return 0; /* another thread of the process was first */
-	if (!notify_process(tgid, NOTICE_IO_URING, op, 0, true))
-		bpf_map_delete_elem(&uring_reported, &tgid); /* not told: the next request tries again */
+	notify_once(&uring_reported, tgid, NOTICE_IO_URING, op);
 	return 0;
 }
 
@@ -842,5 +861,6 @@ int on_process_exit(void *ctx)
 	bpf_map_delete_elem(&traced_pids, &tgid);
 	clear_pid_bit(&traced_pid_bits, tgid);
 	bpf_map_delete_elem(&uring_reported, &tgid);
+	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
 	return 0;
 }
