@@ -9,6 +9,8 @@ internal static class ProcessNotice
     public const uint IoUring = 3;
     public const uint LibsslMapped = 4;
     public const uint TlsUnprobed = 5;
+    public const uint TlsUnprobedProbesInPlace = 1; // TlsUnprobed's detail: the process had TLS probes then
+    public const uint TlsUnprobedMapsLibssl = 2;    // TlsUnprobed's detail: the process had mapped a libssl
     public const int PidOffset = 4;
     public const int ReasonOffset = 8;
     public const int DetailOffset = 12;

@@ -380,7 +380,7 @@ internal sealed class SocketProbeSet : IEventSource
                 _tls?.AttachMappedLater(pid, text);
                 break;
             case ProcessNotice.TlsUnprobed:
-                _tls?.ExplainUnprobedHandshakeLater(pid, text);
+                _tls?.ExplainUnprobedHandshakeLater(pid, text, detail);
                 break;
             default:
                 lock (_tracedPids)

@@ -28,6 +28,9 @@ internal static partial class TlsLog
     [LoggerMessage(EventId = 118, Message = "Process {Pid} ({Command}) began a TLS handshake, but not through an OpenSSL the TLS probes found (Go's crypto/tls, Java, rustls, BoringSSL, or OpenSSL without its symbols): its HTTPS is not traced")]
     public static partial void HandshakeWithoutOpenSsl(ILogger logger, LogLevel level, int pid, string command);
 
+    [LoggerMessage(119, LogLevel.Debug, "Process {Pid} ({Command}) began a TLS handshake that no probed SSL call made, though its TLS probes were in place: TLS it relays, or OpenSSL functions the probes do not cover")]
+    public static partial void HandshakeNotThroughProbes(ILogger logger, int pid, string command);
+
     [LoggerMessage(115, LogLevel.Debug, "Process {Pid} maps {Name}, which its memory map does not show yet: its TLS probes wait for the next full check")]
     public static partial void MappedNotSeen(ILogger logger, int pid, string name);
 }

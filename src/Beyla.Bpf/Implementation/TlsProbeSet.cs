@@ -64,7 +64,9 @@ internal sealed class TlsProbeSet : IDisposable
     private readonly HashSet<string> _filesWithoutOpenSsl = new(StringComparer.Ordinal);
     private readonly HashSet<string> _forEveryProcess = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, ulong>> _offsets = new(StringComparer.Ordinal);
-    private readonly HashSet<(string Command, bool Probed)> _unprobedHandshakesLogged = []; // under _lock
+    private readonly HashSet<(string Command, int Event)> _unprobedHandshakesLogged = []; // under _lock
+    private readonly PidBitmap _probedBits; // tls_probed_pid_bits: processes with probes of their own in place
+    private readonly PidBitmap _libsslBits; // libssl_pid_bits: traced processes that map a libssl
     private readonly System.Collections.Concurrent.BlockingCollection<Action> _work = [];
     private readonly Queue<SafeHandle> _toRelease = new(); // under _lock
     private readonly bool _multiLinks;
@@ -82,6 +84,8 @@ internal sealed class TlsProbeSet : IDisposable
     public TlsProbeSet(BpfObject socketProbes, in ProbeSettings settings, ILogger logger)
     {
         _logger = logger;
+        _probedBits = new PidBitmap(socketProbes.MapFd("tls_probed_pid_bits"));
+        _libsslBits = new PidBitmap(socketProbes.MapFd("libssl_pid_bits"));
         BpfObject? withLinks = null;
         if (Environment.GetEnvironmentVariable(PerfUprobesVariable) == "1")
         {
@@ -172,31 +176,51 @@ internal sealed class TlsProbeSet : IDisposable
 
     /// <summary>
     /// A traced process (command name <paramref name="command"/>) began a TLS handshake that no
-    /// SSL call of its came before (the kernel reports that once per process and program): on the
-    /// probe set's own thread, after any attach already queued for it, logs why. If the process has
-    /// OpenSSL probes now, they came after the handshake began (warning); if it has none, its TLS is
-    /// not an OpenSSL they can find (information). Each program's first is logged at that level, later
-    /// ones at debug: a client started again and again would otherwise log every run.
+    /// SSL call of its came before (the kernel reports that once per process and program, with
+    /// what it knew then: <paramref name="known"/>, ProcessNotice.TlsUnprobed*). Logged on the
+    /// probe set's own thread, after any attach already queued for the process:
+    /// <list type="bullet">
+    /// <item>the process has no OpenSSL the probes found (no libssl mapped, none linked into its
+    /// executable): its TLS is another library's (118);</item>
+    /// <item>else its probes were in place: the handshake is one it relays, or went through OpenSSL
+    /// functions the probes do not cover (119, debug);</item>
+    /// <item>else they came after it began (117).</item>
+    /// </list>
+    /// Each program's first 117 or 118 is logged at warning or information, later ones at debug: a
+    /// client started again and again would otherwise log every run.
     /// </summary>
-    public void ExplainUnprobedHandshakeLater(int pid, string command) => Post(() =>
+    public void ExplainUnprobedHandshakeLater(int pid, string command, uint known) => Post(() =>
     {
-        bool probed;
         bool first;
+        int kind;
         lock (_lock)
         {
-            var mapped = new HashSet<string>(StringComparer.Ordinal);
-            foreach (string file in OpenSslCandidates(pid, out _, mapped))
-                AttachIfNew(pid, file);
-            // probes on a libssl it maps or on its executable; not the system's libssl, probed
-            // for every traced process in case it loads it
-            probed = _attached.Keys.Any(k => k.Pid == pid && (mapped.Contains(k.File) || !s_systemLibraryFiles.Contains(k.File)));
-            first = _unprobedHandshakesLogged.Add((command, probed));
+            bool openSsl = (known & ProcessNotice.TlsUnprobedMapsLibssl) != 0 ||
+                           _attached.Keys.Any(k => k.Pid == pid && !s_systemLibraryFiles.Contains(k.File)); // its own copy, or its executable
+            kind = !openSsl ? 118 : (known & ProcessNotice.TlsUnprobedProbesInPlace) != 0 ? 119 : 117;
+            first = _unprobedHandshakesLogged.Add((command, kind));
         }
-        if (probed)
-            TlsLog.HandshakeBeforeProbes(_logger, first ? LogLevel.Warning : LogLevel.Debug, pid, command);
-        else
-            TlsLog.HandshakeWithoutOpenSsl(_logger, first ? LogLevel.Information : LogLevel.Debug, pid, command);
+        switch (kind)
+        {
+            case 117:
+                TlsLog.HandshakeBeforeProbes(_logger, first ? LogLevel.Warning : LogLevel.Debug, pid, command);
+                break;
+            case 118:
+                TlsLog.HandshakeWithoutOpenSsl(_logger, first ? LogLevel.Information : LogLevel.Debug, pid, command);
+                break;
+            default:
+                TlsLog.HandshakeNotThroughProbes(_logger, pid, command);
+                break;
+        }
     });
+
+    /// <summary>Completes once the work queued on the probe set's thread so far is done (for tests).</summary>
+    internal Task QueuedWorkDone()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(done.SetResult);
+        return done.Task;
+    }
 
     private void Post(Action work)
     {
@@ -325,6 +349,8 @@ internal sealed class TlsProbeSet : IDisposable
                 foreach (SafeHandle link in Enumerable.Reverse(_attached[key]))
                     _toRelease.Enqueue(link);
                 _attached.Remove(key);
+                if (!_attached.Keys.Any(k => k.Pid == key.Pid))
+                    _probedBits.Clear(key.Pid);
                 TlsLog.Released(_logger, key.File, key.Pid);
             }
             _synced = synced;
@@ -464,6 +490,8 @@ internal sealed class TlsProbeSet : IDisposable
             return;
         }
         _attached[(pid, file)] = links;
+        if (pid != -1)
+            _probedBits.Set(pid);
         TlsLog.Attached(_logger, file, pid, links.Count);
     }
 
@@ -472,9 +500,11 @@ internal sealed class TlsProbeSet : IDisposable
     /// nothing until it does, and a process traced before it loads libssl has them in time), the libssl
     /// files it maps, and its executable (OpenSSL may be linked in). <paramref name="mapsRead"/> is
     /// false when its memory map could not be read (then only the system's libssl is named).
-    /// <paramref name="mapped"/>, when given, gets the libssl files the map holds.
+    /// <paramref name="mapped"/>, when given, gets the libssl files the map holds. A process that maps
+    /// one gets its bit in <c>libssl_pid_bits</c>, as the kernel sets it for libraries mapped while it
+    /// traces the process.
     /// </summary>
-    private static HashSet<string> OpenSslCandidates(int pid, out bool mapsRead, HashSet<string>? mapped = null)
+    private HashSet<string> OpenSslCandidates(int pid, out bool mapsRead, HashSet<string>? mapped = null)
     {
         var files = new HashSet<string>(StringComparer.Ordinal);
         mapsRead = false;
@@ -493,6 +523,7 @@ internal sealed class TlsProbeSet : IDisposable
                 {
                     files.Add(path);
                     mapped?.Add(path);
+                    _libsslBits.Set(pid);
                 }
             }
             string? exe = new FileInfo($"/proc/{pid}/exe").LinkTarget;
@@ -522,5 +553,7 @@ internal sealed class TlsProbeSet : IDisposable
             _attached.Clear();
         }
         _object.Dispose();
+        _probedBits.Dispose();
+        _libsslBits.Dispose();
     }
 }

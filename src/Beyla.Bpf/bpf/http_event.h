@@ -19,6 +19,8 @@
 #define NOTICE_IO_URING 3      /* a traced process moves socket data through io_uring, which no hook sees */
 #define NOTICE_LIBSSL_MAPPED 4 /* a traced process maps a libssl (path: the file's name): attach TLS probes now */
 #define NOTICE_TLS_UNPROBED 5  /* a traced process began a TLS handshake that no SSL call of its came before: its TLS probes came later, or its TLS is not OpenSSL's */
+#define TLS_UNPROBED_PROBES_IN_PLACE 1 /* NOTICE_TLS_UNPROBED detail: the process had TLS probes then */
+#define TLS_UNPROBED_MAPS_LIBSSL 2     /* NOTICE_TLS_UNPROBED detail: the process had mapped (or opened) a libssl */
 
 #define NOTICE_PATH_CAPTURE 128
 

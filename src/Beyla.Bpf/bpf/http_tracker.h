@@ -508,7 +508,8 @@ static __always_inline __u64 tie_ssl_to_socket(const struct ssl_key *ssl, __u32 
 	if (seen) {
 		__u32 *tied_fd = bpf_map_lookup_elem(&ssl_fds, ssl);
 		struct ssl_socket *tied = tied_fd && *tied_fd == fd ? bpf_map_lookup_elem(&socket_ssl, &socket) : 0;
-		if (tied && tied->ssl == ssl->ssl && tied->sk == seen)
+		/* and the socket's end still unties them (socket_conns is an LRU map) */
+		if (tied && tied->ssl == ssl->ssl && tied->sk == seen && bpf_map_lookup_elem(&socket_conns, &seen))
 			return seen;
 	}
 	struct sock *sk = stream_sock_of_fd(fd);

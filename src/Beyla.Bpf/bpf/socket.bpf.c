@@ -62,6 +62,12 @@ struct reported_processes {
 struct reported_processes uring_reported SEC(".maps");
 struct reported_processes tls_unprobed_reported SEC(".maps");
 
+/* Processes with TLS probes of their own in place (set and cleared by user space: TlsProbeSet),
+ * and traced processes that mapped or opened a libssl (kept through a fork, cleared at exec):
+ * what a TLS handshake no probed SSL call came before is reported with (NOTICE_TLS_UNPROBED). */
+struct pid_bitmap tls_probed_pid_bits SEC(".maps");
+struct pid_bitmap libssl_pid_bits SEC(".maps");
+
 /* Tells user space reason (with detail and the command name) about process tgid, once until it
  * execs or exits: reported holds the processes told. */
 static __always_inline void notify_once(void *reported, __u32 tgid, __u32 reason, __u32 detail)
@@ -234,8 +240,11 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 	if (track_io(&key, c, dir, &d, false, 0) == TRACKED_TLS_HELLO && dir == DIR_EGRESS && settings.tls_enabled &&
 	    !pid_bit(&tls_pid_bits, key.tgid)) {
 		/* A TLS handshake with no SSL call before it (OpenSSL's, probed, makes one first): the
-		 * probes came too late for this connection, or the process's TLS is not OpenSSL's. */
-		notify_once(&tls_unprobed_reported, key.tgid, NOTICE_TLS_UNPROBED, 0);
+		 * probes came too late for this connection, the process's TLS is not OpenSSL's, or it
+		 * relays TLS it does not make (a TLS passthrough proxy). */
+		__u32 known = (settings.trace_all_processes || pid_bit(&tls_probed_pid_bits, key.tgid) ? TLS_UNPROBED_PROBES_IN_PLACE : 0) |
+			      (pid_bit(&libssl_pid_bits, key.tgid) ? TLS_UNPROBED_MAPS_LIBSSL : 0);
+		notify_once(&tls_unprobed_reported, key.tgid, NOTICE_TLS_UNPROBED, known);
 	}
 	return 0;
 }
@@ -643,13 +652,31 @@ __noinline int beyla_is_libssl_path(struct scratch *s, __u32 len)
  * traced process that becomes another program is not the traced program any more. A process
  * selected otherwise (by pid or port) stays traced: user space is told, to attach the TLS
  * probes to the new program's OpenSSL. */
+struct sched_process_exec_args {
+	__u64 common;
+	__u32 filename; /* __data_loc */
+	__s32 pid;
+	__s32 old_pid; /* the thread's id before: a thread other than the main one takes the process's id */
+};
+
 SEC("tracepoint/sched/sched_process_exec")
-int on_exec(void *ctx)
+int on_exec(struct sched_process_exec_args *ctx)
 {
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-	/* another program: reported anew */
+	if (settings.tls_enabled) {
+		/* the new program has made no SSL call yet; a thread that took the process's id leaves
+		 * its notes under its old id, which no exit of its will delete */
+		clear_pid_bit(&tls_pid_bits, tgid);
+		if ((__u32)ctx->old_pid != tgid) {
+			__u64 old = ((__u64)tgid << 32) | (__u32)ctx->old_pid;
+			bpf_map_delete_elem(&tls_calls, &old);
+			bpf_map_delete_elem(&tls_pending, &old);
+		}
+	}
+	/* another program: reported anew, and it has mapped no libssl yet */
 	bpf_map_delete_elem(&uring_reported, &tgid);
 	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
+	clear_pid_bit(&libssl_pid_bits, tgid);
 	if (settings.trace_all_processes)
 		return 0;
 	struct comm_key key = {};
@@ -693,6 +720,8 @@ int on_fork(struct raw_fork_args *ctx)
 	__u32 child = (__u32)BPF_CORE_READ(child_task, tgid);
 	if (child == parent || !pid_bit(&traced_pid_bits, parent))
 		return 0;
+	if (pid_bit(&libssl_pid_bits, parent))
+		set_pid_bit(&libssl_pid_bits, child); /* the child has the parent's mappings */
 	__u8 forked = TRACED_FORKED;
 	set_pid_bit(&traced_pid_bits, child);
 	long err = bpf_map_update_elem(&traced_pids, &child, &forked, BPF_NOEXIST);
@@ -717,6 +746,7 @@ int enter_openat(struct syscall_enter_ctx *ctx)
 	long len = bpf_probe_read_user_str(s->buf, NOTICE_PATH_CAPTURE, (const void *)ctx->args[1]);
 	if (len <= 0 || !beyla_is_libssl_path(s, (__u32)len))
 		return 0;
+	set_pid_bit(&libssl_pid_bits, tgid);
 	notify_process(tgid, NOTICE_LIBSSL_OPENED, (__u32)len, s, false);
 	return 0;
 }
@@ -749,6 +779,7 @@ int map_file(void *ctx)
 	long len = bpf_probe_read_kernel_str(s->buf, NOTICE_PATH_CAPTURE, name);
 	if (len <= 0 || !beyla_is_libssl_path(s, (__u32)len))
 		return 0;
+	set_pid_bit(&libssl_pid_bits, tgid);
 	notify_process(tgid, NOTICE_LIBSSL_MAPPED, (__u32)len, s, false);
 	return 0;
 }
@@ -862,5 +893,7 @@ int on_process_exit(void *ctx)
 	clear_pid_bit(&traced_pid_bits, tgid);
 	bpf_map_delete_elem(&uring_reported, &tgid);
 	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
+	clear_pid_bit(&libssl_pid_bits, tgid);
+	clear_pid_bit(&tls_probed_pid_bits, tgid);
 	return 0;
 }
