@@ -14,7 +14,16 @@ T=/sys/kernel/tracing
 [ -d $T/events ] || T=/sys/kernel/debug/tracing
 cc=$(command -v clang-14 || command -v clang || command -v gcc)
 $cc -O2 -o "$work/shapes" "$here/shapes.c"
-at() { printf '0x%x' $(( 0x$(nm "$work/shapes" | awk -v f="$1" '$3==f{print $1}') + $2 )); }
+# a function's file offset (what a uprobe takes) plus $2: its address less its LOAD segment's address, plus the segment's offset
+at() {
+	v=$((0x$(nm "$work/shapes" | awk -v f="$1" '$3==f{print $1}')))
+	readelf -lW "$work/shapes" | awk '$1=="LOAD"{print $2, $3, $6}' | while read -r offset vaddr size; do
+		if [ "$v" -ge $((vaddr)) ] && [ "$v" -lt $((vaddr + size)) ]; then
+			printf '0x%x\n' $((v - vaddr + offset + $2))
+			break
+		fi
+	done
+}
 timed() { # shape, probes (uprobe_events lines, or empty)
 	echo > $T/uprobe_events
 	if [ -n "$2" ]; then

@@ -23,10 +23,12 @@ internal static class ElfSymbols
     /// names are absent): each function's entry, or on x86-64 the instruction after it when the
     /// entry is endbr64. The kernel runs a probed instruction out of line with a single-step
     /// trap unless it can emulate it, which it does for a push (the usual first instruction with
-    /// frame pointers), a nop or a branch, but not for endbr64: the trap cost 8–11 µs per call in
-    /// this VM, against about 2 µs for an entry and a return probe on an emulated push
-    /// (benchmarks/uprobe_cost). endbr64 changes no register and no memory, and leaves the stack
-    /// as at the entry: the arguments, and the return address a return probe takes, are the same.
+    /// frame pointers, on 6.18 at least), a nop or a branch, but not for endbr64: the trap cost
+    /// 8–11 µs per call in this VM, against about 1.2 µs for an entry and a return probe on an
+    /// emulated push (benchmarks/uprobe_cost). endbr64 changes no register and no memory, and
+    /// leaves the stack as at the entry: the arguments, and the return address a return probe
+    /// takes, are the same. (Where the next instruction is not emulated either, the offset saves
+    /// nothing and costs nothing.) A function of 4 bytes or fewer is probed at its entry.
     /// </summary>
     public static Dictionary<string, ulong> FindFunctions(string path, IReadOnlyCollection<string> names)
     {
@@ -76,6 +78,7 @@ internal static class ElfSymbols
                 byte info = sym[4];
                 ushort section = BinaryPrimitives.ReadUInt16LittleEndian(sym[6..]);
                 ulong value = BinaryPrimitives.ReadUInt64LittleEndian(sym[8..]);
+                ulong length = BinaryPrimitives.ReadUInt64LittleEndian(sym[16..]); // 0: not given
                 if ((info & 0xf) != 2 || section == 0 || value == 0)
                     continue; // not a defined function
                 uint nameOffset = BinaryPrimitives.ReadUInt32LittleEndian(sym);
@@ -91,7 +94,8 @@ internal static class ElfSymbols
                     if (value >= vaddr && value < vaddr + segmentSize)
                     {
                         ulong entry = value - vaddr + segmentOffset;
-                        found[symbol] = x8664 && Slice(elf, entry, 4).SequenceEqual(Endbr64) ? entry + 4 : entry;
+                        bool skip = x8664 && length is 0 or > 4 && Slice(elf, entry, 4).SequenceEqual(Endbr64);
+                        found[symbol] = skip ? entry + 4 : entry;
                         break;
                     }
                 }
