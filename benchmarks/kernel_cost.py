@@ -86,7 +86,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--server", choices=["nginx", "python", "node", "go", "kestrel"], default="nginx")
-    ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (self-signed certificate)")
+    ap.add_argument("--tls", action="store_true", help="HTTPS (a self-signed certificate; not the Go server)")
     ap.add_argument("--compare", action="store_true", help="first run the same load untraced and report the throughput ratio")
     ap.add_argument("--access-log", action="store_true", help="nginx writes an access log (a file write per request)")
     ap.add_argument("--close", action="store_true", help="a new connection per request (Connection: close)")
@@ -105,22 +105,30 @@ def main():
         f.write("1")
     work = tempfile.mkdtemp(prefix="beyla-cost-")
     port = free_port()
+    if a.tls and a.server == "go":
+        raise SystemExit("--tls: the Go test server serves plain HTTP only")
     write_nginx_conf(work, port, *nginx_tls_options(work, a.tls), f"{work}/access.log" if a.access_log else "off")
+    certificate = [f"{work}/cert.pem", f"{work}/key.pem"] if a.tls else []  # made by nginx_tls_options
     servers = os.path.join(ROOT, "tests", "servers")
+    environment = dict(os.environ)
     if a.server == "nginx":
         command = ["nginx", "-c", f"{work}/nginx.conf", "-p", work]
     elif a.server == "python":
-        command = ["python3", os.path.join(servers, "python_server.py"), str(port)]
+        command = ["python3", os.path.join(servers, "python_server.py"), str(port), *certificate]
     elif a.server == "node":
-        command = ["node", os.path.join(servers, "node_server.js"), str(port)]
+        command = ["node", os.path.join(servers, "node_server.js"), str(port), *certificate]
     elif a.server == "go":
         subprocess.run(["go", "build", "-o", f"{work}/go_http", "main.go"], cwd=os.path.join(servers, "go_http"), check=True,
                        env={**os.environ, "GOPROXY": "off", "GOTOOLCHAIN": "local"})
         command = [f"{work}/go_http", "server", str(port)]
     else:
         sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
-        command = ["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"), "--urls", f"http://127.0.0.1:{port}"]
-    nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        command = ["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"),
+                   "--urls", f"{'https' if a.tls else 'http'}://127.0.0.1:{port}"]
+        if a.tls:
+            environment["ASPNETCORE_Kestrel__Certificates__Default__Path"] = certificate[0]
+            environment["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = certificate[1]
+    nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=environment)
     agent = None
     try:
         wait_port(port, nginx, a.server)
