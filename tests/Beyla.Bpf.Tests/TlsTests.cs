@@ -122,9 +122,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             .WithLogging(new RecordingLoggerFactory(logger)).Build();
         string[] lines = await client.RunAsync();
         Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), lines.Select(l => l.Split(' ')[0]));
-        var deadline = Stopwatch.StartNew();
-        while (!logger.Entries.Any(e => e.EventId.Id == HandshakeWithoutOpenSslEvent) && deadline.Elapsed < TimeSpan.FromSeconds(10))
-            await Task.Delay(50);
+        await WaitForLogAsync(logger, HandshakeWithoutOpenSslEvent);
         LogEntry report = Assert.Single(logger.Entries, e => e.EventId.Id is HandshakeWithoutOpenSslEvent or HandshakeBeforeProbesEvent);
         Assert.Equal(HandshakeWithoutOpenSslEvent, report.EventId.Id);
         Assert.Equal(LogLevel.Information, report.Level);
@@ -153,9 +151,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         await client.GoUntilAsync("loaded");
         await WaitForTlsProbesAsync(probes!, client.Pid);
         await client.RunAsync();
-        var deadline = Stopwatch.StartNew();
-        while (!logger.Entries.Any(e => e.EventId.Id == HandshakeNotThroughProbesEvent) && deadline.Elapsed < TimeSpan.FromSeconds(10))
-            await Task.Delay(50);
+        await WaitForLogAsync(logger, HandshakeNotThroughProbesEvent);
         await probes!.Tls!.QueuedWorkDone().WaitAsync(TimeSpan.FromSeconds(30));
         LogEntry note = Assert.Single(logger.Entries, e => e.EventId.Id is HandshakeNotThroughProbesEvent or HandshakeBeforeProbesEvent or HandshakeWithoutOpenSslEvent);
         Assert.Equal(HandshakeNotThroughProbesEvent, note.EventId.Id);
@@ -204,7 +200,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             .WithEventSource(context => probes = new SocketProbeSet(context)).Build();
         await using var collector = new SpanCollector(tracer);
         await client.GoUntilAsync("loaded");
-        await WaitForProbedFileAsync(probes!, client.Pid, library.Path);
+        await WaitForTlsProbesAsync(probes!, client.Pid, library.Path);
         string[] codes = await client.RunAsync();
         Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
         List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
@@ -240,7 +236,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             // it a grace period or more (tens of milliseconds here): the client waits for them
             // before it connects. What is tested is that they come, and what they see.
             await client.GoUntilAsync("loaded");
-            await WaitForProbedFileAsync(probes!, client.Pid, copy);
+            await WaitForTlsProbesAsync(probes!, client.Pid, copy);
             string[] codes = await client.RunAsync();
             Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
             List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
@@ -382,26 +378,23 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         return curl.Id;
     }
 
-    /// <summary>Waits until process <paramref name="pid"/> has TLS probes of its own.</summary>
-    private static async Task WaitForTlsProbesAsync(SocketProbeSet probes, int pid)
+    /// <summary>Waits until process <paramref name="pid"/> has TLS probes of its own (on <paramref name="file"/>, when given).</summary>
+    private static async Task WaitForTlsProbesAsync(SocketProbeSet probes, int pid, string? file = null)
     {
         var deadline = Stopwatch.StartNew();
-        while (!probes.TlsProbedProcessIds.Contains(pid))
+        while (probes.Tls!.ProbedFiles(pid) is var files && (file is null ? files.Length == 0 : !files.Contains(file)))
         {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"process {pid} was given no TLS probes in 10 s");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"process {pid} was given no TLS probes{(file is null ? "" : $" on {file}")} in 10 s");
             await Task.Delay(5);
         }
     }
 
-    /// <summary>Waits until <paramref name="file"/> has TLS probes for process <paramref name="pid"/>.</summary>
-    private static async Task WaitForProbedFileAsync(SocketProbeSet probes, int pid, string file)
+    /// <summary>Waits up to 10 s for <paramref name="logger"/> to record event <paramref name="eventId"/>; what it must say is asserted after.</summary>
+    private static async Task WaitForLogAsync(RecordingLogger logger, int eventId)
     {
         var deadline = Stopwatch.StartNew();
-        while (!probes.Tls!.ProbedFiles(pid).Contains(file))
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"no TLS probes on {file} for process {pid} in 10 s");
-            await Task.Delay(5);
-        }
+        while (!logger.Entries.Any(e => e.EventId.Id == eventId) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(50);
     }
 
     private static void AssertSpans(List<HttpSpan> spans, HttpSpanKind kind)

@@ -496,10 +496,25 @@ static __always_inline bool is_tcp_socket(__u32 fd)
 }
 
 /*
+ * The socket (struct sock *) SSL object ssl was tied with on fd, while that socket lives: its
+ * socket_conns entry, which its end removes, still names ssl's process and fd. Else 0, and the
+ * socket is to be read from the fd table. Lookups only.
+ */
+static __always_inline __u64 tied_socket(const struct ssl_key *ssl, __u32 fd)
+{
+	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
+	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
+	if (!tied || tied->ssl != ssl->ssl)
+		return 0;
+	struct conn_key *owner = bpf_map_lookup_elem(&socket_conns, &tied->sk);
+	return owner && owner->tgid == ssl->tgid && owner->fd == fd ? tied->sk : 0;
+}
+
+/*
  * Ties SSL object ssl to the socket on fd (of the current task, ssl's process); returns that
  * socket (struct sock *, 0 if fd has none). seen, when not 0, is the socket a hook saw the
  * call's ciphertext move on: if ssl and fd are tied to it already (every call after a
- * connection's first), nothing is read or written but two lookups. A seen socket is only
+ * connection's first), nothing is read or written but lookups. A seen socket is only
  * compared, never stored: the tie's socket is always read from fd.
  */
 static __always_inline __u64 tie_ssl_to_socket(const struct ssl_key *ssl, __u32 fd, __u64 seen)
@@ -507,9 +522,7 @@ static __always_inline __u64 tie_ssl_to_socket(const struct ssl_key *ssl, __u32 
 	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
 	if (seen) {
 		__u32 *tied_fd = bpf_map_lookup_elem(&ssl_fds, ssl);
-		struct ssl_socket *tied = tied_fd && *tied_fd == fd ? bpf_map_lookup_elem(&socket_ssl, &socket) : 0;
-		/* and the socket's end still unties them (socket_conns is an LRU map) */
-		if (tied && tied->ssl == ssl->ssl && tied->sk == seen && bpf_map_lookup_elem(&socket_conns, &seen))
+		if (tied_fd && *tied_fd == fd && tied_socket(ssl, fd) == seen)
 			return seen;
 	}
 	struct sock *sk = stream_sock_of_fd(fd);

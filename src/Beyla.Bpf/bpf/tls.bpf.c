@@ -94,14 +94,8 @@ int ssl_exit(struct pt_regs *ctx)
 			return 0;
 		}
 		fd = *known;
-		/* the socket the tie was made with, while it lives (its end unties it through
-		 * socket_conns): the fd table is not read at every call of a program that moves its
-		 * ciphertext itself */
-		struct conn_key on = {.tgid = key.tgid, .fd = fd};
-		struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &on);
-		struct conn_key *owner = tied && tied->ssl == key.ssl ? bpf_map_lookup_elem(&socket_conns, &tied->sk) : 0;
-		if (owner && owner->tgid == key.tgid && owner->fd == fd)
-			sk = tied->sk;
+		/* not the fd table at every call of a program that moves its ciphertext itself */
+		sk = tied_socket(&key, fd);
 	}
 	struct io_data d = {
 		.first = call.buf,
