@@ -260,6 +260,60 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         }),
         (p, server) => p.ProcessId(server.Pid), traceCurl: false, perfUprobes: perfUprobes);
 
+    // Servers that move their ciphertext themselves, with connections whose handshakes overlap.
+    // Kestrel's thread pool runs several connections' SSL calls before their socket writes, in
+    // another order: its sockets are found by the ciphertext OpenSSL's memory BIO holds. Node's
+    // BIO is its own, and one thread makes each connection's SSL calls and then its writes: its
+    // sockets are taken as the ones written next. Either way each connection's spans carry its
+    // own requests and its own client port, every one of them.
+    [BpfTheory]
+    [InlineData("kestrel", false)]
+    [InlineData("kestrel", true)]
+    [InlineData("node", false)]
+    public async Task ServerWithHandshakesThatOverlap(string serverName, bool perfUprobes)
+    {
+        const int Connections = 16, Requests = 20;
+        int port = FreePort.Next();
+        using ServerProcess server = serverName == "node"
+            ? ServerProcess.Start("node", [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port)
+            : ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"https://127.0.0.1:{port}"], port, environment: new Dictionary<string, string>
+            {
+                ["ASPNETCORE_Kestrel__Certificates__Default__Path"] = _certificate.CertificatePath,
+                ["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = _certificate.KeyPath,
+            });
+        SocketProbeSet? probes = null;
+        await using BeylaTracer tracer = HookChoice.BuildTls(new BeylaBuilder()
+            .TraceProcesses(p => p.ProcessId(server.Pid))
+            .WithEventSource(context => probes = new SocketProbeSet(context)), perfUprobes);
+        await using var collector = new SpanCollector(tracer);
+        await WaitForTlsProbesAsync(probes!, server.Pid);
+
+        var info = new ProcessStartInfo("python3") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { Path.Combine(TestEnvironment.ServersDirectory, "python_concurrent_tls_client.py"), Port(port), Port(Connections), Port(Requests) })
+            info.ArgumentList.Add(a);
+        using Process client = Process.Start(info)!;
+        string[] lines = (await client.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        await client.WaitForExitAsync();
+        Assert.Equal(0, client.ExitCode);
+        Assert.Equal("done", lines[^1]);
+        Dictionary<int, int> connectionOfPort = lines[..^1].Select(l => l.Split(' ')).ToDictionary(
+            f => int.Parse(f[1], CultureInfo.InvariantCulture), f => int.Parse(f[0], CultureInfo.InvariantCulture));
+        Assert.Equal(Connections, connectionOfPort.Count);
+
+        List<HttpSpan> spans = await collector.WaitForAsync(Connections * Requests, s => s.ProcessId == server.Pid);
+        Assert.Equal(Connections * Requests, spans.Count);
+        Assert.All(spans, s => Assert.True(s.IsTls && s.StatusCode == 200 && s.LocalPort == port));
+        foreach ((int clientPort, int connection) in connectionOfPort)
+        {
+            string[] paths = [.. spans.Where(s => s.PeerPort == clientPort).Select(s => s.Path)];
+            Assert.Equal(Enumerable.Range(0, Requests).Select(j => $"/hello/c{connection}/r{j}"), paths);
+        }
+        // how each socket was found
+        (int byCiphertext, int guessed) = serverName == "node" ? (0, Connections) : (Connections, 0);
+        Assert.Equal(byCiphertext, probes!.ReadStat(KernelStat.TlsSocketsByCiphertext));
+        Assert.Equal(guessed, probes.ReadStat(KernelStat.TlsSocketsGuessed));
+    }
+
     [BpfFact]
     public async Task NginxHttpsServerSelectedByPort()
     {

@@ -9,4 +9,6 @@ internal enum KernelStat : uint
     ResponsesUnmatched = 3,
     TlsWithoutSocket = 4,
     RequestsDropped = 5,
+    TlsSocketsByCiphertext = 6,
+    TlsSocketsGuessed = 7,
 }

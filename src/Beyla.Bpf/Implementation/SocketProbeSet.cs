@@ -407,7 +407,8 @@ internal sealed class SocketProbeSet : IEventSource
         return (ringFull, unmatched, tlsWithoutSocket, queueFull, processExited);
     }
 
-    private unsafe long ReadStat(KernelStat stat)
+    /// <summary>A kernel counter, summed over the CPUs.</summary>
+    internal unsafe long ReadStat(KernelStat stat)
     {
         uint key = (uint)stat;
         ulong* values = stackalloc ulong[Math.Max(_cpus, 1)];

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Beyla.Implementation;
 
 /// <summary>
-/// The TLS probe set (bpf/tls.bpf.c): uprobes on OpenSSL's read and write functions, in
+/// The TLS probe set (bpf/tls.bpf.c): uprobes on OpenSSL's read, write and handshake functions (and SSL_set0_wbio), in
 /// every libssl a traced process maps and in its executable when OpenSSL is linked in
 /// (Node). Shares the socket probe set's maps, so both feed one tracker. Probes are attached
 /// per traced process, so that untraced programs using the same libssl pay nothing (a uprobe
@@ -21,7 +21,7 @@ namespace Beyla.Implementation;
 /// 4.5 µs of CPU per request of a server that blocks between requests (nginx at 10,000 requests/s),
 /// TLS or not (benchmarks/README.md).
 /// Attaching and releasing is slow (releasing a perf-event uprobe waits for RCU grace periods
-/// under the kernel's global event mutex: about 0.1 s per probe here, ten probes per process;
+/// under the kernel's global event mutex: about 0.1 s per probe here, eleven probes per process and file;
 /// the links are two per process and file, one for the entries and one for the returns), so
 /// after construction it is done by a thread of its own, in order, and the ring-buffer reader
 /// never waits for it.
@@ -30,22 +30,28 @@ internal sealed class TlsProbeSet : IDisposable
 {
     // Each function's entry: its program for perf-event uprobes, and its attach cookie for the
     // one entry program of the uprobe_multi links (direction, 1 read, 2 write, 0 the handshake;
-    // CookieEx for the _ex variants: bpf/tls.bpf.c). Every return goes to ExitProgram.
+    // CookieEx for the _ex variants; CookieSetWbio: bpf/tls.bpf.c). Every return but
+    // SSL_set0_wbio's (which is not probed) goes to ExitProgram.
     private static readonly (string Function, string Program, ulong Cookie)[] s_entries =
     [
         ("SSL_do_handshake", "ssl_handshake_enter", 0),
         ("SSL_read", "ssl_read_enter", 1), ("SSL_read_ex", "ssl_read_ex_enter", 1 | CookieEx),
         ("SSL_write", "ssl_write_enter", 2), ("SSL_write_ex", "ssl_write_ex_enter", 2 | CookieEx),
+        ("SSL_set0_wbio", "ssl_set0_wbio_enter", CookieSetWbio),
     ];
 
     private const ulong CookieEx = 0x100;
+    private const ulong CookieSetWbio = 0x200;
+
+    private static bool ReturnProbed(ulong cookie) => (cookie & CookieSetWbio) == 0;
+
     private const string EntryProgram = "ssl_enter";
     private const string ExitProgram = "ssl_exit";
 
     private static readonly HashSet<string> s_functions = new(s_entries.Select(p => p.Function), StringComparer.Ordinal);
 
     private static readonly string[] s_sharedMaps =
-        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "socket_ssl", "queued_requests", "reader_asleep"];
+        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "tls_ciphertexts", "tls_ciphertext_until", "socket_ssl", "queued_requests", "reader_asleep"];
 
     private static readonly string[] s_systemLibraries =
     [
@@ -453,24 +459,25 @@ internal sealed class TlsProbeSet : IDisposable
                 _offsets[file] = offsets;
             }
             var found = s_entries.Where(e => offsets.ContainsKey(e.Function)).ToArray();
-            if (_multiLinks && found.Length > 0)
+            var returning = found.Where(e => ReturnProbed(e.Cookie)).ToArray();
+            if (_multiLinks && returning.Length > 0)
             {
-                ulong[] at = [.. found.Select(e => offsets[e.Function])];
-                ulong[] cookies = [.. found.Select(e => e.Cookie)];
                 // the returns first: an entry noted with no return probe yet would wait in tls_calls
-                if (_object.AttachUprobeMulti(ExitProgram, pid, file, returnProbe: true, at, cookies) is { } exits)
+                if (_object.AttachUprobeMulti(ExitProgram, pid, file, returnProbe: true,
+                    [.. returning.Select(e => offsets[e.Function])], [.. returning.Select(e => e.Cookie)]) is { } exits)
                 {
                     links.Add(exits);
-                    if (_object.AttachUprobeMulti(EntryProgram, pid, file, returnProbe: false, at, cookies) is { } entries)
+                    if (_object.AttachUprobeMulti(EntryProgram, pid, file, returnProbe: false,
+                        [.. found.Select(e => offsets[e.Function])], [.. found.Select(e => e.Cookie)]) is { } entries)
                         links.Add(entries);
                 }
             }
-            else
+            else if (returning.Length > 0)
             {
-                foreach ((string function, string program, _) in found)
+                foreach ((string function, string program, ulong cookie) in found)
                 {
                     ulong offset = offsets[function];
-                    if (_object.AttachUprobe(ExitProgram, pid, file, function, returnProbe: true, offset) is { } exit)
+                    if (ReturnProbed(cookie) && _object.AttachUprobe(ExitProgram, pid, file, function, returnProbe: true, offset) is { } exit)
                         links.Add(exit);
                     if (_object.AttachUprobe(program, pid, file, function, returnProbe: false, offset) is { } entry)
                         links.Add(entry);

@@ -346,6 +346,35 @@ struct {
 	__type(value, struct ssl_key);
 } tls_pending_process SEC(".maps");
 
+/* The first bytes of a TLS record an SSL object left in its memory BIO for the program to send:
+ * enough of them that two records do not share them (a record's header is 5 bytes; the rest is
+ * a handshake message's random, or ciphertext). */
+#define CIPHERTEXT_HEAD 32
+
+struct ciphertext_key {
+	__u32 tgid;
+	__u32 pad;
+	__u8 head[CIPHERTEXT_HEAD];
+};
+
+/* Ciphertext waiting to be sent, and the SSL object it came from: the socket write that begins
+ * with it ties the two, whichever thread makes it and in whatever order (memory BIOs: .NET). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ciphertext_key);
+	__type(value, struct ssl_key);
+} tls_ciphertexts SEC(".maps");
+
+/* Until when (CLOCK_MONOTONIC ns) a process's socket writes may begin with ciphertext in
+ * tls_ciphertexts: only then are their first bytes looked up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_ciphertext_until SEC(".maps");
+
 /* An SSL object and the socket (struct sock *) it was tied to through an fd. */
 struct ssl_socket {
 	__u64 ssl;

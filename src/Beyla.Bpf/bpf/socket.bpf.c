@@ -123,18 +123,22 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 }
 
 /*
- * A socket write right after an SSL call whose object has no socket yet: if it carries a
- * TLS record and the socket belongs to no other SSL object, the two go together. A thread's
- * own pending object comes first, then one of the process's.
+ * A socket write, outside any SSL call, by a process whose SSL objects may not know their socket
+ * yet (memory BIOs: the program moves the ciphertext itself). If the socket belongs to no SSL
+ * object and the bytes are a TLS record: when they begin with ciphertext an SSL object left in
+ * its memory BIO, that object's; else, for an object whose BIO could not be read, the one the
+ * thread (or else the process) called last, a guess that overlapping handshakes can get wrong.
  */
 static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, long len)
 {
 	__u32 tgid = (__u32)(id >> 32);
+	__u64 *until = bpf_map_lookup_elem(&tls_ciphertext_until, &tgid);
+	bool expecting = until && *until > bpf_ktime_get_ns();
 	struct ssl_key *pending = bpf_map_lookup_elem(&tls_pending, &id);
 	bool per_thread = pending != 0;
 	if (!pending)
 		pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
-	if (!pending)
+	if (!pending && !expecting)
 		return;
 	struct conn_key socket = {.tgid = tgid, .fd = fd};
 	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
@@ -142,8 +146,24 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 		return; /* already another SSL object's (an entry for another socket is stale: its close went unseen) */
 	if (!addr || !is_tls_record(addr, (__u64)len))
 		return;
+	if (expecting && len >= CIPHERTEXT_HEAD) {
+		struct ciphertext_key sent = {.tgid = tgid};
+		struct ssl_key *from = 0;
+		if (!bpf_probe_read_user(sent.head, sizeof(sent.head), (const void *)addr))
+			from = bpf_map_lookup_elem(&tls_ciphertexts, &sent);
+		if (from) {
+			struct ssl_key ssl = *from;
+			bpf_map_delete_elem(&tls_ciphertexts, &sent);
+			tie_ssl_to_socket(&ssl, fd, 0);
+			stat_inc(STAT_TLS_TIED_BY_CIPHERTEXT);
+			return;
+		}
+	}
+	if (!pending)
+		return;
 	struct ssl_key ssl = *pending;
 	tie_ssl_to_socket(&ssl, fd, 0);
+	stat_inc(STAT_TLS_TIED_BY_GUESS);
 	if (per_thread)
 		bpf_map_delete_elem(&tls_pending, &id);
 	struct ssl_key *process_pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
@@ -676,6 +696,8 @@ int on_exec(struct sched_process_exec_args *ctx)
 	/* another program: reported anew, and it has mapped no libssl yet */
 	bpf_map_delete_elem(&uring_reported, &tgid);
 	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
+	if (settings.tls_enabled)
+		bpf_map_delete_elem(&tls_ciphertext_until, &tgid);
 	clear_pid_bit(&libssl_pid_bits, tgid);
 	if (settings.trace_all_processes)
 		return 0;
@@ -893,6 +915,8 @@ int on_process_exit(void *ctx)
 	clear_pid_bit(&traced_pid_bits, tgid);
 	bpf_map_delete_elem(&uring_reported, &tgid);
 	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
+	if (settings.tls_enabled)
+		bpf_map_delete_elem(&tls_ciphertext_until, &tgid);
 	clear_pid_bit(&libssl_pid_bits, tgid);
 	clear_pid_bit(&tls_probed_pid_bits, tgid);
 	return 0;

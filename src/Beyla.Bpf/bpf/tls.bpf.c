@@ -6,7 +6,8 @@
  * the same tracker pairs requests and responses. The socket an SSL object uses is learned
  * from the read/write syscalls made inside its calls (socket BIOs: nginx, curl, Python), or,
  * where the program moves the ciphertext itself (memory BIOs: .NET, Node), from the socket
- * write the same thread makes right after a handshake or read/write call.
+ * write that begins with the ciphertext the object's call left in its BIO (OpenSSL's own memory
+ * BIO, known from SSL_set0_wbio), or else from the write the same thread makes next.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -16,6 +17,79 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define TLS_COOKIE_EX 0x100 /* in sync with TlsProbeSet.CookieEx */
+#define TLS_COOKIE_SET_WBIO 0x200 /* SSL_set0_wbio, an entry with no return probe: TlsProbeSet.CookieSetWbio */
+
+/* The BIO each SSL object writes its ciphertext to, from SSL_set0_wbio (which SSL_set_bio and
+ * SSL_set_fd call). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ssl_key);
+	__type(value, __u64);
+} ssl_wbio SEC(".maps");
+
+/* How long after an SSL call a process's writes are checked for the ciphertext it left. */
+#define CIPHERTEXT_WAIT_NS 5000000000ULL
+
+/* OpenSSL's BIO_s_mem() is named so (struct bio_method_st: int type, then char *name). */
+#define MEM_BIO_NAME_0 0x622079726f6d656dULL /* "memory b" */
+#define MEM_BIO_NAME_1 0x7265666675ULL       /* "uffer" and its terminating zero */
+
+/*
+ * The data of bio if it is OpenSSL's memory BIO (a BIO_BUF_MEM *), else 0. struct bio_st is
+ * OpenSSL's own: 3.x has the library context first, then the method, and the data at 64; 1.1.1
+ * has the method first and the data at 56. The method's name tells which, if either, holds.
+ */
+static __always_inline __u64 mem_bio_data(__u64 bio)
+{
+	__u64 method, name, data;
+	__u64 s[2];
+#pragma unroll
+	for (int layout = 0; layout < 2; layout++) {
+		__u64 method_at = layout == 0 ? 8 : 0, data_at = layout == 0 ? 64 : 56;
+		if (bpf_probe_read_user(&method, sizeof(method), (const void *)(bio + method_at)) || !method ||
+		    bpf_probe_read_user(&name, sizeof(name), (const void *)(method + 8)) || !name ||
+		    bpf_probe_read_user(s, sizeof(s), (const void *)name))
+			continue;
+		if (s[0] != MEM_BIO_NAME_0 || (s[1] & 0xffffffffffffULL) != MEM_BIO_NAME_1)
+			continue;
+		if (bpf_probe_read_user(&data, sizeof(data), (const void *)(bio + data_at)))
+			return 0;
+		return data;
+	}
+	return 0;
+}
+
+/*
+ * After a call on SSL object key whose socket is unknown: if its write BIO is OpenSSL's memory
+ * BIO, notes the first bytes of the ciphertext waiting there, so that the socket write that
+ * begins with them ties the object to its socket, and returns true (with or without ciphertext
+ * waiting: the object's socket is not guessed then). False when the BIO is unknown or another
+ * kind (Node's own), for a guess.
+ */
+static __always_inline bool expect_ciphertext(const struct ssl_key *key)
+{
+	__u64 *wbio = bpf_map_lookup_elem(&ssl_wbio, key);
+	if (!wbio)
+		return false;
+	__u64 data = mem_bio_data(*wbio);
+	if (!data)
+		return false;
+	/* BIO_BUF_MEM: BUF_MEM *buf, *readp; readp's BUF_MEM (size_t length; char *data) is what waits */
+	__u64 readp, waiting[2];
+	if (bpf_probe_read_user(&readp, sizeof(readp), (const void *)(data + 8)) ||
+	    bpf_probe_read_user(waiting, sizeof(waiting), (const void *)readp))
+		return false;
+	if (waiting[0] < CIPHERTEXT_HEAD)
+		return true; /* nothing to send, or too little to tell apart: the object's next call */
+	struct ciphertext_key head = {.tgid = key->tgid};
+	if (bpf_probe_read_user(head.head, sizeof(head.head), (const void *)waiting[1]))
+		return false;
+	bpf_map_update_elem(&tls_ciphertexts, &head, key, BPF_ANY);
+	__u64 until = bpf_ktime_get_ns() + CIPHERTEXT_WAIT_NS;
+	bpf_map_update_elem(&tls_ciphertext_until, &key->tgid, &until, BPF_ANY);
+	return true;
+}
 
 static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 {
@@ -58,8 +132,8 @@ int ssl_exit(struct pt_regs *ctx)
 	__u64 sk = 0;
 	if (call.fd_plus_one) {
 		sk = tie_ssl_to_socket(&key, call.fd_plus_one - 1, call.sk);
-	} else if (!bpf_map_lookup_elem(&ssl_fds, &key)) {
-		/* the program moves the ciphertext itself: learn the socket from its next write */
+	} else if (!bpf_map_lookup_elem(&ssl_fds, &key) && !expect_ciphertext(&key)) {
+		/* the program moves the ciphertext itself, from a BIO of its own: guess the socket from its next write */
 		__u32 tgid = key.tgid;
 		bpf_map_update_elem(&tls_pending, &id, &key, BPF_ANY);
 		bpf_map_update_elem(&tls_pending_process, &tgid, &key, BPF_ANY);
@@ -115,6 +189,18 @@ int ssl_exit(struct pt_regs *ctx)
 	return 0;
 }
 
+/* SSL_set0_wbio(ssl, wbio): where the object's ciphertext goes. */
+static __always_inline int note_wbio(struct pt_regs *ctx)
+{
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	if (!is_traced(tgid))
+		return 0;
+	struct ssl_key key = {.ssl = ctx->di, .tgid = tgid};
+	__u64 wbio = ctx->si;
+	bpf_map_update_elem(&ssl_wbio, &key, &wbio, BPF_ANY);
+	return 0;
+}
+
 /* Entries, one program per function, for perf-event uprobes (kernels without uprobe_multi links
  * that filter by process: TlsProbeSet). */
 SEC("uprobe")
@@ -127,14 +213,19 @@ SEC("uprobe")
 int ssl_write_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, false); }
 SEC("uprobe")
 int ssl_write_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, true); }
+SEC("uprobe")
+int ssl_set0_wbio_enter(struct pt_regs *ctx) { return note_wbio(ctx); }
 
 /* Every entry in one program, for a uprobe_multi link per process and file (6.10; 6.6.35, 6.9.6): the
  * function is told by the attach cookie, its direction (0 for the handshake) | TLS_COOKIE_EX for
- * the _ex variants. One link for the five functions' entries and one for their returns, where
- * perf-event uprobes take ten: attaching and releasing a process's probes is that much faster. */
+ * the _ex variants, or TLS_COOKIE_SET_WBIO. One link for the six functions' entries and one for
+ * the five returns, where perf-event uprobes take eleven: attaching and releasing a process's
+ * probes is that much faster. */
 SEC("uprobe")
 int ssl_enter(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
+	if (cookie & TLS_COOKIE_SET_WBIO)
+		return note_wbio(ctx);
 	return tls_enter(ctx, (__u8)cookie, (cookie & TLS_COOKIE_EX) != 0);
 }
