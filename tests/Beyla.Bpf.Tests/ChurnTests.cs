@@ -443,6 +443,8 @@ public sealed class ChurnTests
         Check("socket_ssl", KernelObjects.OwnMapKeyWords("socket_ssl"));
         Check("socket_conns", KernelObjects.OwnMapValueWords("socket_conns"));
         Check("ssl_fds", KernelObjects.OwnMapKeyWords("ssl_fds", offset: 8));
+        Check("ssl_mem_wbio", KernelObjects.OwnMapKeyWords("ssl_mem_wbio", offset: 8));
+        Check("tls_ciphertexts", KernelObjects.OwnMapKeyWords("tls_ciphertexts"));
         Check("tls_pending_process", KernelObjects.OwnMapKeyWords("tls_pending_process"));
         Check("tls_calls", KernelObjects.OwnMapKeyWords("tls_calls", offset: 4)); // keys are pid_tgid: the tgid is the upper half
         Check("tls_pending", KernelObjects.OwnMapKeyWords("tls_pending", offset: 4));

@@ -192,21 +192,77 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             Assert.Equal(cet, image.AsSpan((int)offset - 4, 4).SequenceEqual(new byte[] { 0xf3, 0x0f, 0x1e, 0xfa })); // endbr64 before it
         }
 
-        int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), Port(port)], port);
-        using GatedClient client = await GatedClient.StartAsync("python3", "python_fake_libssl_client.py", [library.Path, Port(port), .. s_requests.Select(r => r.Path)]);
-        SocketProbeSet? probes = null;
-        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid))
-            .WithEventSource(context => probes = new SocketProbeSet(context)).Build();
-        await using var collector = new SpanCollector(tracer);
-        await client.GoUntilAsync("loaded");
-        await WaitForTlsProbesAsync(probes!, client.Pid, library.Path);
-        string[] codes = await client.RunAsync();
-        Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
-        List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
-        AssertSpans(spans, HttpSpanKind.Client);
-        Assert.All(spans, s => Assert.Equal(port, s.PeerPort));
-        Assert.Equal(0, tracer.Statistics.TotalLost);
+        await FakeLibsslClientAsync(library.Path, ex: false, _ => { });
+    }
+
+    /// <summary>
+    /// Debian's SSL_read and SSL_write begin with `sub $0x18,%rsp`, which the kernel single-steps
+    /// (about 9 µs a call here); the functions they and their _ex variants call first,
+    /// ssl_read_internal and ssl_write_internal, begin with a push, which it emulates. A stand-in
+    /// libssl shaped so (its public functions in assembly, as Debian's compiler wrote them; its
+    /// internal ones in C with frame pointers, reading and writing the socket) is probed at the
+    /// internal functions, and every request is traced with its status, through SSL_read and
+    /// SSL_write as through SSL_read_ex and SSL_write_ex. The same holds for this machine's libssl
+    /// when its public entries are not pushes.
+    /// </summary>
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex)
+    {
+        const string source = """
+            #include <stddef.h>
+            #include <unistd.h>
+            #define HIDDEN __attribute__((visibility("hidden"), noinline, used))
+            HIDDEN int read_internal(int *ssl, void *buf, size_t num, size_t *bytes)
+            {
+                ssize_t n = read(*ssl, buf, num);
+                if (n <= 0) return (int)n;
+                *bytes = (size_t)n;
+                return 1;
+            }
+            HIDDEN int write_internal(int *ssl, const void *buf, size_t num, size_t *bytes)
+            {
+                ssize_t n = write(*ssl, buf, num);
+                if (n <= 0) return (int)n;
+                *bytes = (size_t)n;
+                return 1;
+            }
+            #define PUBLIC(name, internal) \
+                __attribute__((naked)) int name(int *ssl, void *buf, int num) { __asm__( \
+                    "sub $0x18,%rsp\n movslq %edx,%rdx\n mov %rsp,%rcx\n call " #internal "\n" \
+                    "test %eax,%eax\n jle 1f\n mov (%rsp),%eax\n1: add $0x18,%rsp\n ret"); }
+            #define PUBLIC_EX(name, internal) \
+                __attribute__((naked)) int name(int *ssl, void *buf, size_t num, size_t *bytes) { __asm__( \
+                    "sub $0x8,%rsp\n call " #internal "\n xor %edx,%edx\n test %eax,%eax\n cmovs %edx,%eax\n" \
+                    "add $0x8,%rsp\n ret"); }
+            PUBLIC(SSL_read, read_internal)
+            PUBLIC(SSL_write, write_internal)
+            PUBLIC_EX(SSL_read_ex, read_internal)
+            PUBLIC_EX(SSL_write_ex, write_internal)
+            int SSL_do_handshake(int *ssl) { return 1; }
+            """;
+        using NativeShim library = NativeShim.Compile("libssl.so.3", source, "-fno-omit-frame-pointer", "-fcf-protection=none");
+
+        await FakeLibsslClientAsync(library.Path, ex, probes =>
+        {
+            byte[] image = File.ReadAllBytes(library.Path);
+            Dictionary<string, ulong> offsets = probes.Tls!.ProbeOffsetsOf(library.Path);
+            Assert.Equal(["SSL_do_handshake", "ssl_read_internal", "ssl_write_internal"], offsets.Keys.Order(StringComparer.Ordinal));
+            Dictionary<string, ulong> functions = ElfSymbols.FindFunctions(library.Path, ["read_internal", "write_internal"]);
+            Assert.Equal(functions["read_internal"], offsets["ssl_read_internal"]);
+            Assert.Equal(functions["write_internal"], offsets["ssl_write_internal"]);
+            Assert.All(functions.Values, offset => Assert.Equal(0x55, image[offset])); // push %rbp
+        });
+
+        // this machine's libssl: its public functions, where they begin with a push; else the internal ones
+        foreach (string system in s_systemLibssl.Where(File.Exists).Take(1))
+        {
+            Dictionary<string, ulong> found = ElfSymbols.FindFunctions(system, ["SSL_read", "SSL_read_ex"]);
+            ulong? callee = ElfSymbols.SharedFirstCallee(system, [found["SSL_read"], found["SSL_read_ex"]]);
+            bool pushes = ElfSymbols.StartsWithPush(system, found["SSL_read"]) && ElfSymbols.StartsWithPush(system, found["SSL_read_ex"]);
+            Assert.True(pushes || callee is not null, $"{system}: SSL_read does not begin with a push, and no internal function was found");
+        }
     }
 
     [BpfTheory]
@@ -292,8 +348,8 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         foreach (string a in new[] { Path.Combine(TestEnvironment.ServersDirectory, "python_concurrent_tls_client.py"), Port(port), Port(Connections), Port(Requests) })
             info.ArgumentList.Add(a);
         using Process client = Process.Start(info)!;
-        string[] lines = (await client.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        await client.WaitForExitAsync();
+        string[] lines = (await client.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        await client.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(0, client.ExitCode);
         Assert.Equal("done", lines[^1]);
         Dictionary<int, int> connectionOfPort = lines[..^1].Select(l => l.Split(' ')).ToDictionary(
@@ -430,6 +486,33 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         await curl.WaitForExitAsync();
         Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
         return curl.Id;
+    }
+
+    /// <summary>
+    /// GETs every request with python_fake_libssl_client.py through <paramref name="library"/> (its
+    /// _ex functions when <paramref name="ex"/>) from a Python HTTP server, traced from the moment
+    /// the client has loaded it and its probes are there; <paramref name="checkProbes"/> looks at
+    /// the probe set then. Every request must be a client span with its status.
+    /// </summary>
+    private static async Task FakeLibsslClientAsync(string library, bool ex, Action<SocketProbeSet> checkProbes)
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "python_server.py"), Port(port)], port);
+        using GatedClient client = await GatedClient.StartAsync("python3", "python_fake_libssl_client.py",
+            [.. ex ? ["--ex"] : Array.Empty<string>(), library, Port(port), .. s_requests.Select(r => r.Path)]);
+        SocketProbeSet? probes = null;
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid))
+            .WithEventSource(context => probes = new SocketProbeSet(context)).Build();
+        await using var collector = new SpanCollector(tracer);
+        await client.GoUntilAsync("loaded");
+        await WaitForTlsProbesAsync(probes!, client.Pid, library);
+        checkProbes(probes!);
+        string[] codes = await client.RunAsync();
+        Assert.Equal(s_requests.Select(r => r.Status.ToString(CultureInfo.InvariantCulture)), codes);
+        List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
+        AssertSpans(spans, HttpSpanKind.Client);
+        Assert.All(spans, s => Assert.Equal(port, s.PeerPort));
+        Assert.Equal(0, tracer.Statistics.TotalLost);
     }
 
     /// <summary>Waits until process <paramref name="pid"/> has TLS probes of its own (on <paramref name="file"/>, when given).</summary>

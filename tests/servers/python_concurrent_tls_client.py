@@ -15,12 +15,12 @@ port, connections, requests = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3
 context = ssl.create_default_context()
 context.check_hostname = False
 context.verify_mode = ssl.CERT_NONE
-start = threading.Barrier(connections)
+start = threading.Barrier(connections, timeout=10)
 results = [None] * connections
 
 
 def run(i):
-    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context)
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
     start.wait()
     connection.connect()
     ok = True

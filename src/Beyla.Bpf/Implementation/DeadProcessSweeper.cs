@@ -17,6 +17,8 @@ internal sealed unsafe class DeadProcessSweeper
     private const int QueueKeySize = 16;
     // struct ssl_key { u64 ssl; u32 tgid; u32 pad; }
     private const int SslKeySize = 16;
+    // struct ciphertext_key { u32 tgid; u32 pad; u8 head[32]; }
+    private const int CiphertextKeySize = 40;
     // socket_conns: key struct sock * (u64), value struct conn_key
     private const int SocketKeySize = 8;
     // struct conn_state: req.used is at 119 (layout in bpf/http_tracker.h; checked by value size)
@@ -26,6 +28,8 @@ internal sealed unsafe class DeadProcessSweeper
     private readonly int _connections;
     private readonly int _queued;
     private readonly int _sslFds;
+    private readonly int _sslMemWbio;
+    private readonly int _ciphertexts;
     private readonly int _socketSsl;
     private readonly int _socketConns;
     private readonly bool _sweepSockets;
@@ -43,6 +47,8 @@ internal sealed unsafe class DeadProcessSweeper
         _connections = bpf.MapFd("connections");
         _queued = bpf.MapFd("queued_requests");
         _sslFds = bpf.MapFd("ssl_fds");
+        _sslMemWbio = bpf.MapFd("ssl_mem_wbio");
+        _ciphertexts = bpf.MapFd("tls_ciphertexts");
         _socketSsl = bpf.MapFd("socket_ssl");
         _socketConns = bpf.MapFd("socket_conns");
         _layoutKnown = bpf.MapValueSize("connections") == ConnStateSize;
@@ -81,6 +87,8 @@ internal sealed unsafe class DeadProcessSweeper
         Interlocked.Add(ref _requestsLost, queued);
         removed += queued;
         removed += DeleteWhere(_sslFds, SslKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(8))));
+        removed += DeleteWhere(_sslMemWbio, SslKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key.AsSpan(8))));
+        removed += DeleteWhere(_ciphertexts, CiphertextKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)));
         removed += DeleteWhere(_socketSsl, ConnKeySize, key => IsDead(BinaryPrimitives.ReadUInt32LittleEndian(key)));
         if (_sweepSockets)
             removed += DeleteWhere(_socketConns, SocketKeySize, key => SocketTracker(key) is uint tgid && IsDead(tgid));

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace Beyla.Implementation;
 
@@ -102,6 +103,92 @@ internal static class ElfSymbols
             }
         }
         return found;
+    }
+
+    /// <summary>
+    /// The file offset at which to probe the function that every one of <paramref name="callers"/>
+    /// (file offsets of functions, as <see cref="FindFunctions"/> gives them) calls first, when
+    /// they agree and it begins with an instruction the kernel emulates (a push of a register,
+    /// after any endbr64); else null. x86-64 only. The first direct call (e8) within a caller's
+    /// first <see cref="CallWindow"/> bytes is taken; the bytes are not decoded as instructions,
+    /// so the callers must agree: a stray e8 inside another instruction would give each caller a
+    /// different target. OpenSSL's SSL_read and SSL_read_ex both call ssl_read_internal first, as
+    /// SSL_write and SSL_write_ex call ssl_write_internal; Debian's public functions begin with
+    /// `sub $0x18,%rsp`, which the kernel single-steps (about 9 µs a call in this VM), and the
+    /// internal ones with a push (benchmarks/uprobe_cost).
+    /// </summary>
+    public static ulong? SharedFirstCallee(string path, IReadOnlyList<ulong> callers)
+    {
+        using SafeFileHandle file = File.OpenHandle(path);
+        List<(ulong Start, ulong End)> code = ExecutableFileRanges(file);
+        ulong? shared = null;
+        foreach (ulong caller in callers)
+        {
+            (ulong Start, ulong End) range = code.Find(r => caller >= r.Start && caller < r.End);
+            if (range.End == 0)
+                return null;
+            byte[] window = Read(file, caller, CallWindow);
+            int call = window.AsSpan().IndexOf((byte)0xe8);
+            if (call < 0 || call + 5 > window.Length)
+                return null;
+            long target = (long)caller + call + 5 + BinaryPrimitives.ReadInt32LittleEndian(window.AsSpan(call + 1));
+            if (target < (long)range.Start || target >= (long)range.End || (shared is { } other && other != (ulong)target))
+                return null;
+            shared = (ulong)target;
+        }
+        if (shared is not ulong entry || callers.Contains(entry))
+            return null;
+        byte[] head = Read(file, entry, 6);
+        if (head.AsSpan().StartsWith(Endbr64))
+        {
+            entry += 4;
+            head = head[4..];
+        }
+        return IsPushOfRegister(head) ? entry : null;
+    }
+
+    /// <summary>Whether the instruction at file offset <paramref name="offset"/> of an x86-64 file is a push of a register, which the kernel emulates when probed.</summary>
+    public static bool StartsWithPush(string path, ulong offset)
+    {
+        using SafeFileHandle file = File.OpenHandle(path);
+        return ExecutableFileRanges(file).Count > 0 && IsPushOfRegister(Read(file, offset, 2));
+    }
+
+    /// <summary>Bytes searched for a function's first call.</summary>
+    internal const int CallWindow = 48;
+
+    // push %rax..%rdi (50-57), push %r8..%r15 (41 50-57): what the kernel's push emulation takes
+    private static bool IsPushOfRegister(ReadOnlySpan<byte> code) =>
+        code.Length >= 1 && code[0] is >= 0x50 and <= 0x57 || code.Length >= 2 && code[0] == 0x41 && code[1] is >= 0x50 and <= 0x57;
+
+    /// <summary>File ranges of the executable PT_LOAD segments of an x86-64 ELF64 little-endian file (none for any other file).</summary>
+    private static List<(ulong Start, ulong End)> ExecutableFileRanges(SafeFileHandle file)
+    {
+        var ranges = new List<(ulong, ulong)>();
+        byte[] header = Read(file, 0, 64);
+        if (header.Length < 64 || !header.AsSpan(0, 4).SequenceEqual("\u007fELF"u8) || header[4] != 2 || header[5] != 1 ||
+            BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(18)) != MachineX8664)
+            return ranges;
+        ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(32));
+        int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(54));
+        int phnum = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(56));
+        byte[] table = Read(file, phoff, phentsize * phnum);
+        for (int i = 0; i + 1 <= phnum && (i + 1) * phentsize <= table.Length && phentsize >= 56; i++)
+        {
+            ReadOnlySpan<byte> ph = table.AsSpan(i * phentsize, 56);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(ph) != SegmentLoad || (BinaryPrimitives.ReadUInt32LittleEndian(ph[4..]) & 1) == 0)
+                continue;
+            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(ph[8..]);
+            ranges.Add((offset, offset + BinaryPrimitives.ReadUInt64LittleEndian(ph[32..]))); // p_filesz
+        }
+        return ranges;
+    }
+
+    private static byte[] Read(SafeFileHandle file, ulong offset, int count)
+    {
+        byte[] buffer = new byte[count];
+        int read = RandomAccess.Read(file, buffer, (long)offset);
+        return read == count ? buffer : buffer[..read];
     }
 
     private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> data, ulong offset, ulong length) =>

@@ -10,6 +10,9 @@ internal static partial class TlsLog
     [LoggerMessage(111, LogLevel.Warning, "TLS probes could not be attached to {File} for process {Pid}: {Reason}")]
     public static partial void AttachFailed(ILogger logger, string file, int pid, string reason);
 
+    [LoggerMessage(120, LogLevel.Debug, "TLS probes for {Public} in {File} go on the function both call first ({Function}, at file offset 0x{Offset:x}): their own first instruction would cost a single-step trap at every call")]
+    public static partial void InternalEntry(ILogger logger, string file, string @public, string function, ulong offset);
+
     [LoggerMessage(112, LogLevel.Debug, "TLS probes released from {File} for process {Pid}")]
     public static partial void Released(ILogger logger, string file, int pid);
 

@@ -40,6 +40,19 @@ internal sealed class TlsProbeSet : IDisposable
         ("SSL_set0_wbio", "ssl_set0_wbio_enter", CookieSetWbio),
     ];
 
+    // Where both of a pair of public functions begin with an instruction the kernel single-steps,
+    // and both call first the same function, which begins with a push: that function instead, with
+    // the _ex variants' arguments (ssl, buf, num, size_t *bytes; return 1 on success). OpenSSL's
+    // ssl_read_internal and ssl_write_internal (ElfSymbols.SharedFirstCallee). Not for writes where
+    // the library has SSL_write_ex2 (3.3 on), whose ssl_write_internal takes flags before the count.
+    private static readonly (string[] Public, string Function, string Program, ulong Cookie)[] s_internalEntries =
+    [
+        (["SSL_read", "SSL_read_ex"], "ssl_read_internal", "ssl_read_ex_enter", 1 | CookieEx),
+        (["SSL_write", "SSL_write_ex"], "ssl_write_internal", "ssl_write_ex_enter", 2 | CookieEx),
+    ];
+
+    private const string WriteWithFlags = "SSL_write_ex2";
+
     private const ulong CookieEx = 0x100;
     private const ulong CookieSetWbio = 0x200;
 
@@ -48,10 +61,10 @@ internal sealed class TlsProbeSet : IDisposable
     private const string EntryProgram = "ssl_enter";
     private const string ExitProgram = "ssl_exit";
 
-    private static readonly HashSet<string> s_functions = new(s_entries.Select(p => p.Function), StringComparer.Ordinal);
+    private static readonly HashSet<string> s_functions = new(s_entries.Select(p => p.Function).Append(WriteWithFlags), StringComparer.Ordinal);
 
     private static readonly string[] s_sharedMaps =
-        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "tls_ciphertexts", "tls_ciphertext_until", "socket_ssl", "queued_requests", "reader_asleep"];
+        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "tls_ciphertexts", "tls_ciphertext_until", "ssl_mem_wbio", "socket_ssl", "queued_requests", "reader_asleep"];
 
     private static readonly string[] s_systemLibraries =
     [
@@ -133,6 +146,13 @@ internal sealed class TlsProbeSet : IDisposable
     {
         lock (_lock)
             return _attached.Where(a => a.Key.Pid == pid).Sum(a => a.Value.Count);
+    }
+
+    /// <summary>Where <paramref name="file"/>'s probes go, by function, once a process's probes were attached to it (for tests).</summary>
+    internal Dictionary<string, ulong> ProbeOffsetsOf(string file)
+    {
+        lock (_lock)
+            return _offsets.TryGetValue(file, out Dictionary<string, ulong>? offsets) ? new(offsets, StringComparer.Ordinal) : [];
     }
 
     /// <summary>The files whose OpenSSL functions hold probes for process <paramref name="pid"/> alone, now (for tests).</summary>
@@ -455,10 +475,11 @@ internal sealed class TlsProbeSet : IDisposable
         {
             if (!_offsets.TryGetValue(file, out Dictionary<string, ulong>? offsets))
             {
-                offsets = ElfSymbols.FindFunctions(file, s_functions);
+                offsets = ProbeOffsets(file);
                 _offsets[file] = offsets;
             }
-            var found = s_entries.Where(e => offsets.ContainsKey(e.Function)).ToArray();
+            var found = s_entries.Concat(s_internalEntries.Select(e => (e.Function, e.Program, e.Cookie)))
+                .Where(e => offsets.ContainsKey(e.Function)).ToArray();
             var returning = found.Where(e => ReturnProbed(e.Cookie)).ToArray();
             if (_multiLinks && returning.Length > 0)
             {
@@ -500,6 +521,31 @@ internal sealed class TlsProbeSet : IDisposable
         if (pid != -1)
             _probedBits.Set(pid);
         TlsLog.Attached(_logger, file, pid, links.Count);
+    }
+
+    /// <summary>
+    /// Where to probe <paramref name="file"/>, by function: the public functions, or for a pair of
+    /// them whose entries the kernel would single-step, the function both call first, if it
+    /// begins with a push (s_internalEntries).
+    /// </summary>
+    private Dictionary<string, ulong> ProbeOffsets(string file)
+    {
+        Dictionary<string, ulong> offsets = ElfSymbols.FindFunctions(file, s_functions);
+        foreach ((string[] pair, string function, _, _) in s_internalEntries)
+        {
+            if (!pair.All(offsets.ContainsKey) || pair.All(f => ElfSymbols.StartsWithPush(file, offsets[f])) ||
+                (function == "ssl_write_internal" && offsets.ContainsKey(WriteWithFlags)))
+                continue;
+            if (ElfSymbols.SharedFirstCallee(file, [.. pair.Select(f => offsets[f])]) is ulong at)
+            {
+                foreach (string f in pair)
+                    offsets.Remove(f);
+                offsets[function] = at;
+                TlsLog.InternalEntry(_logger, file, string.Join(" and ", pair), function, at);
+            }
+        }
+        offsets.Remove(WriteWithFlags);
+        return offsets;
     }
 
     /// <summary>

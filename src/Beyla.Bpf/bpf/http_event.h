@@ -57,7 +57,7 @@ struct process_notice_event {
 #define STAT_TLS_NO_SOCKET 4         /* TLS plaintext whose socket was never learned: not reported */
 #define STAT_REQUESTS_DROPPED 5      /* more requests queued on a connection than it can hold */
 #define STAT_TLS_TIED_BY_CIPHERTEXT 6 /* a memory-BIO SSL object's socket found by its ciphertext's first bytes */
-#define STAT_TLS_TIED_BY_GUESS 7     /* ... or taken as the socket written next (the object's BIO not readable) */
+#define STAT_TLS_TIED_BY_GUESS 7     /* ... or taken as the socket written next (a BIO of another kind, or not seen) */
 #define STAT_COUNT 8
 
 /* settings written into .rodata before the object is loaded */

@@ -327,8 +327,9 @@ struct {
 	__type(value, __u32);
 } ssl_fds SEC(".maps");
 
-/* Threads that just left an SSL call on an SSL object whose socket is still unknown: the
- * next socket write on the thread carries that object's ciphertext (memory BIOs: .NET, Node). */
+/* Threads that just left an SSL call on an SSL object whose socket is still unknown, and whose
+ * BIO is not OpenSSL's memory BIO (Node's own; see tls_ciphertexts for those): the next socket
+ * write on the thread is taken to carry that object's ciphertext. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -336,9 +337,8 @@ struct {
 	__type(value, struct ssl_key);
 } tls_pending SEC(".maps");
 
-/* The same, per process: the program may hand the ciphertext to another thread to send
- * (Kestrel's transport does). Only a socket with no SSL object yet, whose bytes look like a
- * TLS record, is taken. */
+/* The same, per process: the program may hand the ciphertext to another thread to send. Only
+ * a socket with no SSL object yet, whose bytes look like a TLS record, is taken. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -365,6 +365,15 @@ struct {
 	__type(key, struct ciphertext_key);
 	__type(value, struct ssl_key);
 } tls_ciphertexts SEC(".maps");
+
+/* The data (BIO_BUF_MEM *) of the BIO an SSL object writes its ciphertext to, when that is
+ * OpenSSL's memory BIO: from SSL_set0_wbio (which SSL_set_bio and SSL_set_fd call). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ssl_key);
+	__type(value, __u64);
+} ssl_mem_wbio SEC(".maps");
 
 /* Until when (CLOCK_MONOTONIC ns) a process's socket writes may begin with ciphertext in
  * tls_ciphertexts: only then are their first bytes looked up. */

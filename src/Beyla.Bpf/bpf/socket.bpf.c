@@ -122,16 +122,45 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 	return d->first != 0;
 }
 
+/* Where a write's bytes start, and how many are there: its buffer, or its first iovec. */
+static __always_inline bool first_segment(__u8 shape, __u64 addr, long ret, __u64 *base, __u64 *len)
+{
+	struct iovec v = {};
+	if (shape == IO_PLAIN) {
+		*base = addr;
+		*len = (__u64)ret;
+		return addr != 0;
+	}
+	if (shape == IO_MSG) {
+		struct user_msghdr msg = {};
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)addr) || !msg.msg_iovlen)
+			return false;
+		addr = (__u64)msg.msg_iov;
+	} else if (shape != IO_IOVEC) {
+		return false;
+	}
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)addr) || !v.iov_base)
+		return false;
+	*base = (__u64)v.iov_base;
+	*len = v.iov_len < (__u64)ret ? v.iov_len : (__u64)ret;
+	return true;
+}
+
 /*
  * A socket write, outside any SSL call, by a process whose SSL objects may not know their socket
- * yet (memory BIOs: the program moves the ciphertext itself). If the socket belongs to no SSL
- * object and the bytes are a TLS record: when they begin with ciphertext an SSL object left in
- * its memory BIO, that object's; else, for an object whose BIO could not be read, the one the
- * thread (or else the process) called last, a guess that overlapping handshakes can get wrong.
+ * yet (memory BIOs: the program moves the ciphertext itself); sk is the socket the hook saw (0 if
+ * not told). If the socket belongs to no SSL object and the bytes are a TLS record: when they begin
+ * with ciphertext an SSL object left in OpenSSL's memory BIO, that object's; else, for an object
+ * whose BIO is another kind (Node's) or was not seen, the one the thread (or else the process)
+ * called last, a guess that overlapping handshakes can get wrong.
  */
-static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, long len)
+static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 shape, __u64 addr, long ret)
 {
 	__u32 tgid = (__u32)(id >> 32);
+	struct conn_key socket = {.tgid = tgid, .fd = fd};
+	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
+	if (tied && tied->sk == (sk ? sk : (__u64)stream_sock_of_fd(fd)))
+		return; /* already an SSL object's (an entry for another socket is stale: its close went unseen) */
 	__u64 *until = bpf_map_lookup_elem(&tls_ciphertext_until, &tgid);
 	bool expecting = until && *until > bpf_ktime_get_ns();
 	struct ssl_key *pending = bpf_map_lookup_elem(&tls_pending, &id);
@@ -140,18 +169,17 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 addr, lon
 		pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
 	if (!pending && !expecting)
 		return;
-	struct conn_key socket = {.tgid = tgid, .fd = fd};
-	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
-	if (tied && tied->sk == (__u64)stream_sock_of_fd(fd))
-		return; /* already another SSL object's (an entry for another socket is stale: its close went unseen) */
-	if (!addr || !is_tls_record(addr, (__u64)len))
+	__u64 base = 0, len = 0;
+	if (!first_segment(shape, addr, ret, &base, &len) || !is_tls_record(base, len))
 		return;
 	if (expecting && len >= CIPHERTEXT_HEAD) {
 		struct ciphertext_key sent = {.tgid = tgid};
 		struct ssl_key *from = 0;
-		if (!bpf_probe_read_user(sent.head, sizeof(sent.head), (const void *)addr))
+		if (!bpf_probe_read_user(sent.head, sizeof(sent.head), (const void *)base))
 			from = bpf_map_lookup_elem(&tls_ciphertexts, &sent);
 		if (from) {
+			if (!from->ssl)
+				return; /* two objects left these bytes: their next records tell them apart */
 			struct ssl_key ssl = *from;
 			bpf_map_delete_elem(&tls_ciphertexts, &sent);
 			tie_ssl_to_socket(&ssl, fd, 0);
@@ -223,8 +251,8 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 
 	if (settings.tls_enabled && pid_bit(&tls_pid_bits, (__u32)(id >> 32))) {
 		/* Inside SSL_read/SSL_write: these are ciphertext bytes, and they tell which
-		 * socket the SSL object uses. Right after an SSL call on an object whose socket
-		 * is unknown, the thread's next write tells it too. */
+		 * socket the SSL object uses. Outside, a write of ciphertext an SSL object whose
+		 * socket is unknown left in its BIO tells it too (learn_ssl_socket). */
 		struct tls_call *call = tls_call_in_progress(id);
 		if (call) {
 			if ((call->dir == dir || !call->dir) && !call->fd_plus_one) {
@@ -234,7 +262,7 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 			return 0;
 		}
 		if (dir == DIR_EGRESS)
-			learn_ssl_socket(id, fd, shape == IO_PLAIN ? addr : 0, ret);
+			learn_ssl_socket(id, fd, sk, shape, addr, ret);
 	}
 
 	c = connection_of(&key, sk, &foreign);

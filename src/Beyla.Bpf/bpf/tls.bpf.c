@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The TLS probe set: uprobes on OpenSSL's SSL_read, SSL_write, SSL_read_ex and SSL_write_ex
- * see the plaintext of HTTPS in any program that uses OpenSSL (libssl.so.3 / 1.1, or a copy
- * linked into the program). Its maps are the socket probe set's (shared before load), so
+ * The TLS probe set: uprobes on OpenSSL's SSL_read, SSL_write, SSL_read_ex and SSL_write_ex (or
+ * the internal functions they call: TlsProbeSet), SSL_do_handshake and SSL_set0_wbio see the
+ * plaintext of HTTPS in any program that uses OpenSSL (libssl.so.3 / 1.1, or a copy linked into
+ * the program). Its maps are the socket probe set's (shared before load), so
  * the same tracker pairs requests and responses. The socket an SSL object uses is learned
  * from the read/write syscalls made inside its calls (socket BIOs: nginx, curl, Python), or,
  * where the program moves the ciphertext itself (memory BIOs: .NET, Node), from the socket
@@ -18,15 +19,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define TLS_COOKIE_EX 0x100 /* in sync with TlsProbeSet.CookieEx */
 #define TLS_COOKIE_SET_WBIO 0x200 /* SSL_set0_wbio, an entry with no return probe: TlsProbeSet.CookieSetWbio */
-
-/* The BIO each SSL object writes its ciphertext to, from SSL_set0_wbio (which SSL_set_bio and
- * SSL_set_fd call). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct ssl_key);
-	__type(value, __u64);
-} ssl_wbio SEC(".maps");
 
 /* How long after an SSL call a process's writes are checked for the ciphertext it left. */
 #define CIPHERTEXT_WAIT_NS 5000000000ULL
@@ -61,31 +53,33 @@ static __always_inline __u64 mem_bio_data(__u64 bio)
 }
 
 /*
- * After a call on SSL object key whose socket is unknown: if its write BIO is OpenSSL's memory
- * BIO, notes the first bytes of the ciphertext waiting there, so that the socket write that
- * begins with them ties the object to its socket, and returns true (with or without ciphertext
- * waiting: the object's socket is not guessed then). False when the BIO is unknown or another
- * kind (Node's own), for a guess.
+ * After a call on SSL object key whose socket is unknown: if it writes to OpenSSL's memory BIO,
+ * notes the first bytes of the ciphertext waiting there, so that the socket write that begins
+ * with them ties the object to its socket, and returns true (with or without ciphertext waiting:
+ * the object's socket is not guessed then). False when its BIO is another kind (Node's own) or
+ * was not seen, for a guess.
  */
 static __always_inline bool expect_ciphertext(const struct ssl_key *key)
 {
-	__u64 *wbio = bpf_map_lookup_elem(&ssl_wbio, key);
-	if (!wbio)
-		return false;
-	__u64 data = mem_bio_data(*wbio);
+	__u64 *data = bpf_map_lookup_elem(&ssl_mem_wbio, key);
 	if (!data)
 		return false;
-	/* BIO_BUF_MEM: BUF_MEM *buf, *readp; readp's BUF_MEM (size_t length; char *data) is what waits */
-	__u64 readp, waiting[2];
-	if (bpf_probe_read_user(&readp, sizeof(readp), (const void *)(data + 8)) ||
-	    bpf_probe_read_user(waiting, sizeof(waiting), (const void *)readp))
+	/* BIO_BUF_MEM: BUF_MEM *buf, *readp; readp's BUF_MEM (size_t length; char *data; size_t max)
+	 * is what waits to be read */
+	__u64 readp, waiting[3];
+	if (bpf_probe_read_user(&readp, sizeof(readp), (const void *)(*data + 8)) || !readp ||
+	    bpf_probe_read_user(waiting, sizeof(waiting), (const void *)readp) || waiting[0] > waiting[2])
 		return false;
 	if (waiting[0] < CIPHERTEXT_HEAD)
 		return true; /* nothing to send, or too little to tell apart: the object's next call */
 	struct ciphertext_key head = {.tgid = key->tgid};
 	if (bpf_probe_read_user(head.head, sizeof(head.head), (const void *)waiting[1]))
 		return false;
-	bpf_map_update_elem(&tls_ciphertexts, &head, key, BPF_ANY);
+	struct ssl_key *noted = bpf_map_lookup_elem(&tls_ciphertexts, &head);
+	if (!noted)
+		bpf_map_update_elem(&tls_ciphertexts, &head, key, BPF_NOEXIST);
+	else if (noted->ssl != key->ssl)
+		noted->ssl = 0; /* another object's bytes begin alike (a HelloRetryRequest's random is fixed): neither's */
 	__u64 until = bpf_ktime_get_ns() + CIPHERTEXT_WAIT_NS;
 	bpf_map_update_elem(&tls_ciphertext_until, &key->tgid, &until, BPF_ANY);
 	return true;
@@ -189,15 +183,20 @@ int ssl_exit(struct pt_regs *ctx)
 	return 0;
 }
 
-/* SSL_set0_wbio(ssl, wbio): where the object's ciphertext goes. */
+/* SSL_set0_wbio(ssl, wbio): where the object's ciphertext goes. Kept only for OpenSSL's memory
+ * BIO (a socket BIO's writes are seen inside the calls); an earlier object's entry at the same
+ * address goes. */
 static __always_inline int note_wbio(struct pt_regs *ctx)
 {
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	if (!is_traced(tgid))
 		return 0;
 	struct ssl_key key = {.ssl = ctx->di, .tgid = tgid};
-	__u64 wbio = ctx->si;
-	bpf_map_update_elem(&ssl_wbio, &key, &wbio, BPF_ANY);
+	__u64 data = mem_bio_data(ctx->si);
+	if (data)
+		bpf_map_update_elem(&ssl_mem_wbio, &key, &data, BPF_ANY);
+	else
+		bpf_map_delete_elem(&ssl_mem_wbio, &key);
 	return 0;
 }
 
