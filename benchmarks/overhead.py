@@ -41,6 +41,9 @@ With --close wrk sends "Connection: close": a new connection per request, so wha
 cost per connection (accept, close, the socket's state changes) shows; wrk then needs about
 twice the server's CPU.
 
+With --tls the servers answer HTTPS (a self-signed certificate made for the run): the TLS probe
+set's uprobes in the servers' OpenSSL calls are measured too.
+
 With --pin the server (its workers, and the floor's loader) runs on CPU 0 and wrk on CPU 1
 (taskset), and the agent on CPU 0 with the server (what it takes, the server loses: the worst
 case) or with --pin-agent load on CPU 1 with wrk. Unpinned, a saturated 2-core machine is
@@ -56,7 +59,7 @@ With --agent DLL given more than once, every round traces each server with each 
 builds in turn ("traced <checkout>" rows): an A/B of two commits in one run, on the same noise.
 
 usage: sudo python3 benchmarks/overhead.py [--seconds 8] [--rounds 3] [--servers nginx,kestrel]
-           [--connections 32] [--threads 2] [--warmup 5] [--agent-warmup 3] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
+           [--connections 32] [--threads 2] [--warmup 5] [--tls] [--agent-warmup 3] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
            [--agent CHECKOUT/samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll ...] [--floor]
            [--pin [--pin-agent server|load]] [--close]
 """
@@ -76,7 +79,7 @@ from agentbench import FLOORS, agent_label, build_floor, children, cpu_ms, start
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree from importing kernel_cost
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_cost import ROOT, free_port, owned_programs, prog_stats, sh, wait_programs_freed  # noqa: E402
+from kernel_cost import ROOT, free_port, nginx_tls_options, owned_programs, prog_stats, sh, wait_programs_freed  # noqa: E402
 
 AGENT_DLL = os.path.join(ROOT, "samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll")
 SERVER_DLL = os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll")
@@ -84,6 +87,7 @@ PATH = "/hello/1"
 AGENTS = []  # every agent started, to kill any still running if the script stops early
 DISTURBED = []  # (server, configuration) of windows kept although another tracer was loaded
 OUR_PROGRAMS = set()  # ids of every BPF program our agents loaded (freed a little after the agent exits)
+SCHEME = ["http"]  # "https" with --tls
 
 # Counts, per wrk thread, every request wrk writes (request() runs once per request, on
 # every connection, including retries after a reconnect); done() prints the sum, less the
@@ -139,9 +143,9 @@ class Server:
         return self.out.read()
 
 
-def start_nginx(work, workers):
+def start_nginx(work, workers, tls):
     port = free_port()
-    conf = write_nginx_conf(work, port, workers=workers)
+    conf = write_nginx_conf(work, port, *nginx_tls_options(work, tls), workers=workers)
     server = Server("nginx", ["nginx", "-c", conf, "-p", work], port)
     for _ in range(50):  # the workers
         if len(server.pids()) >= 1 + workers:
@@ -150,13 +154,17 @@ def start_nginx(work, workers):
     return server
 
 
-def start_kestrel(otel):
+def start_kestrel(otel, work, tls):
     port = free_port()
     env = dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1", DOTNET_NOLOGO="1")
     env.pop("BEYLA_TESTSERVER_OTEL", None)
     if otel:
         env["BEYLA_TESTSERVER_OTEL"] = "1"
-    return Server("kestrel+otel" if otel else "kestrel", ["dotnet", SERVER_DLL, "--urls", f"http://127.0.0.1:{port}"], port, env=env)
+    if tls:
+        nginx_tls_options(work, tls)  # the certificate
+        env["ASPNETCORE_Kestrel__Certificates__Default__Path"] = f"{work}/cert.pem"
+        env["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = f"{work}/key.pem"
+    return Server("kestrel+otel" if otel else "kestrel", ["dotnet", SERVER_DLL, "--urls", f"{SCHEME[0]}://127.0.0.1:{port}"], port, env=env)
 
 
 def children_cpu_ms():
@@ -169,7 +177,7 @@ def wrk(a, server, seconds, lua):
     cpu0 = children_cpu_ms()
     close = ["-H", "Connection: close"] if a.close else []
     out = sh(*LOAD_CPU, "wrk", "-t", str(a.threads), "-c", str(a.connections), "-d", f"{seconds}s", "--latency",
-             *close, "-s", lua, f"http://127.0.0.1:{server.port}{PATH}")
+             *close, "-s", lua, f"{SCHEME[0]}://127.0.0.1:{server.port}{PATH}")
     sent = int(re.search(r"^sent: (\d+)", out, re.M).group(1))
     server.sent_total += sent
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
@@ -277,6 +285,7 @@ def main():
     ap.add_argument("--redo", type=int, default=4,
                     help="windows disturbed by another tracer that may be measured again (default 4)")
     ap.add_argument("--close", action="store_true", help="a new connection per request (Connection: close)")
+    ap.add_argument("--tls", action="store_true", help="HTTPS, with a self-signed certificate")
     ap.add_argument("--no-bpf-stats", action="store_true", help="leave kernel.bpf_stats_enabled alone (no BPF ns/request)")
     ap.add_argument("--agent", action="append", default=[], metavar="DLL",
                     help="an agent build to trace with (repeat for an A/B; default: this tree's, built first)")
@@ -288,6 +297,8 @@ def main():
     ap.add_argument("--pin-agent", choices=["server", "load"], default="server",
                     help="with --pin, the agent's CPU: the server's (default; what it takes, the server loses) or wrk's")
     a = ap.parse_args()
+    if a.tls:
+        SCHEME[0] = "https"
     if a.pin:
         SERVER_CPU[:] = ["taskset", "-c", "0"]
         LOAD_CPU[:] = ["taskset", "-c", "1"]
@@ -335,13 +346,13 @@ def main():
         plan = []  # (server label, Server, [configs])
         for s in servers:
             if s == "nginx":
-                srv = start_nginx(work, 1 if a.pin else 2)
+                srv = start_nginx(work, 1 if a.pin else 2, a.tls)
                 started.append(srv)
                 plan.append(("nginx", {"untraced": srv, **{t: srv for t in tracers}, **{f: srv for f in floors}}))
             else:
-                plain = start_kestrel(False)
+                plain = start_kestrel(False, work, a.tls)
                 started.append(plain)
-                otel = start_kestrel(True)
+                otel = start_kestrel(True, work, a.tls)
                 started.append(otel)
                 plan.append(("kestrel", {"untraced": plain, **{t: plain for t in tracers}, **{f: plain for f in floors}, "otel": otel}))
         for label, configs in plan:

@@ -203,14 +203,17 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     /// internal ones in C with frame pointers, reading and writing the socket) is probed at the
     /// internal functions, and every request is traced with its status, through SSL_read and
     /// SSL_write as through SSL_read_ex and SSL_write_ex. The same holds for this machine's libssl
-    /// when its public entries are not pushes.
+    /// when its public entries are not pushes. Where SSL_peek calls the same function first as
+    /// SSL_read (a helper they share, as if the internal functions had been inlined), SSL_read and
+    /// SSL_read_ex are probed themselves.
     /// </summary>
     [BpfTheory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex, bool peekCallsItFirst)
     {
-        const string source = """
+        string source = """
             #include <stddef.h>
             #include <unistd.h>
             #define HIDDEN __attribute__((visibility("hidden"), noinline, used))
@@ -241,16 +244,18 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             PUBLIC_EX(SSL_read_ex, read_internal)
             PUBLIC_EX(SSL_write_ex, write_internal)
             int SSL_do_handshake(int *ssl) { return 1; }
-            """;
+            """ + (peekCallsItFirst ? "PUBLIC(SSL_peek, read_internal)\nPUBLIC_EX(SSL_peek_ex, read_internal)\n" : "");
         using NativeShim library = NativeShim.Compile("libssl.so.3", source, "-fno-omit-frame-pointer", "-fcf-protection=none");
 
         await FakeLibsslClientAsync(library.Path, ex, probes =>
         {
             byte[] image = File.ReadAllBytes(library.Path);
             Dictionary<string, ulong> offsets = probes.Tls!.ProbeOffsetsOf(library.Path);
-            Assert.Equal(["SSL_do_handshake", "ssl_read_internal", "ssl_write_internal"], offsets.Keys.Order(StringComparer.Ordinal));
+            string[] read = peekCallsItFirst ? ["SSL_read", "SSL_read_ex"] : ["ssl_read_internal"];
+            Assert.Equal(["SSL_do_handshake", .. read, "ssl_write_internal"], offsets.Keys.Order(StringComparer.Ordinal));
             Dictionary<string, ulong> functions = ElfSymbols.FindFunctions(library.Path, ["read_internal", "write_internal"]);
-            Assert.Equal(functions["read_internal"], offsets["ssl_read_internal"]);
+            if (!peekCallsItFirst)
+                Assert.Equal(functions["read_internal"], offsets["ssl_read_internal"]);
             Assert.Equal(functions["write_internal"], offsets["ssl_write_internal"]);
             Assert.All(functions.Values, offset => Assert.Equal(0x55, image[offset])); // push %rbp
         });

@@ -53,6 +53,9 @@ internal sealed class TlsProbeSet : IDisposable
 
     private const string WriteWithFlags = "SSL_write_ex2";
 
+    // not probed: what they call first tells a helper shared with SSL_read's pair from ssl_read_internal
+    private static readonly string[] s_peek = ["SSL_peek", "SSL_peek_ex"];
+
     private const ulong CookieEx = 0x100;
     private const ulong CookieSetWbio = 0x200;
 
@@ -61,7 +64,7 @@ internal sealed class TlsProbeSet : IDisposable
     private const string EntryProgram = "ssl_enter";
     private const string ExitProgram = "ssl_exit";
 
-    private static readonly HashSet<string> s_functions = new(s_entries.Select(p => p.Function).Append(WriteWithFlags), StringComparer.Ordinal);
+    private static readonly HashSet<string> s_functions = new([.. s_entries.Select(p => p.Function), WriteWithFlags, .. s_peek], StringComparer.Ordinal);
 
     private static readonly string[] s_sharedMaps =
         ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "tls_ciphertexts", "tls_ciphertext_until", "ssl_mem_wbio", "socket_ssl", "queued_requests", "reader_asleep"];
@@ -526,25 +529,31 @@ internal sealed class TlsProbeSet : IDisposable
     /// <summary>
     /// Where to probe <paramref name="file"/>, by function: the public functions, or for a pair of
     /// them whose entries the kernel would single-step, the function both call first, if it
-    /// begins with a push (s_internalEntries).
+    /// begins with a push (s_internalEntries). Each pair's function must be its own: one that the
+    /// other pair, or SSL_peek and SSL_peek_ex, call first too is a helper they share (where the
+    /// internal functions were inlined), and the public functions are probed then.
     /// </summary>
     private Dictionary<string, ulong> ProbeOffsets(string file)
     {
         Dictionary<string, ulong> offsets = ElfSymbols.FindFunctions(file, s_functions);
-        foreach ((string[] pair, string function, _, _) in s_internalEntries)
+        ulong? FirstCallee(string[] pair) =>
+            pair.All(offsets.ContainsKey) ? ElfSymbols.SharedFirstCallee(file, [.. pair.Select(f => offsets[f])]) : null;
+        ulong?[] callees = [.. s_internalEntries.Select(e => FirstCallee(e.Public)), FirstCallee(s_peek)];
+        for (int i = 0; i < s_internalEntries.Length; i++)
         {
-            if (!pair.All(offsets.ContainsKey) || pair.All(f => ElfSymbols.StartsWithPush(file, offsets[f])) ||
+            (string[] pair, string function, _, _) = s_internalEntries[i];
+            if (callees[i] is not ulong at || callees.Where((c, j) => j != i && c == at).Any() ||
+                pair.All(f => ElfSymbols.StartsWithPush(file, offsets[f])) ||
                 (function == "ssl_write_internal" && offsets.ContainsKey(WriteWithFlags)))
                 continue;
-            if (ElfSymbols.SharedFirstCallee(file, [.. pair.Select(f => offsets[f])]) is ulong at)
-            {
-                foreach (string f in pair)
-                    offsets.Remove(f);
-                offsets[function] = at;
-                TlsLog.InternalEntry(_logger, file, string.Join(" and ", pair), function, at);
-            }
+            foreach (string f in pair)
+                offsets.Remove(f);
+            offsets[function] = at;
+            TlsLog.InternalEntry(_logger, file, string.Join(" and ", pair), function, at);
         }
         offsets.Remove(WriteWithFlags);
+        foreach (string f in s_peek)
+            offsets.Remove(f);
         return offsets;
     }
 
