@@ -266,8 +266,8 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 	}
 
 	c = connection_of(&key, sk, &foreign);
-	if (foreign)
-		return 0;
+	if (foreign || (c && (c->span_flags & SPAN_FLAG_TLS)))
+		return 0; /* not the syscall's bytes; or ciphertext, whose plaintext comes through the TLS hooks */
 	struct io_data d = {.total = (__u64)ret, .sk = sk};
 	if (shape == IO_PLAIN) {
 		d.first = addr;
@@ -467,6 +467,8 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 		return 0;
 	__u64 now = 0;
 	if (c) {
+		if (c->span_flags & SPAN_FLAG_TLS)
+			return 0; /* ciphertext: the plaintext's time is SSL_write's (ssl_exit) */
 		if (msg && c->request_writer == (__u32)id)
 			return 0; /* the send that took its request, going on (after a wait for buffer space) */
 		track_write_enter(c, (__u32)id, &now);

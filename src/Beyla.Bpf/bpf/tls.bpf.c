@@ -124,9 +124,10 @@ int ssl_exit(struct pt_regs *ctx)
 
 	struct ssl_key key = {.ssl = call.ssl, .tgid = (__u32)(id >> 32)};
 	__u64 sk = 0;
+	__u32 *known = 0; /* the fd an earlier call taught, for a call with no syscall inside */
 	if (call.fd_plus_one) {
 		sk = tie_ssl_to_socket(&key, call.fd_plus_one - 1, call.sk);
-	} else if (!bpf_map_lookup_elem(&ssl_fds, &key) && !expect_ciphertext(&key)) {
+	} else if (!(known = bpf_map_lookup_elem(&ssl_fds, &key)) && !expect_ciphertext(&key)) {
 		/* the program moves the ciphertext itself, from a BIO of its own: guess the socket from its next write */
 		__u32 tgid = key.tgid;
 		bpf_map_update_elem(&tls_pending, &id, &key, BPF_ANY);
@@ -152,8 +153,7 @@ int ssl_exit(struct pt_regs *ctx)
 	if (call.fd_plus_one) {
 		fd = call.fd_plus_one - 1;
 	} else {
-		/* served from OpenSSL's buffer, no syscall: use what an earlier call taught */
-		__u32 *known = bpf_map_lookup_elem(&ssl_fds, &key);
+		/* served from OpenSSL's buffer, or a memory BIO: use what an earlier call taught */
 		if (!known) {
 			/* count a request that goes unreported, once: where its plaintext starts */
 			__u8 p[16] = {};
