@@ -205,13 +205,16 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     /// SSL_write as through SSL_read_ex and SSL_write_ex. The same holds for this machine's libssl
     /// when its public entries are not pushes. Where SSL_peek calls the same function first as
     /// SSL_read (a helper they share, as if the internal functions had been inlined), SSL_read and
-    /// SSL_read_ex are probed themselves.
+    /// SSL_read_ex are probed themselves; so are SSL_write and SSL_write_ex where their function
+    /// takes flags fourth and the byte count's address fifth (OpenSSL 3.3's, here without the
+    /// SSL_write_ex2 symbol that tells it).
     /// </summary>
     [BpfTheory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex, bool peekCallsItFirst)
+    [InlineData(false, false, false)]
+    [InlineData(true, false, false)]
+    [InlineData(false, true, false)]
+    [InlineData(true, false, true)]
+    public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex, bool peekCallsItFirst, bool writeTakesFlags)
     {
         string source = """
             #include <stddef.h>
@@ -231,6 +234,10 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
                 *bytes = (size_t)n;
                 return 1;
             }
+            HIDDEN int write_internal_flags(int *ssl, const void *buf, size_t num, unsigned long flags, size_t *bytes)
+            {
+                return write_internal(ssl, buf, num, bytes);
+            }
             #define PUBLIC(name, internal) \
                 __attribute__((naked)) int name(int *ssl, void *buf, int num) { __asm__( \
                     "sub $0x18,%rsp\n movslq %edx,%rdx\n mov %rsp,%rcx\n call " #internal "\n" \
@@ -239,12 +246,21 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
                 __attribute__((naked)) int name(int *ssl, void *buf, size_t num, size_t *bytes) { __asm__( \
                     "sub $0x8,%rsp\n call " #internal "\n xor %edx,%edx\n test %eax,%eax\n cmovs %edx,%eax\n" \
                     "add $0x8,%rsp\n ret"); }
+            #define PUBLIC_FLAGS(name, internal) \
+                __attribute__((naked)) int name(int *ssl, void *buf, int num) { __asm__( \
+                    "sub $0x18,%rsp\n movslq %edx,%rdx\n xor %ecx,%ecx\n mov %rsp,%r8\n call " #internal "\n" \
+                    "test %eax,%eax\n jle 1f\n mov (%rsp),%eax\n1: add $0x18,%rsp\n ret"); }
+            #define PUBLIC_FLAGS_EX(name, internal) \
+                __attribute__((naked)) int name(int *ssl, void *buf, size_t num, size_t *bytes) { __asm__( \
+                    "sub $0x8,%rsp\n mov %rcx,%r8\n xor %ecx,%ecx\n call " #internal "\n xor %edx,%edx\n test %eax,%eax\n" \
+                    "cmovs %edx,%eax\n add $0x8,%rsp\n ret"); }
             PUBLIC(SSL_read, read_internal)
-            PUBLIC(SSL_write, write_internal)
             PUBLIC_EX(SSL_read_ex, read_internal)
-            PUBLIC_EX(SSL_write_ex, write_internal)
             int SSL_do_handshake(int *ssl) { return 1; }
-            """ + (peekCallsItFirst ? "PUBLIC(SSL_peek, read_internal)\nPUBLIC_EX(SSL_peek_ex, read_internal)\n" : "");
+            """ + (peekCallsItFirst ? "PUBLIC(SSL_peek, read_internal)\nPUBLIC_EX(SSL_peek_ex, read_internal)\n" : "")
+            + (writeTakesFlags
+                ? "PUBLIC_FLAGS(SSL_write, write_internal_flags)\nPUBLIC_FLAGS_EX(SSL_write_ex, write_internal_flags)\n"
+                : "PUBLIC(SSL_write, write_internal)\nPUBLIC_EX(SSL_write_ex, write_internal)\n");
         using NativeShim library = NativeShim.Compile("libssl.so.3", source, "-fno-omit-frame-pointer", "-fcf-protection=none");
 
         await FakeLibsslClientAsync(library.Path, ex, probes =>
@@ -252,11 +268,14 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             byte[] image = File.ReadAllBytes(library.Path);
             Dictionary<string, ulong> offsets = probes.Tls!.ProbeOffsetsOf(library.Path);
             string[] read = peekCallsItFirst ? ["SSL_read", "SSL_read_ex"] : ["ssl_read_internal"];
-            Assert.Equal(["SSL_do_handshake", .. read, "ssl_write_internal"], offsets.Keys.Order(StringComparer.Ordinal));
-            Dictionary<string, ulong> functions = ElfSymbols.FindFunctions(library.Path, ["read_internal", "write_internal"]);
+            string[] write = writeTakesFlags ? ["SSL_write", "SSL_write_ex"] : ["ssl_write_internal"];
+            string[] expected = ["SSL_do_handshake", .. read, .. write];
+            Assert.Equal(expected.Order(StringComparer.Ordinal), offsets.Keys.Order(StringComparer.Ordinal));
+            Dictionary<string, ulong> functions = ElfSymbols.FindFunctions(library.Path, ["read_internal", "write_internal", "write_internal_flags"]);
             if (!peekCallsItFirst)
                 Assert.Equal(functions["read_internal"], offsets["ssl_read_internal"]);
-            Assert.Equal(functions["write_internal"], offsets["ssl_write_internal"]);
+            if (!writeTakesFlags)
+                Assert.Equal(functions["write_internal"], offsets["ssl_write_internal"]);
             Assert.All(functions.Values, offset => Assert.Equal(0x55, image[offset])); // push %rbp
         });
 
@@ -266,7 +285,8 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             Dictionary<string, ulong> found = ElfSymbols.FindFunctions(system, ["SSL_read", "SSL_read_ex"]);
             ulong? callee = ElfSymbols.SharedFirstCallee(system, [found["SSL_read"], found["SSL_read_ex"]]);
             bool pushes = ElfSymbols.StartsWithPush(system, found["SSL_read"]) && ElfSymbols.StartsWithPush(system, found["SSL_read_ex"]);
-            Assert.True(pushes || callee is not null, $"{system}: SSL_read does not begin with a push, and no internal function was found");
+            Assert.True(pushes || (callee is not null && ElfSymbols.PassesStackAddressInRcxBeforeFirstCall(system, found["SSL_read"])),
+                $"{system}: SSL_read does not begin with a push, and no internal function was found");
         }
     }
 

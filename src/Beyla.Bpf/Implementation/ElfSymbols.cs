@@ -136,8 +136,8 @@ internal static class ElfSymbols
                 return null;
             shared = (ulong)target;
         }
-        if (shared is not ulong entry || callers.Contains(entry))
-            return null;
+        if (shared is not ulong entry || callers.Any(c => c >= entry && c <= entry + 4))
+            return null; // one of the callers itself (at its entry or past its endbr64)
         byte[] head = Read(file, entry, 6);
         if (head.AsSpan().StartsWith(Endbr64))
         {
@@ -146,6 +146,30 @@ internal static class ElfSymbols
         }
         return IsPushOfRegister(head) ? entry : null;
     }
+
+    /// <summary>
+    /// Whether the function at file offset <paramref name="offset"/> (x86-64) puts an address on its
+    /// stack in rcx, the fourth argument, before its first direct call: <c>mov %rsp,%rcx</c>, or
+    /// <c>lea N(%rsp),%rcx</c>. SSL_read and SSL_write pass their internal function a pointer to
+    /// a local for the byte count so; where the internal function takes another argument there
+    /// (OpenSSL 3.3's ssl_write_internal has flags in rcx and the pointer in r8), they do not.
+    /// </summary>
+    public static bool PassesStackAddressInRcxBeforeFirstCall(string path, ulong offset)
+    {
+        using SafeFileHandle file = File.OpenHandle(path);
+        if (ExecutableFileRanges(file).Count == 0)
+            return false;
+        ReadOnlySpan<byte> window = Read(file, offset, CallWindow);
+        int call = window.IndexOf((byte)0xe8);
+        if (call < 0)
+            return false;
+        ReadOnlySpan<byte> before = window[..call];
+        return before.IndexOf(MovRspToRcx) >= 0 || before.IndexOf(LeaRspToRcx) >= 0 || before.IndexOf(LeaRspDisp8ToRcx) >= 0;
+    }
+
+    private static ReadOnlySpan<byte> MovRspToRcx => [0x48, 0x89, 0xe1]; // mov %rsp,%rcx
+    private static ReadOnlySpan<byte> LeaRspToRcx => [0x48, 0x8d, 0x0c, 0x24]; // lea (%rsp),%rcx
+    private static ReadOnlySpan<byte> LeaRspDisp8ToRcx => [0x48, 0x8d, 0x4c, 0x24]; // lea disp8(%rsp),%rcx
 
     /// <summary>Whether the instruction at file offset <paramref name="offset"/> of an x86-64 file is a push of a register, which the kernel emulates when probed.</summary>
     public static bool StartsWithPush(string path, ulong offset)

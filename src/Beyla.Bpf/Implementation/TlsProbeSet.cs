@@ -531,7 +531,10 @@ internal sealed class TlsProbeSet : IDisposable
     /// them whose entries the kernel would single-step, the function both call first, if it
     /// begins with a push (s_internalEntries). Each pair's function must be its own: one that the
     /// other pair, or SSL_peek and SSL_peek_ex, call first too is a helper they share (where the
-    /// internal functions were inlined), and the public functions are probed then.
+    /// internal functions were inlined), and the public functions are probed then. And it must
+    /// take the byte count's address fourth, in rcx, as SSL_read's and SSL_write's own call shows
+    /// (not where OpenSSL 3.3's ssl_write_internal takes flags there, even with no SSL_write_ex2
+    /// symbol left to tell).
     /// </summary>
     private Dictionary<string, ulong> ProbeOffsets(string file)
     {
@@ -544,7 +547,8 @@ internal sealed class TlsProbeSet : IDisposable
             (string[] pair, string function, _, _) = s_internalEntries[i];
             if (callees[i] is not ulong at || callees.Where((c, j) => j != i && c == at).Any() ||
                 pair.All(f => ElfSymbols.StartsWithPush(file, offsets[f])) ||
-                (function == "ssl_write_internal" && offsets.ContainsKey(WriteWithFlags)))
+                (function == "ssl_write_internal" && offsets.ContainsKey(WriteWithFlags)) ||
+                !ElfSymbols.PassesStackAddressInRcxBeforeFirstCall(file, offsets[pair[0]]))
                 continue;
             foreach (string f in pair)
                 offsets.Remove(f);

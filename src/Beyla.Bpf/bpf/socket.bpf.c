@@ -159,8 +159,9 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 
 	__u32 tgid = (__u32)(id >> 32);
 	struct conn_key socket = {.tgid = tgid, .fd = fd};
 	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
-	if (tied && tied->sk == (sk ? sk : (__u64)stream_sock_of_fd(fd)))
-		return; /* already an SSL object's (an entry for another socket is stale: its close went unseen) */
+	if (tied && ((sk && tied->sk == sk) || tied->sk == (__u64)stream_sock_of_fd(fd)))
+		return; /* already an SSL object's (an entry for another socket is stale: its close went unseen);
+			 * the hook's socket may be another than the fd's (io_uring's task work): then the fd's */
 	__u64 *until = bpf_map_lookup_elem(&tls_ciphertext_until, &tgid);
 	bool expecting = until && *until > bpf_ktime_get_ns();
 	struct ssl_key *pending = bpf_map_lookup_elem(&tls_pending, &id);
