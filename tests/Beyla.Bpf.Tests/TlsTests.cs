@@ -205,16 +205,19 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     /// SSL_write as through SSL_read_ex and SSL_write_ex. The same holds for this machine's libssl
     /// when its public entries are not pushes. Where SSL_peek calls the same function first as
     /// SSL_read (a helper they share, as if the internal functions had been inlined), SSL_read and
-    /// SSL_read_ex are probed themselves; so are SSL_write and SSL_write_ex where their function
-    /// takes flags fourth and the byte count's address fifth (OpenSSL 3.3's, here without the
-    /// SSL_write_ex2 symbol that tells it).
+    /// SSL_read_ex are probed themselves. Where the write function takes flags fourth and the byte
+    /// count's address fifth (OpenSSL 3.3 on: "flags"), SSL_write's partner is SSL_write_ex2, which
+    /// SSL_write_ex tail-calls ("flags+ex2": SSL_write_ex keeps its probe); without SSL_write_ex2
+    /// ("flags") the public functions are probed.
     /// </summary>
     [BpfTheory]
-    [InlineData(false, false, false)]
-    [InlineData(true, false, false)]
-    [InlineData(false, true, false)]
-    [InlineData(true, false, true)]
-    public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex, bool peekCallsItFirst, bool writeTakesFlags)
+    [InlineData(false, false, "count")]
+    [InlineData(true, false, "count")]
+    [InlineData(false, true, "count")]
+    [InlineData(true, false, "flags")]
+    [InlineData(false, false, "flags+ex2")]
+    [InlineData(true, false, "flags+ex2")]
+    public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex, bool peekCallsItFirst, string writeShape)
     {
         string source = """
             #include <stddef.h>
@@ -258,9 +261,14 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             PUBLIC_EX(SSL_read_ex, read_internal)
             int SSL_do_handshake(int *ssl) { return 1; }
             """ + (peekCallsItFirst ? "PUBLIC(SSL_peek, read_internal)\nPUBLIC_EX(SSL_peek_ex, read_internal)\n" : "")
-            + (writeTakesFlags
-                ? "PUBLIC_FLAGS(SSL_write, write_internal_flags)\nPUBLIC_FLAGS_EX(SSL_write_ex, write_internal_flags)\n"
-                : "PUBLIC(SSL_write, write_internal)\nPUBLIC_EX(SSL_write_ex, write_internal)\n");
+            + writeShape switch
+            {
+                "flags" => "PUBLIC_FLAGS(SSL_write, write_internal_flags)\nPUBLIC_FLAGS_EX(SSL_write_ex, write_internal_flags)\n",
+                "flags+ex2" => "PUBLIC_FLAGS(SSL_write, write_internal_flags)\nPUBLIC_EX(SSL_write_ex2, write_internal_flags)\n"
+                    + "__attribute__((naked)) int SSL_write_ex(int *ssl, void *buf, size_t num, size_t *bytes) "
+                    + "{ __asm__(\"mov %rcx,%r8\\n xor %ecx,%ecx\\n jmp SSL_write_ex2\"); }\n",
+                _ => "PUBLIC(SSL_write, write_internal)\nPUBLIC_EX(SSL_write_ex, write_internal)\n",
+            };
         using NativeShim library = NativeShim.Compile("libssl.so.3", source, "-fno-omit-frame-pointer", "-fcf-protection=none");
 
         await FakeLibsslClientAsync(library.Path, ex, probes =>
@@ -268,14 +276,21 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             byte[] image = File.ReadAllBytes(library.Path);
             Dictionary<string, ulong> offsets = probes.Tls!.ProbeOffsetsOf(library.Path);
             string[] read = peekCallsItFirst ? ["SSL_read", "SSL_read_ex"] : ["ssl_read_internal"];
-            string[] write = writeTakesFlags ? ["SSL_write", "SSL_write_ex"] : ["ssl_write_internal"];
+            string[] write = writeShape switch
+            {
+                "flags" => ["SSL_write", "SSL_write_ex"],
+                "flags+ex2" => ["SSL_write_ex", "ssl_write_internal (flags)"],
+                _ => ["ssl_write_internal"],
+            };
             string[] expected = ["SSL_do_handshake", .. read, .. write];
             Assert.Equal(expected.Order(StringComparer.Ordinal), offsets.Keys.Order(StringComparer.Ordinal));
             Dictionary<string, ulong> functions = ElfSymbols.FindFunctions(library.Path, ["read_internal", "write_internal", "write_internal_flags"]);
             if (!peekCallsItFirst)
                 Assert.Equal(functions["read_internal"], offsets["ssl_read_internal"]);
-            if (!writeTakesFlags)
+            if (writeShape == "count")
                 Assert.Equal(functions["write_internal"], offsets["ssl_write_internal"]);
+            if (writeShape == "flags+ex2")
+                Assert.Equal(functions["write_internal_flags"], offsets["ssl_write_internal (flags)"]);
             Assert.All(functions.Values, offset => Assert.Equal(0x55, image[offset])); // push %rbp
         });
 
@@ -285,7 +300,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             Dictionary<string, ulong> found = ElfSymbols.FindFunctions(system, ["SSL_read", "SSL_read_ex"]);
             ulong? callee = ElfSymbols.SharedFirstCallee(system, [found["SSL_read"], found["SSL_read_ex"]]);
             bool pushes = ElfSymbols.StartsWithPush(system, found["SSL_read"]) && ElfSymbols.StartsWithPush(system, found["SSL_read_ex"]);
-            Assert.True(pushes || (callee is not null && ElfSymbols.PassesStackAddressInRcxBeforeFirstCall(system, found["SSL_read"])),
+            Assert.True(pushes || (callee is not null && ElfSymbols.PassesStackAddressBeforeFirstCall(system, found["SSL_read"], CountRegister.Rcx)),
                 $"{system}: SSL_read does not begin with a push, and no internal function was found");
         }
     }

@@ -149,12 +149,12 @@ internal static class ElfSymbols
 
     /// <summary>
     /// Whether the function at file offset <paramref name="offset"/> (x86-64) puts an address on its
-    /// stack in rcx, the fourth argument, before its first direct call: <c>mov %rsp,%rcx</c>, or
-    /// <c>lea N(%rsp),%rcx</c>. SSL_read and SSL_write pass their internal function a pointer to
-    /// a local for the byte count so; where the internal function takes another argument there
-    /// (OpenSSL 3.3's ssl_write_internal has flags in rcx and the pointer in r8), they do not.
+    /// stack in <paramref name="register"/> before its first direct call: <c>mov %rsp,reg</c>, or
+    /// <c>lea N(%rsp),reg</c>. SSL_read and SSL_write pass their internal function a pointer to a
+    /// local for the byte count so: in rcx, the fourth argument, or in r8, the fifth, where OpenSSL
+    /// 3.3's ssl_write_internal takes flags fourth.
     /// </summary>
-    public static bool PassesStackAddressInRcxBeforeFirstCall(string path, ulong offset)
+    public static bool PassesStackAddressBeforeFirstCall(string path, ulong offset, CountRegister register)
     {
         using SafeFileHandle file = File.OpenHandle(path);
         if (ExecutableFileRanges(file).Count == 0)
@@ -164,12 +164,17 @@ internal static class ElfSymbols
         if (call < 0)
             return false;
         ReadOnlySpan<byte> before = window[..call];
-        return before.IndexOf(MovRspToRcx) >= 0 || before.IndexOf(LeaRspToRcx) >= 0 || before.IndexOf(LeaRspDisp8ToRcx) >= 0;
+        return register == CountRegister.Rcx
+            ? before.IndexOf(MovRspToRcx) >= 0 || before.IndexOf(LeaRspToRcx) >= 0 || before.IndexOf(LeaRspDisp8ToRcx) >= 0
+            : before.IndexOf(MovRspToR8) >= 0 || before.IndexOf(LeaRspToR8) >= 0 || before.IndexOf(LeaRspDisp8ToR8) >= 0;
     }
 
     private static ReadOnlySpan<byte> MovRspToRcx => [0x48, 0x89, 0xe1]; // mov %rsp,%rcx
     private static ReadOnlySpan<byte> LeaRspToRcx => [0x48, 0x8d, 0x0c, 0x24]; // lea (%rsp),%rcx
     private static ReadOnlySpan<byte> LeaRspDisp8ToRcx => [0x48, 0x8d, 0x4c, 0x24]; // lea disp8(%rsp),%rcx
+    private static ReadOnlySpan<byte> MovRspToR8 => [0x49, 0x89, 0xe0]; // mov %rsp,%r8
+    private static ReadOnlySpan<byte> LeaRspToR8 => [0x4c, 0x8d, 0x04, 0x24]; // lea (%rsp),%r8
+    private static ReadOnlySpan<byte> LeaRspDisp8ToR8 => [0x4c, 0x8d, 0x44, 0x24]; // lea disp8(%rsp),%r8
 
     /// <summary>Whether the instruction at file offset <paramref name="offset"/> of an x86-64 file is a push of a register, which the kernel emulates when probed.</summary>
     public static bool StartsWithPush(string path, ulong offset)

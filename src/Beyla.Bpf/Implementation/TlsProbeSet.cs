@@ -40,15 +40,19 @@ internal sealed class TlsProbeSet : IDisposable
         ("SSL_set0_wbio", "ssl_set0_wbio_enter", CookieSetWbio),
     ];
 
-    // Where both of a pair of public functions begin with an instruction the kernel single-steps,
-    // and both call first the same function, which begins with a push: that function instead, with
-    // the _ex variants' arguments (ssl, buf, num, size_t *bytes; return 1 on success). OpenSSL's
-    // ssl_read_internal and ssl_write_internal (ElfSymbols.SharedFirstCallee). Not for writes where
-    // the library has SSL_write_ex2 (3.3 on), whose ssl_write_internal takes flags before the count.
-    private static readonly (string[] Public, string Function, string Program, ulong Cookie)[] s_internalEntries =
+    // Where public functions begin with an instruction the kernel single-steps, and a pair of them
+    // (Callers) both call first the same function, which begins with a push: that function instead
+    // of Replaced, with the _ex variants' arguments (ssl, buf, num, size_t *bytes; 1 on success) or,
+    // with CookieCountInR8, flags before the count's address. OpenSSL's ssl_read_internal and
+    // ssl_write_internal (ElfSymbols.SharedFirstCallee), whose callers' own call shows where the
+    // count's address goes (Register). From OpenSSL 3.3 SSL_write_ex tail-calls SSL_write_ex2, so
+    // SSL_write_ex2 is SSL_write's partner, and SSL_write_ex keeps its probe: its calls reach the
+    // internal function's too, and the inner call's note, taken last, is the one reported.
+    private static readonly (string[] Callers, string[] Replaced, string Function, string Program, ulong Cookie, CountRegister Register)[] s_internalEntries =
     [
-        (["SSL_read", "SSL_read_ex"], "ssl_read_internal", "ssl_read_ex_enter", 1 | CookieEx),
-        (["SSL_write", "SSL_write_ex"], "ssl_write_internal", "ssl_write_ex_enter", 2 | CookieEx),
+        (["SSL_read", "SSL_read_ex"], ["SSL_read", "SSL_read_ex"], "ssl_read_internal", "ssl_read_ex_enter", 1 | CookieEx, CountRegister.Rcx),
+        (["SSL_write", "SSL_write_ex"], ["SSL_write", "SSL_write_ex"], "ssl_write_internal", "ssl_write_ex_enter", 2 | CookieEx, CountRegister.Rcx),
+        (["SSL_write", WriteWithFlags], ["SSL_write"], "ssl_write_internal (flags)", "ssl_write_flags_enter", 2 | CookieEx | CookieCountInR8, CountRegister.R8),
     ];
 
     private const string WriteWithFlags = "SSL_write_ex2";
@@ -58,6 +62,7 @@ internal sealed class TlsProbeSet : IDisposable
 
     private const ulong CookieEx = 0x100;
     private const ulong CookieSetWbio = 0x200;
+    private const ulong CookieCountInR8 = 0x400;
 
     private static bool ReturnProbed(ulong cookie) => (cookie & CookieSetWbio) == 0;
 
@@ -175,7 +180,7 @@ internal sealed class TlsProbeSet : IDisposable
                 tls.ShareMap(map, socketProbes.MapFd(map));
             if (multiLinks)
             {
-                foreach ((_, string program, _) in s_entries)
+                foreach (string program in s_entries.Select(e => e.Program).Concat(s_internalEntries.Select(e => e.Program)).Distinct())
                     tls.LeaveOut(program);
                 tls.UseUprobeMultiLinks(EntryProgram);
                 tls.UseUprobeMultiLinks(ExitProgram);
@@ -527,33 +532,32 @@ internal sealed class TlsProbeSet : IDisposable
     }
 
     /// <summary>
-    /// Where to probe <paramref name="file"/>, by function: the public functions, or for a pair of
-    /// them whose entries the kernel would single-step, the function both call first, if it
-    /// begins with a push (s_internalEntries). Each pair's function must be its own: one that the
-    /// other pair, or SSL_peek and SSL_peek_ex, call first too is a helper they share (where the
-    /// internal functions were inlined), and the public functions are probed then. And it must
-    /// take the byte count's address fourth, in rcx, as SSL_read's and SSL_write's own call shows
-    /// (not where OpenSSL 3.3's ssl_write_internal takes flags there, even with no SSL_write_ex2
-    /// symbol left to tell).
+    /// Where to probe <paramref name="file"/>, by function: the public functions, or where their
+    /// entries the kernel would single-step, the function a pair of them both call first, if it
+    /// begins with a push (s_internalEntries). It must be the pair's own: one that the other
+    /// direction's pair, or SSL_peek and SSL_peek_ex, call first too is a helper they share (where
+    /// the internal functions were inlined), and the public functions are probed then. And the
+    /// first caller's call must pass a stack address, the byte count's, where the entry says.
     /// </summary>
     private Dictionary<string, ulong> ProbeOffsets(string file)
     {
         Dictionary<string, ulong> offsets = ElfSymbols.FindFunctions(file, s_functions);
         ulong? FirstCallee(string[] pair) =>
             pair.All(offsets.ContainsKey) ? ElfSymbols.SharedFirstCallee(file, [.. pair.Select(f => offsets[f])]) : null;
-        ulong?[] callees = [.. s_internalEntries.Select(e => FirstCallee(e.Public)), FirstCallee(s_peek)];
+        ulong?[] callees = [.. s_internalEntries.Select(e => FirstCallee(e.Callers))];
+        ulong? peek = FirstCallee(s_peek);
         for (int i = 0; i < s_internalEntries.Length; i++)
         {
-            (string[] pair, string function, _, _) = s_internalEntries[i];
-            if (callees[i] is not ulong at || callees.Where((c, j) => j != i && c == at).Any() ||
-                pair.All(f => ElfSymbols.StartsWithPush(file, offsets[f])) ||
-                (function == "ssl_write_internal" && offsets.ContainsKey(WriteWithFlags)) ||
-                !ElfSymbols.PassesStackAddressInRcxBeforeFirstCall(file, offsets[pair[0]]))
+            (string[] callers, string[] replaced, string function, _, ulong cookie, CountRegister register) = s_internalEntries[i];
+            bool OtherDirection(int j) => (s_internalEntries[j].Cookie & 0xff) != (cookie & 0xff);
+            if (callees[i] is not ulong at || callees.Where((c, j) => OtherDirection(j) && c == at).Any() || peek == at ||
+                !replaced.All(offsets.ContainsKey) || replaced.All(f => ElfSymbols.StartsWithPush(file, offsets[f])) ||
+                !ElfSymbols.PassesStackAddressBeforeFirstCall(file, offsets[callers[0]], register))
                 continue;
-            foreach (string f in pair)
+            foreach (string f in replaced)
                 offsets.Remove(f);
             offsets[function] = at;
-            TlsLog.InternalEntry(_logger, file, string.Join(" and ", pair), function, at);
+            TlsLog.InternalEntry(_logger, file, string.Join(" and ", callers), function, at);
         }
         offsets.Remove(WriteWithFlags);
         foreach (string f in s_peek)

@@ -19,6 +19,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define TLS_COOKIE_EX 0x100 /* in sync with TlsProbeSet.CookieEx */
 #define TLS_COOKIE_SET_WBIO 0x200 /* SSL_set0_wbio, an entry with no return probe: TlsProbeSet.CookieSetWbio */
+#define TLS_COOKIE_COUNT_IN_R8 0x400 /* with TLS_COOKIE_EX: the byte count's address is the 5th argument (OpenSSL 3.3's ssl_write_internal) */
 
 /* How long after an SSL call a process's writes are checked for the ciphertext it left. */
 #define CIPHERTEXT_WAIT_NS 5000000000ULL
@@ -85,7 +86,7 @@ static __always_inline bool expect_ciphertext(const struct ssl_key *key)
 	return true;
 }
 
-static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
+static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex, bool count_in_r8)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = (__u32)(id >> 32);
@@ -93,10 +94,13 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, bool ex)
 		return 0;
 	/* from now on this process's socket syscalls may be ciphertext of its SSL calls */
 	set_pid_bit(&tls_pid_bits, tgid);
+	/* both loaded, then chosen: the verifier refuses a context pointer moved by a computed offset */
+	__u64 cx = ctx->cx, r8 = ctx->r8;
+	asm volatile("" : "+r"(cx), "+r"(r8));
 	struct tls_call call = {
 		.ssl = ctx->di,
 		.buf = ctx->si,
-		.out_len = ex ? ctx->cx : 0,
+		.out_len = !ex ? 0 : count_in_r8 ? r8 : cx,
 		.enter_ns = bpf_ktime_get_ns(),
 		.dir = dir,
 		.ex = ex,
@@ -203,21 +207,23 @@ static __always_inline int note_wbio(struct pt_regs *ctx)
 /* Entries, one program per function, for perf-event uprobes (kernels without uprobe_multi links
  * that filter by process: TlsProbeSet). */
 SEC("uprobe")
-int ssl_handshake_enter(struct pt_regs *ctx) { return tls_enter(ctx, 0, false); }
+int ssl_handshake_enter(struct pt_regs *ctx) { return tls_enter(ctx, 0, false, false); }
 SEC("uprobe")
-int ssl_read_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, false); }
+int ssl_read_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, false, false); }
 SEC("uprobe")
-int ssl_read_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, true); }
+int ssl_read_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_INGRESS, true, false); }
 SEC("uprobe")
-int ssl_write_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, false); }
+int ssl_write_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, false, false); }
 SEC("uprobe")
-int ssl_write_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, true); }
+int ssl_write_ex_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, true, false); }
+SEC("uprobe")
+int ssl_write_flags_enter(struct pt_regs *ctx) { return tls_enter(ctx, DIR_EGRESS, true, true); }
 SEC("uprobe")
 int ssl_set0_wbio_enter(struct pt_regs *ctx) { return note_wbio(ctx); }
 
 /* Every entry in one program, for a uprobe_multi link per process and file (6.10; 6.6.35, 6.9.6): the
  * function is told by the attach cookie, its direction (0 for the handshake) | TLS_COOKIE_EX for
- * the _ex variants, or TLS_COOKIE_SET_WBIO. One link for the six functions' entries and one for
+ * the _ex variants (and TLS_COOKIE_COUNT_IN_R8), or TLS_COOKIE_SET_WBIO. One link for the six functions' entries and one for
  * the five returns, where perf-event uprobes take eleven: attaching and releasing a process's
  * probes is that much faster. */
 SEC("uprobe")
@@ -226,5 +232,5 @@ int ssl_enter(struct pt_regs *ctx)
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	if (cookie & TLS_COOKIE_SET_WBIO)
 		return note_wbio(ctx);
-	return tls_enter(ctx, (__u8)cookie, (cookie & TLS_COOKIE_EX) != 0);
+	return tls_enter(ctx, (__u8)cookie, (cookie & TLS_COOKIE_EX) != 0, (cookie & TLS_COOKIE_COUNT_IN_R8) != 0);
 }
