@@ -36,8 +36,8 @@ internal static class ElfSymbols
         var found = new Dictionary<string, ulong>(StringComparer.Ordinal);
         byte[] file = File.ReadAllBytes(path);
         ReadOnlySpan<byte> elf = file;
-        if (elf.Length < 64 || !elf[..4].SequenceEqual("\u007fELF"u8) || elf[4] != 2 || elf[5] != 1)
-            return found; // not a 64-bit little-endian ELF file
+        if (!IsElf64LittleEndian(elf))
+            return found;
         ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[32..]);
         ulong shoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[40..]);
         int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf[54..]);
@@ -46,14 +46,8 @@ internal static class ElfSymbols
         int shnum = BinaryPrimitives.ReadUInt16LittleEndian(elf[60..]);
         bool x8664 = BinaryPrimitives.ReadUInt16LittleEndian(elf[18..]) == MachineX8664;
 
-        var segments = new List<(ulong VirtualAddress, ulong Size, ulong Offset)>();
-        for (int i = 0; i < phnum; i++)
-        {
-            ReadOnlySpan<byte> ph = Slice(elf, phoff + (ulong)(i * phentsize), 56);
-            if (ph.IsEmpty || BinaryPrimitives.ReadUInt32LittleEndian(ph) != SegmentLoad || (BinaryPrimitives.ReadUInt32LittleEndian(ph[4..]) & 1) == 0)
-                continue; // only executable PT_LOAD segments hold functions
-            segments.Add((BinaryPrimitives.ReadUInt64LittleEndian(ph[16..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[40..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[8..])));
-        }
+        // only executable PT_LOAD segments hold functions
+        var segments = ExecutableSegments(phoff < (ulong)elf.Length ? elf[(int)phoff..] : default, phentsize, phnum);
 
         for (int i = 0; i < shnum; i++)
         {
@@ -90,7 +84,7 @@ internal static class ElfSymbols
                 string symbol = Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
                 if (!names.Contains(symbol) || found.ContainsKey(symbol))
                     continue;
-                foreach ((ulong vaddr, ulong segmentSize, ulong segmentOffset) in segments)
+                foreach ((ulong vaddr, ulong segmentSize, ulong segmentOffset, _) in segments)
                 {
                     if (value >= vaddr && value < vaddr + segmentSize)
                     {
@@ -128,8 +122,8 @@ internal static class ElfSymbols
             if (range.End == 0)
                 return null;
             byte[] window = Read(file, caller, CallWindow);
-            int call = window.AsSpan().IndexOf((byte)0xe8);
-            if (call < 0 || call + 5 > window.Length)
+            int call = FirstCall(window);
+            if (call < 0)
                 return null;
             long target = (long)caller + call + 5 + BinaryPrimitives.ReadInt32LittleEndian(window.AsSpan(call + 1));
             if (target < (long)range.Start || target >= (long)range.End || (shared is { } other && other != (ulong)target))
@@ -160,7 +154,7 @@ internal static class ElfSymbols
         if (ExecutableFileRanges(file).Count == 0)
             return false;
         ReadOnlySpan<byte> window = Read(file, offset, CallWindow);
-        int call = window.IndexOf((byte)0xe8);
+        int call = FirstCall(window);
         if (call < 0)
             return false;
         ReadOnlySpan<byte> before = window[..call];
@@ -186,6 +180,35 @@ internal static class ElfSymbols
     /// <summary>Bytes searched for a function's first call.</summary>
     internal const int CallWindow = 48;
 
+    /// <summary>Where in <paramref name="window"/> (a function's first bytes) the first direct call (e8 and its rel32) is, or -1.</summary>
+    private static int FirstCall(ReadOnlySpan<byte> window)
+    {
+        int call = window.IndexOf((byte)0xe8);
+        return call >= 0 && call + 5 <= window.Length ? call : -1;
+    }
+
+    /// <summary>Whether <paramref name="header"/> begins a 64-bit little-endian ELF file.</summary>
+    private static bool IsElf64LittleEndian(ReadOnlySpan<byte> header) =>
+        header.Length >= 64 && header[..4].SequenceEqual("\u007fELF"u8) && header[4] == 2 && header[5] == 1;
+
+    /// <summary>The executable PT_LOAD segments among a program header table's <paramref name="count"/> entries of <paramref name="entrySize"/> bytes (those <paramref name="table"/> holds).</summary>
+    private static List<(ulong VirtualAddress, ulong MemorySize, ulong Offset, ulong FileSize)> ExecutableSegments(ReadOnlySpan<byte> table, int entrySize, int count)
+    {
+        var segments = new List<(ulong, ulong, ulong, ulong)>();
+        for (int i = 0; i < count; i++)
+        {
+            long at = (long)i * entrySize;
+            if (at + 56 > table.Length)
+                continue;
+            ReadOnlySpan<byte> ph = table.Slice((int)at, 56);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(ph) != SegmentLoad || (BinaryPrimitives.ReadUInt32LittleEndian(ph[4..]) & 1) == 0)
+                continue;
+            segments.Add((BinaryPrimitives.ReadUInt64LittleEndian(ph[16..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[40..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(ph[8..]), BinaryPrimitives.ReadUInt64LittleEndian(ph[32..])));
+        }
+        return segments;
+    }
+
     // push %rax..%rdi (50-57), push %r8..%r15 (41 50-57): what the kernel's push emulation takes
     private static bool IsPushOfRegister(ReadOnlySpan<byte> code) =>
         code.Length >= 1 && code[0] is >= 0x50 and <= 0x57 || code.Length >= 2 && code[0] == 0x41 && code[1] is >= 0x50 and <= 0x57;
@@ -193,24 +216,15 @@ internal static class ElfSymbols
     /// <summary>File ranges of the executable PT_LOAD segments of an x86-64 ELF64 little-endian file (none for any other file).</summary>
     private static List<(ulong Start, ulong End)> ExecutableFileRanges(SafeFileHandle file)
     {
-        var ranges = new List<(ulong, ulong)>();
         byte[] header = Read(file, 0, 64);
-        if (header.Length < 64 || !header.AsSpan(0, 4).SequenceEqual("\u007fELF"u8) || header[4] != 2 || header[5] != 1 ||
-            BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(18)) != MachineX8664)
-            return ranges;
+        if (!IsElf64LittleEndian(header) || BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(18)) != MachineX8664)
+            return [];
         ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(32));
         int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(54));
         int phnum = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(56));
-        byte[] table = Read(file, phoff, phentsize * phnum);
-        for (int i = 0; i + 1 <= phnum && (i + 1) * phentsize <= table.Length && phentsize >= 56; i++)
-        {
-            ReadOnlySpan<byte> ph = table.AsSpan(i * phentsize, 56);
-            if (BinaryPrimitives.ReadUInt32LittleEndian(ph) != SegmentLoad || (BinaryPrimitives.ReadUInt32LittleEndian(ph[4..]) & 1) == 0)
-                continue;
-            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(ph[8..]);
-            ranges.Add((offset, offset + BinaryPrimitives.ReadUInt64LittleEndian(ph[32..]))); // p_filesz
-        }
-        return ranges;
+        if (phentsize < 56)
+            return [];
+        return [.. ExecutableSegments(Read(file, phoff, phentsize * phnum), phentsize, phnum).Select(s => (s.Offset, s.Offset + s.FileSize))];
     }
 
     private static byte[] Read(SafeFileHandle file, ulong offset, int count)
