@@ -57,6 +57,10 @@ internal sealed class TlsProbeSet : IDisposable
 
     private const string WriteWithFlags = "SSL_write_ex2";
 
+    /// <summary>Every function a file's probes may be at, the internal ones included, with its entry program and cookie.</summary>
+    private static readonly (string Function, string Program, ulong Cookie)[] s_probedFunctions =
+        [.. s_entries, .. s_internalEntries.Select(e => (e.Function, e.Program, e.Cookie))];
+
     // not probed: what they call first tells a helper shared with SSL_read's pair from ssl_read_internal
     private static readonly string[] s_peek = ["SSL_peek", "SSL_peek_ex"];
 
@@ -180,7 +184,7 @@ internal sealed class TlsProbeSet : IDisposable
                 tls.ShareMap(map, socketProbes.MapFd(map));
             if (multiLinks)
             {
-                foreach (string program in s_entries.Select(e => e.Program).Concat(s_internalEntries.Select(e => e.Program)).Distinct())
+                foreach (string program in s_probedFunctions.Select(e => e.Program).Distinct())
                     tls.LeaveOut(program);
                 tls.UseUprobeMultiLinks(EntryProgram);
                 tls.UseUprobeMultiLinks(ExitProgram);
@@ -486,8 +490,7 @@ internal sealed class TlsProbeSet : IDisposable
                 offsets = ProbeOffsets(file);
                 _offsets[file] = offsets;
             }
-            var found = s_entries.Concat(s_internalEntries.Select(e => (e.Function, e.Program, e.Cookie)))
-                .Where(e => offsets.ContainsKey(e.Function)).ToArray();
+            var found = s_probedFunctions.Where(e => offsets.ContainsKey(e.Function)).ToArray();
             var returning = found.Where(e => ReturnProbed(e.Cookie)).ToArray();
             if (_multiLinks && returning.Length > 0)
             {
