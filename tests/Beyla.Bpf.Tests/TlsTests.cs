@@ -32,8 +32,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         (p, server) => p.ProcessId(server.Pid), traceCurl: true, perfUprobes: perfUprobes);
 
     [BpfFact]
-    public Task NodeHttpsServerWithOpenSslInsideTheBinary() => ServerAndCurlAsync(port => ServerProcess.Start("node",
-        [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port),
+    public Task NodeHttpsServerWithOpenSslInsideTheBinary() => ServerAndCurlAsync(StartNodeHttps,
         (p, server) => p.ProcessId(server.Pid), traceCurl: false);
 
     [BpfFact]
@@ -42,8 +41,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ExecutableName("node")).WithHttpProbes().Build();
         await using var collector = new SpanCollector(tracer);
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("node",
-            [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+        using ServerProcess server = StartNodeHttps(port);
         await CurlAsync(port);
         List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == server.Pid);
         AssertSpans(spans, HttpSpanKind.Server);
@@ -54,8 +52,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     public async Task ProcessThatLoadsLibsslAfterTracingBeganIsTracedFromItsFirstRequest()
     {
         int port = FreePort.Next();
-        using ServerProcess server = ServerProcess.Start("node",
-            [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+        using ServerProcess server = StartNodeHttps(port);
         using GatedClient client = await GatedClient.StartAsync("python3", "python_late_tls_client.py", [Port(port), .. s_requests.Select(r => r.Path)]);
         Assert.DoesNotContain(File.ReadLines($"/proc/{client.Pid}/maps"), l => l.Contains("libssl", StringComparison.Ordinal));
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes().Build();
@@ -320,8 +317,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             string copy = Path.Combine(dir, "libssl.so.3");
             File.Copy(system, copy);
             int port = FreePort.Next();
-            using ServerProcess server = ServerProcess.Start("node",
-                [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+            using ServerProcess server = StartNodeHttps(port);
             using GatedClient client = await GatedClient.StartProgramAsync("env",
                 [$"LD_LIBRARY_PATH={dir}", "python3", Path.Combine(TestEnvironment.ServersDirectory, "python_late_tls_client.py"), "--hold", Port(port), .. s_requests.Select(r => r.Path)]);
             SocketProbeSet? probes = null;
@@ -348,12 +344,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     [BpfTheory]
     [InlineData(false)]
     [InlineData(true)]
-    public Task KestrelHttpsServer(bool perfUprobes) => ServerAndCurlAsync(port => ServerProcess.Start("dotnet",
-        [TestEnvironment.KestrelServerDll, "--urls", $"https://127.0.0.1:{port}"], port, environment: new Dictionary<string, string>
-        {
-            ["ASPNETCORE_Kestrel__Certificates__Default__Path"] = _certificate.CertificatePath,
-            ["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = _certificate.KeyPath,
-        }),
+    public Task KestrelHttpsServer(bool perfUprobes) => ServerAndCurlAsync(StartKestrelHttps,
         (p, server) => p.ProcessId(server.Pid), traceCurl: false, perfUprobes: perfUprobes);
 
     // Servers that move their ciphertext themselves, with connections whose handshakes overlap.
@@ -370,13 +361,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     {
         const int Connections = 16, Requests = 20;
         int port = FreePort.Next();
-        using ServerProcess server = serverName == "node"
-            ? ServerProcess.Start("node", [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port)
-            : ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"https://127.0.0.1:{port}"], port, environment: new Dictionary<string, string>
-            {
-                ["ASPNETCORE_Kestrel__Certificates__Default__Path"] = _certificate.CertificatePath,
-                ["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = _certificate.KeyPath,
-            });
+        using ServerProcess server = serverName == "node" ? StartNodeHttps(port) : StartKestrelHttps(port);
         SocketProbeSet? probes = null;
         await using BeylaTracer tracer = HookChoice.BuildTls(new BeylaBuilder()
             .TraceProcesses(p => p.ProcessId(server.Pid))
@@ -589,6 +574,18 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             Assert.True(spans[i].RequestBytes > 0 && spans[i].ResponseBytes > 0 && spans[i].DurationNanoseconds > 0);
         }
     }
+
+    /// <summary>The Node HTTPS test server (tests/servers/node_server.js) on <paramref name="port"/>, with the test certificate.</summary>
+    private ServerProcess StartNodeHttps(int port) => ServerProcess.Start("node",
+        [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), Port(port), _certificate.CertificatePath, _certificate.KeyPath], port);
+
+    /// <summary>The Kestrel test server over HTTPS on <paramref name="port"/>, with the test certificate.</summary>
+    private ServerProcess StartKestrelHttps(int port) => ServerProcess.Start("dotnet",
+        [TestEnvironment.KestrelServerDll, "--urls", $"https://127.0.0.1:{port}"], port, environment: new Dictionary<string, string>
+        {
+            ["ASPNETCORE_Kestrel__Certificates__Default__Path"] = _certificate.CertificatePath,
+            ["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = _certificate.KeyPath,
+        });
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 }
