@@ -15,7 +15,7 @@ cpu-clock samples land where interrupts were enabled again: time spent with inte
 ring buffer's reserve) shows at the instruction after. Samples at a program's first
 instructions are the cost of the indirect call into it.
 
-usage: sudo python3 benchmarks/bpf_lines.py [--seconds 8] [--programs sock_send,sock_recv] [--tls]
+usage: sudo python3 benchmarks/bpf_lines.py [--seconds 8] [--programs sock_send,sock_recv] [--tls] [--server kestrel]
                                            [--annotate socket.bpf.c:143] [--agent DLL]
 """
 import argparse
@@ -94,7 +94,9 @@ def main():
     ap.add_argument("--annotate", action="append", default=[], metavar="FILE:LINE",
                     help="also print the machine code of this source line with its samples (repeatable)")
     ap.add_argument("--top", type=int, default=20)
-    ap.add_argument("--tls", action="store_true", help="nginx over HTTPS (then ssl_enter and ssl_exit are worth choosing)")
+    ap.add_argument("--tls", action="store_true", help="over HTTPS (then ssl_enter and ssl_exit are worth choosing)")
+    ap.add_argument("--server", choices=["nginx", "kestrel"], default="nginx",
+                    help="kestrel: the test server (tests/Beyla.TestServer), whose TLS goes through memory BIOs")
     ap.add_argument("--agent", help="a built beyla-agent.dll; default: build this tree's")
     a = ap.parse_args()
     if os.geteuid() != 0:
@@ -108,13 +110,23 @@ def main():
     jitlines = os.path.join(work, "jitlines")
     sh("clang-14", "-O2", os.path.join(ROOT, "benchmarks/bpf_lines/jitlines.c"), "-o", jitlines, "-lbpf")
     port = free_port()
-    conf = write_nginx_conf(work, port, *nginx_tls_options(work, a.tls))
-    nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL)
+    conf = write_nginx_conf(work, port, *nginx_tls_options(work, a.tls))  # also the certificate
+    if a.server == "nginx":
+        nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL)
+    else:
+        sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
+        environment = dict(os.environ)
+        if a.tls:
+            environment["ASPNETCORE_Kestrel__Certificates__Default__Path"] = f"{work}/cert.pem"
+            environment["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = f"{work}/key.pem"
+        nginx = subprocess.Popen(["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"),
+                                  "--urls", f"{'https' if a.tls else 'http'}://127.0.0.1:{port}"],
+                                 stdout=subprocess.DEVNULL, env=environment)
     agent = None
     try:
-        time.sleep(1)
+        time.sleep(1 if a.server == "nginx" else 4)
         agent, _ = start_agent(agent_dll, "--port", str(port), "--quiet")
-        url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/"
+        url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/{'' if a.server == 'nginx' else 'hello/1'}"
         sh("wrk", "-t2", f"-c{a.connections}", "-d2s", url)  # warm-up
         perf_data = os.path.join(work, "perf.data")
         perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "4999", "-o", perf_data, "--", "sleep", str(a.seconds)],
@@ -163,7 +175,7 @@ def main():
                 per_program[name][f"(kernel) {chain[0][1]}"] += 1
             break
 
-    print(f"nginx{' (https)' if a.tls else ''} under wrk -t2 -c{a.connections}: {rps} requests/s; {all_samples} samples on all CPUs in {a.seconds} s")
+    print(f"{a.server}{' (https)' if a.tls else ''} under wrk -t2 -c{a.connections}: {rps} requests/s; {all_samples} samples on all CPUs in {a.seconds} s")
     for name in wanted:
         if name not in layouts:
             print(f"\n{name}: not loaded")

@@ -36,7 +36,7 @@ timed() { # shape, probes (uprobe_events lines, or empty)
 }
 echo "| function's first instructions | probed at | none | entry probe | entry + return probes | (ns per call, $calls calls, $(uname -r)) |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for shape in sub push cet_push cet_sub push_r13; do
+for shape in sub push cet_push cet_sub push_r13 cet_mov; do
 	for offset in 0 4; do
 		case $shape in cet_*) ;; *) [ $offset = 0 ] || continue ;; esac
 		p=$(at $shape $offset)

@@ -204,8 +204,10 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     /// SSL_read (a helper they share, as if the internal functions had been inlined), SSL_read and
     /// SSL_read_ex are probed themselves. Where the write function takes flags fourth and the byte
     /// count's address fifth (OpenSSL 3.3 on: "flags"), SSL_write's partner is SSL_write_ex2, which
-    /// SSL_write_ex tail-calls ("flags+ex2": SSL_write_ex keeps its probe); without SSL_write_ex2
-    /// ("flags") the public functions are probed.
+    /// SSL_write_ex tail-calls through the PLT ("flags+ex2": SSL_write_ex needs no probe of its own,
+    /// as in Debian 13's libssl 3.5, unless it does anything else first: "flags+ex2+other", where it
+    /// keeps its probe and each call is reported once); without SSL_write_ex2 ("flags") the public
+    /// functions are probed.
     /// </summary>
     [BpfTheory]
     [InlineData(false, false, "count")]
@@ -214,6 +216,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
     [InlineData(true, false, "flags")]
     [InlineData(false, false, "flags+ex2")]
     [InlineData(true, false, "flags+ex2")]
+    [InlineData(true, false, "flags+ex2+other")]
     public async Task PublicFunctionsTheKernelWouldSingleStepAreProbedAtTheFunctionTheyCallFirst(bool ex, bool peekCallsItFirst, string writeShape)
     {
         string source = """
@@ -261,9 +264,9 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             + writeShape switch
             {
                 "flags" => "PUBLIC_FLAGS(SSL_write, write_internal_flags)\nPUBLIC_FLAGS_EX(SSL_write_ex, write_internal_flags)\n",
-                "flags+ex2" => "PUBLIC_FLAGS(SSL_write, write_internal_flags)\nPUBLIC_EX(SSL_write_ex2, write_internal_flags)\n"
+                "flags+ex2" or "flags+ex2+other" => "PUBLIC_FLAGS(SSL_write, write_internal_flags)\nPUBLIC_EX(SSL_write_ex2, write_internal_flags)\n"
                     + "__attribute__((naked)) int SSL_write_ex(int *ssl, void *buf, size_t num, size_t *bytes) "
-                    + "{ __asm__(\"mov %rcx,%r8\\n xor %ecx,%ecx\\n jmp SSL_write_ex2\"); }\n",
+                    + $"{{ __asm__(\"mov %rcx,%r8\\n xor %ecx,%ecx\\n{(writeShape == "flags+ex2" ? "" : " nop\\n")} jmp SSL_write_ex2\"); }}\n",
                 _ => "PUBLIC(SSL_write, write_internal)\nPUBLIC_EX(SSL_write_ex, write_internal)\n",
             };
         using NativeShim library = NativeShim.Compile("libssl.so.3", source, "-fno-omit-frame-pointer", "-fcf-protection=none");
@@ -276,7 +279,8 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
             string[] write = writeShape switch
             {
                 "flags" => ["SSL_write", "SSL_write_ex"],
-                "flags+ex2" => ["SSL_write_ex", "ssl_write_internal (flags)"],
+                "flags+ex2" => ["ssl_write_internal (flags)"],
+                "flags+ex2+other" => ["SSL_write_ex", "ssl_write_internal (flags)"],
                 _ => ["ssl_write_internal"],
             };
             string[] expected = ["SSL_do_handshake", .. read, .. write];
@@ -286,7 +290,7 @@ public sealed class TlsTests : IClassFixture<TestCertificate>
                 Assert.Equal(functions["read_internal"], offsets["ssl_read_internal"]);
             if (writeShape == "count")
                 Assert.Equal(functions["write_internal"], offsets["ssl_write_internal"]);
-            if (writeShape == "flags+ex2")
+            if (writeShape.StartsWith("flags+ex2", StringComparison.Ordinal))
                 Assert.Equal(functions["write_internal_flags"], offsets["ssl_write_internal (flags)"]);
             Assert.All(functions.Values, offset => Assert.Equal(0x55, image[offset])); // push %rbp
         });

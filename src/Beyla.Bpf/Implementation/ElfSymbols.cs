@@ -38,36 +38,18 @@ internal static class ElfSymbols
         ReadOnlySpan<byte> elf = file;
         if (!IsElf64LittleEndian(elf))
             return found;
-        ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[32..]);
-        ulong shoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[40..]);
-        int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf[54..]);
-        int phnum = BinaryPrimitives.ReadUInt16LittleEndian(elf[56..]);
-        int shentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf[58..]);
-        int shnum = BinaryPrimitives.ReadUInt16LittleEndian(elf[60..]);
         bool x8664 = BinaryPrimitives.ReadUInt16LittleEndian(elf[18..]) == MachineX8664;
 
         // only executable PT_LOAD segments hold functions
-        var segments = ExecutableSegments(phoff < (ulong)elf.Length ? elf[(int)phoff..] : default, phentsize, phnum);
-
-        for (int i = 0; i < shnum; i++)
+        var segments = ExecutableSegments(ProgramHeaders(elf, out int entrySize, out int count), entrySize, count);
+        List<Section> sections = Sections(elf);
+        foreach (Section table in sections)
         {
-            ReadOnlySpan<byte> sh = Slice(elf, shoff + (ulong)(i * shentsize), 64);
-            if (sh.IsEmpty)
+            if (table.Type is not (SectionSymbolTable or SectionDynamicSymbols) || table.EntrySize < 24 || table.Link >= sections.Count)
                 continue;
-            uint type = BinaryPrimitives.ReadUInt32LittleEndian(sh[4..]);
-            if (type is not (SectionSymbolTable or SectionDynamicSymbols))
-                continue;
-            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(sh[24..]);
-            ulong size = BinaryPrimitives.ReadUInt64LittleEndian(sh[32..]);
-            int link = (int)BinaryPrimitives.ReadUInt32LittleEndian(sh[40..]);
-            ulong entsize = BinaryPrimitives.ReadUInt64LittleEndian(sh[56..]);
-            ReadOnlySpan<byte> strings = Slice(elf, shoff + (ulong)(link * shentsize), 64);
-            if (strings.IsEmpty || entsize < 24)
-                continue;
-            ReadOnlySpan<byte> stringTable = Slice(elf, BinaryPrimitives.ReadUInt64LittleEndian(strings[24..]), BinaryPrimitives.ReadUInt64LittleEndian(strings[32..]));
-            for (ulong at = 0; at + 24 <= size; at += entsize)
+            for (ulong index = 0; (index + 1) * table.EntrySize <= table.Size; index++)
             {
-                ReadOnlySpan<byte> sym = Slice(elf, offset + at, 24);
+                ReadOnlySpan<byte> sym = Slice(elf, table.Offset + index * table.EntrySize, 24);
                 if (sym.IsEmpty)
                     break;
                 byte info = sym[4];
@@ -76,13 +58,8 @@ internal static class ElfSymbols
                 ulong length = BinaryPrimitives.ReadUInt64LittleEndian(sym[16..]); // 0: not given
                 if ((info & 0xf) != 2 || section == 0 || value == 0)
                     continue; // not a defined function
-                uint nameOffset = BinaryPrimitives.ReadUInt32LittleEndian(sym);
-                if (nameOffset >= stringTable.Length)
-                    continue;
-                ReadOnlySpan<byte> name = stringTable[(int)nameOffset..];
-                int end = name.IndexOf((byte)0);
-                string symbol = Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
-                if (!names.Contains(symbol) || found.ContainsKey(symbol))
+                string? symbol = SymbolName(elf, table, sections[table.Link], index);
+                if (symbol is null || !names.Contains(symbol) || found.ContainsKey(symbol))
                     continue;
                 foreach ((ulong vaddr, ulong segmentSize, ulong segmentOffset, _) in segments)
                 {
@@ -97,6 +74,49 @@ internal static class ElfSymbols
             }
         }
         return found;
+    }
+
+    /// <summary>A section header's fields that the readers here use.</summary>
+    private readonly record struct Section(uint Type, ulong Offset, ulong Size, int Link, ulong EntrySize);
+
+    /// <summary>The section headers of an ELF64 little-endian file (those it holds whole).</summary>
+    private static List<Section> Sections(ReadOnlySpan<byte> elf)
+    {
+        ulong shoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[40..]);
+        int shentsize = BinaryPrimitives.ReadUInt16LittleEndian(elf[58..]);
+        int shnum = BinaryPrimitives.ReadUInt16LittleEndian(elf[60..]);
+        var sections = new List<Section>(shnum);
+        for (int i = 0; i < shnum; i++)
+        {
+            ReadOnlySpan<byte> sh = Slice(elf, shoff + (ulong)(i * shentsize), 64);
+            sections.Add(sh.IsEmpty ? default : new Section(BinaryPrimitives.ReadUInt32LittleEndian(sh[4..]), BinaryPrimitives.ReadUInt64LittleEndian(sh[24..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(sh[32..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(sh[40..]), BinaryPrimitives.ReadUInt64LittleEndian(sh[56..])));
+        }
+        return sections;
+    }
+
+    /// <summary>The name of symbol <paramref name="index"/> of symbol table <paramref name="table"/>, whose names are in <paramref name="strings"/>; null if out of range.</summary>
+    private static string? SymbolName(ReadOnlySpan<byte> elf, Section table, Section strings, ulong index)
+    {
+        ReadOnlySpan<byte> sym = table.EntrySize >= 24 ? Slice(elf, table.Offset + index * table.EntrySize, 24) : default;
+        ReadOnlySpan<byte> stringTable = Slice(elf, strings.Offset, strings.Size);
+        if (sym.IsEmpty || stringTable.IsEmpty)
+            return null;
+        uint nameOffset = BinaryPrimitives.ReadUInt32LittleEndian(sym);
+        if (nameOffset >= stringTable.Length)
+            return null;
+        ReadOnlySpan<byte> name = stringTable[(int)nameOffset..];
+        int end = name.IndexOf((byte)0);
+        return Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
+    }
+
+    /// <summary>The program header table of an ELF64 little-endian file (empty if it is not inside the file).</summary>
+    private static ReadOnlySpan<byte> ProgramHeaders(ReadOnlySpan<byte> elf, out int entrySize, out int count)
+    {
+        ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(elf[32..]);
+        entrySize = BinaryPrimitives.ReadUInt16LittleEndian(elf[54..]);
+        count = BinaryPrimitives.ReadUInt16LittleEndian(elf[56..]);
+        return phoff < (ulong)elf.Length ? elf[(int)phoff..] : default;
     }
 
     /// <summary>
@@ -169,6 +189,88 @@ internal static class ElfSymbols
     private static ReadOnlySpan<byte> MovRspToR8 => [0x49, 0x89, 0xe0]; // mov %rsp,%r8
     private static ReadOnlySpan<byte> LeaRspToR8 => [0x4c, 0x8d, 0x04, 0x24]; // lea (%rsp),%r8
     private static ReadOnlySpan<byte> LeaRspDisp8ToR8 => [0x4c, 0x8d, 0x44, 0x24]; // lea disp8(%rsp),%r8
+
+    /// <summary>
+    /// Whether the function at file offset <paramref name="offset"/> (x86-64, past any endbr64)
+    /// is <c>mov %rcx,%r8; xor %ecx,%ecx</c> (its fourth argument passed fifth, 0 fourth) and a
+    /// jump to function <paramref name="target"/> (whose probe offset is <paramref name="targetOffset"/>):
+    /// directly, or through a PLT entry or GOT slot that the dynamic relocations bind to that name.
+    /// OpenSSL 3.3 on defines SSL_write_ex so (<c>jmp SSL_write_ex2@plt</c>), and its calls reach
+    /// whatever SSL_write_ex2's are probed at.
+    /// </summary>
+    public static bool TailJumpsTo(string path, ulong offset, string target, ulong targetOffset)
+    {
+        byte[] file = File.ReadAllBytes(path);
+        ReadOnlySpan<byte> elf = file;
+        if (!IsElf64LittleEndian(elf) || BinaryPrimitives.ReadUInt16LittleEndian(elf[18..]) != MachineX8664)
+            return false;
+        var segments = ExecutableSegments(ProgramHeaders(elf, out int entrySize, out int count), entrySize, count);
+        ReadOnlySpan<byte> head = Slice(elf, offset, 5);
+        if (head.Length < 5 || !(head[..3].SequenceEqual(MovRcxToR8) || head[..3].SequenceEqual(MovRcxToR8Load)) ||
+            !(head[3..].SequenceEqual(XorEcx) || head[3..].SequenceEqual(XorEcxLoad)))
+            return false;
+        ulong at = offset + 5;
+        ReadOnlySpan<byte> jump = Slice(elf, at, 7);
+        ulong destination;
+        if (jump.Length == 7 && jump[0] == 0xe9)
+            destination = at + 5 + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(jump[1..]);
+        else if (jump.Length == 7 && jump[0] == 0xeb)
+            destination = at + 2 + (ulong)(long)(sbyte)jump[1];
+        else
+            return GotSlotAt(elf, segments, at) is ulong slot && RelocatedName(elf, slot) == target; // jmp *slot(%rip)
+        if (destination == targetOffset || (destination + 4 == targetOffset && Slice(elf, destination, 4).SequenceEqual(Endbr64)))
+            return true;
+        if (Slice(elf, destination, 4).SequenceEqual(Endbr64))
+            destination += 4; // a PLT entry built for CET (.plt.sec)
+        return GotSlotAt(elf, segments, destination) is ulong entrySlot && RelocatedName(elf, entrySlot) == target;
+    }
+
+    // SSL_write_ex's count pointer moved to the fifth argument, then flags 0 in the fourth
+    private static ReadOnlySpan<byte> MovRcxToR8 => [0x49, 0x89, 0xc8]; // mov %rcx,%r8
+    private static ReadOnlySpan<byte> MovRcxToR8Load => [0x4c, 0x8b, 0xc1]; // the same, the other encoding
+    private static ReadOnlySpan<byte> XorEcx => [0x31, 0xc9]; // xor %ecx,%ecx
+    private static ReadOnlySpan<byte> XorEcxLoad => [0x33, 0xc9]; // the same, the other encoding
+
+    /// <summary>The address of the GOT slot that an indirect jump (<c>jmp *disp(%rip)</c>, perhaps with a bnd prefix) at file offset <paramref name="at"/> goes through, or null.</summary>
+    private static ulong? GotSlotAt(ReadOnlySpan<byte> elf, List<(ulong VirtualAddress, ulong MemorySize, ulong Offset, ulong FileSize)> segments, ulong at)
+    {
+        ReadOnlySpan<byte> code = Slice(elf, at, 7);
+        int prefix = code.Length == 7 && code[0] == 0xf2 ? 1 : 0;
+        if (code.Length < 7 || code[prefix] != 0xff || code[prefix + 1] != 0x25)
+            return null;
+        ulong next = at + (ulong)prefix + 6;
+        foreach ((ulong vaddr, _, ulong segmentOffset, ulong fileSize) in segments)
+        {
+            if (at >= segmentOffset && next <= segmentOffset + fileSize)
+                return next - segmentOffset + vaddr + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code[(prefix + 2)..]);
+        }
+        return null;
+    }
+
+    /// <summary>The name of the symbol that a dynamic relocation (R_X86_64_JUMP_SLOT or GLOB_DAT) binds the GOT slot at address <paramref name="slot"/> to, or null.</summary>
+    private static string? RelocatedName(ReadOnlySpan<byte> elf, ulong slot)
+    {
+        const uint sectionRela = 4;
+        const uint relocationGlobalData = 6, relocationJumpSlot = 7;
+        List<Section> sections = Sections(elf);
+        foreach (Section rela in sections)
+        {
+            if (rela.Type != sectionRela || rela.EntrySize < 24 || rela.Link >= sections.Count)
+                continue;
+            Section symbols = sections[rela.Link];
+            for (ulong at = 0; at + 24 <= rela.Size; at += rela.EntrySize)
+            {
+                ReadOnlySpan<byte> entry = Slice(elf, rela.Offset + at, 24);
+                if (entry.IsEmpty)
+                    break;
+                ulong info = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
+                if (BinaryPrimitives.ReadUInt64LittleEndian(entry) != slot || (uint)info is not (relocationJumpSlot or relocationGlobalData))
+                    continue;
+                return symbols.Link < sections.Count ? SymbolName(elf, symbols, sections[symbols.Link], info >> 32) : null;
+            }
+        }
+        return null;
+    }
 
     /// <summary>Whether the instruction at file offset <paramref name="offset"/> of an x86-64 file is a push of a register, which the kernel emulates when probed.</summary>
     public static bool StartsWithPush(string path, ulong offset)

@@ -13,6 +13,9 @@ internal static partial class TlsLog
     [LoggerMessage(120, LogLevel.Debug, "TLS probes for {Public} in {File} go on the function both call first ({Function}, at file offset 0x{Offset:x}): their own first instruction would cost a single-step trap at every call")]
     public static partial void InternalEntry(ILogger logger, string file, string @public, string function, ulong offset);
 
+    [LoggerMessage(121, LogLevel.Debug, "TLS probes in {File}: {Function} only jumps to {Target}, whose calls are probed already, and gets no probe of its own")]
+    public static partial void TailCall(ILogger logger, string file, string function, string target);
+
     [LoggerMessage(112, LogLevel.Debug, "TLS probes released from {File} for process {Pid}")]
     public static partial void Released(ILogger logger, string file, int pid);
 

@@ -46,16 +46,19 @@ internal sealed class TlsProbeSet : IDisposable
     // with CookieCountInR8, flags before the count's address. OpenSSL's ssl_read_internal and
     // ssl_write_internal (ElfSymbols.SharedFirstCallee), whose callers' own call shows where the
     // count's address goes (Register). From OpenSSL 3.3 SSL_write_ex tail-calls SSL_write_ex2, so
-    // SSL_write_ex2 is SSL_write's partner, and SSL_write_ex keeps its probe: its calls reach the
-    // internal function's too, and the inner call's note, taken last, is the one reported.
+    // SSL_write_ex2 is SSL_write's partner, and SSL_write_ex has no probe of its own where it only
+    // jumps there (ElfSymbols.TailJumpsTo); else it keeps its probe: its calls reach the internal
+    // function's too, and the inner call's note, taken last, is the one reported.
     private static readonly (string[] Callers, string[] Replaced, string Function, string Program, ulong Cookie, CountRegister Register)[] s_internalEntries =
     [
         (["SSL_read", "SSL_read_ex"], ["SSL_read", "SSL_read_ex"], "ssl_read_internal", "ssl_read_ex_enter", 1 | CookieEx, CountRegister.Rcx),
         (["SSL_write", "SSL_write_ex"], ["SSL_write", "SSL_write_ex"], "ssl_write_internal", "ssl_write_ex_enter", 2 | CookieEx, CountRegister.Rcx),
-        (["SSL_write", WriteWithFlags], ["SSL_write"], "ssl_write_internal (flags)", "ssl_write_flags_enter", 2 | CookieEx | CookieCountInR8, CountRegister.R8),
+        (["SSL_write", WriteWithFlags], ["SSL_write"], WriteInternalWithFlags, "ssl_write_flags_enter", 2 | CookieEx | CookieCountInR8, CountRegister.R8),
     ];
 
     private const string WriteWithFlags = "SSL_write_ex2";
+    private const string WriteEx = "SSL_write_ex";
+    private const string WriteInternalWithFlags = "ssl_write_internal (flags)";
 
     /// <summary>Every function a file's probes may be at, the internal ones included, with its entry program and cookie.</summary>
     private static readonly (string Function, string Program, ulong Cookie)[] s_probedFunctions =
@@ -561,6 +564,14 @@ internal sealed class TlsProbeSet : IDisposable
                 offsets.Remove(f);
             offsets[function] = at;
             TlsLog.InternalEntry(_logger, file, string.Join(" and ", callers), function, at);
+        }
+        // OpenSSL 3.3 on: SSL_write_ex only jumps to SSL_write_ex2, whose calls the flags entry
+        // sees; its own first instruction (a mov) would cost a single-step trap at every call
+        if (offsets.ContainsKey(WriteInternalWithFlags) && offsets.TryGetValue(WriteEx, out ulong ex) &&
+            offsets.TryGetValue(WriteWithFlags, out ulong ex2) && ElfSymbols.TailJumpsTo(file, ex, WriteWithFlags, ex2))
+        {
+            offsets.Remove(WriteEx);
+            TlsLog.TailCall(_logger, file, WriteEx, WriteWithFlags);
         }
         offsets.Remove(WriteWithFlags);
         foreach (string f in s_peek)
