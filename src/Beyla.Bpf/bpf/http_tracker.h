@@ -319,12 +319,20 @@ static __always_inline struct tls_call *tls_call_in_progress(__u64 id)
 	return call && call->active ? call : 0;
 }
 
-/* Which socket an SSL object reads and writes, learned from the syscalls inside its calls. */
+/* Which socket an SSL object reads and writes: its fd, and the socket (struct sock *) read from
+ * the fd when they were tied (0 if it had none). A connection tracked on that fd with that socket
+ * confirms the tie without more lookups (ssl_exit). */
+struct ssl_fd {
+	__u32 fd;
+	__u32 pad;
+	__u64 sk;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct ssl_key);
-	__type(value, __u32);
+	__type(value, struct ssl_fd);
 } ssl_fds SEC(".maps");
 
 /* Threads that just left an SSL call on an SSL object whose socket is still unknown, and whose
@@ -559,13 +567,14 @@ static __always_inline __u64 tie_ssl_to_socket(const struct ssl_key *ssl, __u32 
 {
 	struct conn_key socket = {.tgid = ssl->tgid, .fd = fd};
 	if (seen) {
-		__u32 *tied_fd = bpf_map_lookup_elem(&ssl_fds, ssl);
-		if (tied_fd && *tied_fd == fd && tied_socket(ssl, fd) == seen)
+		struct ssl_fd *tied_fd = bpf_map_lookup_elem(&ssl_fds, ssl);
+		if (tied_fd && tied_fd->fd == fd && tied_socket(ssl, fd) == seen)
 			return seen;
 	}
 	struct sock *sk = stream_sock_of_fd(fd);
 	struct ssl_socket tie = {.ssl = ssl->ssl, .sk = (__u64)sk};
-	bpf_map_update_elem(&ssl_fds, ssl, &fd, BPF_ANY);
+	struct ssl_fd uses = {.fd = fd, .sk = (__u64)sk};
+	bpf_map_update_elem(&ssl_fds, ssl, &uses, BPF_ANY);
 	bpf_map_update_elem(&socket_ssl, &socket, &tie, BPF_ANY);
 	/* so that the socket's end unties it, tracked or not (a connection tracked on it keeps its
 	 * entry). Looked up first: an update of an LRU map takes a free entry even when it then

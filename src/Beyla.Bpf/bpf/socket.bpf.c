@@ -152,16 +152,17 @@ static __always_inline bool first_segment(__u8 shape, __u64 addr, long ret, __u6
  * not told). If the socket belongs to no SSL object and the bytes are a TLS record: when they begin
  * with ciphertext an SSL object left in OpenSSL's memory BIO, that object's; else, for an object
  * whose BIO is another kind (Node's) or was not seen, the one the thread (or else the process)
- * called last, a guess that overlapping handshakes can get wrong.
+ * called last, a guess that overlapping handshakes can get wrong. Returns true when the socket is
+ * an SSL object's already: its bytes are ciphertext, for the TLS hooks alone.
  */
-static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 shape, __u64 addr, long ret)
+static __always_inline bool learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 shape, __u64 addr, long ret)
 {
 	__u32 tgid = (__u32)(id >> 32);
 	struct conn_key socket = {.tgid = tgid, .fd = fd};
 	struct ssl_socket *tied = bpf_map_lookup_elem(&socket_ssl, &socket);
 	if (tied && ((sk && tied->sk == sk) || tied->sk == (__u64)stream_sock_of_fd(fd)))
-		return; /* already an SSL object's (an entry for another socket is stale: its close went unseen);
-			 * the hook's socket may be another than the fd's (io_uring's task work): then the fd's */
+		return true; /* already an SSL object's (an entry for another socket is stale: its close went unseen);
+			      * the hook's socket may be another than the fd's (io_uring's task work): then the fd's */
 	__u64 *until = bpf_map_lookup_elem(&tls_ciphertext_until, &tgid);
 	bool expecting = until && *until > bpf_ktime_get_ns();
 	struct ssl_key *pending = bpf_map_lookup_elem(&tls_pending, &id);
@@ -169,10 +170,10 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 
 	if (!pending)
 		pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
 	if (!pending && !expecting)
-		return;
+		return false;
 	__u64 base = 0, len = 0;
 	if (!first_segment(shape, addr, ret, &base, &len) || !is_tls_record(base, len))
-		return;
+		return false;
 	if (expecting && len >= CIPHERTEXT_HEAD) {
 		struct ciphertext_key sent = {.tgid = tgid};
 		struct ssl_key *from = 0;
@@ -180,16 +181,16 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 
 			from = bpf_map_lookup_elem(&tls_ciphertexts, &sent);
 		if (from) {
 			if (!from->ssl)
-				return; /* two objects left these bytes: their next records tell them apart */
+				return false; /* two objects left these bytes: their next records tell them apart */
 			struct ssl_key ssl = *from;
 			bpf_map_delete_elem(&tls_ciphertexts, &sent);
 			tie_ssl_to_socket(&ssl, fd, 0);
 			stat_inc(STAT_TLS_TIED_BY_CIPHERTEXT);
-			return;
+			return false;
 		}
 	}
 	if (!pending)
-		return;
+		return false;
 	struct ssl_key ssl = *pending;
 	tie_ssl_to_socket(&ssl, fd, 0);
 	stat_inc(STAT_TLS_TIED_BY_GUESS);
@@ -198,6 +199,7 @@ static __always_inline void learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 
 	struct ssl_key *process_pending = bpf_map_lookup_elem(&tls_pending_process, &tgid);
 	if (process_pending && process_pending->ssl == ssl.ssl)
 		bpf_map_delete_elem(&tls_pending_process, &tgid);
+	return false;
 }
 
 #define FLAGS_NONE 0
@@ -262,8 +264,8 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 			}
 			return 0;
 		}
-		if (dir == DIR_EGRESS)
-			learn_ssl_socket(id, fd, sk, shape, addr, ret);
+		if (dir == DIR_EGRESS && learn_ssl_socket(id, fd, sk, shape, addr, ret))
+			return 0;
 	}
 
 	c = connection_of(&key, sk, &foreign);
@@ -628,8 +630,8 @@ static __always_inline void socket_ended(const struct conn_key *key, __u64 sk)
 	if (!tied || tied->sk != sk)
 		return;
 	struct ssl_key ssl = {.ssl = tied->ssl, .tgid = key->tgid};
-	__u32 *fd = bpf_map_lookup_elem(&ssl_fds, &ssl);
-	if (fd && *fd == key->fd)
+	struct ssl_fd *uses = bpf_map_lookup_elem(&ssl_fds, &ssl);
+	if (uses && uses->fd == key->fd)
 		bpf_map_delete_elem(&ssl_fds, &ssl);
 	bpf_map_delete_elem(&socket_ssl, key);
 }

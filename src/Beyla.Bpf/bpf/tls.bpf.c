@@ -127,11 +127,21 @@ int ssl_exit(struct pt_regs *ctx)
 	found->active = 0;
 
 	struct ssl_key key = {.ssl = call.ssl, .tgid = (__u32)(id >> 32)};
+	/* the fd (and socket) an earlier call taught: for a call with no syscall inside, its fd */
+	struct ssl_fd *known = bpf_map_lookup_elem(&ssl_fds, &key);
+	__u32 fd = call.fd_plus_one ? call.fd_plus_one - 1 : known ? known->fd : 0;
+	struct conn_key socket = {.tgid = key.tgid, .fd = fd};
+	struct conn_state *c = 0;
 	__u64 sk = 0;
-	__u32 *known = 0; /* the fd an earlier call taught, for a call with no syscall inside */
-	if (call.fd_plus_one) {
-		sk = tie_ssl_to_socket(&key, call.fd_plus_one - 1, call.sk);
-	} else if (!(known = bpf_map_lookup_elem(&ssl_fds, &key)) && !expect_ciphertext(&key)) {
+	if (call.fd_plus_one || known) {
+		c = bpf_map_lookup_elem(&connections, &socket);
+		if (known && known->sk && known->fd == fd && c && c->sk == known->sk && (!call.fd_plus_one || call.sk == known->sk))
+			sk = known->sk; /* tied already, to the socket tracked on the fd (and the one the call's syscall moved bytes on) */
+		else if (call.fd_plus_one)
+			sk = tie_ssl_to_socket(&key, fd, call.sk);
+		else
+			sk = tied_socket(&key, fd); /* not the fd table at every call of a program that moves its ciphertext itself */
+	} else if (!expect_ciphertext(&key)) {
 		/* the program moves the ciphertext itself, from a BIO of its own: guess the socket from its next write */
 		__u32 tgid = key.tgid;
 		bpf_map_update_elem(&tls_pending, &id, &key, BPF_ANY);
@@ -153,21 +163,13 @@ int ssl_exit(struct pt_regs *ctx)
 	if (!bytes)
 		return 0;
 
-	__u32 fd;
-	if (call.fd_plus_one) {
-		fd = call.fd_plus_one - 1;
-	} else {
-		/* served from OpenSSL's buffer, or a memory BIO: use what an earlier call taught */
-		if (!known) {
-			/* count a request that goes unreported, once: where its plaintext starts */
-			__u8 p[16] = {};
-			if (bytes >= 8 && !bpf_probe_read_user(p, 8, (const void *)call.buf) && is_request_start(p))
-				stat_inc(STAT_TLS_NO_SOCKET);
-			return 0;
-		}
-		fd = *known;
-		/* not the fd table at every call of a program that moves its ciphertext itself */
-		sk = tied_socket(&key, fd);
+	if (!call.fd_plus_one && !known) {
+		/* served from OpenSSL's buffer, or a memory BIO, with no socket known: count a request
+		 * that goes unreported, once: where its plaintext starts */
+		__u8 p[16] = {};
+		if (bytes >= 8 && !bpf_probe_read_user(p, 8, (const void *)call.buf) && is_request_start(p))
+			stat_inc(STAT_TLS_NO_SOCKET);
+		return 0;
 	}
 	struct io_data d = {
 		.first = call.buf,
@@ -175,8 +177,6 @@ int ssl_exit(struct pt_regs *ctx)
 		.total = bytes,
 		.tail = bytes >= 5 ? call.buf + bytes - 5 : 0,
 	};
-	struct conn_key socket = {.tgid = key.tgid, .fd = fd};
-	struct conn_state *c = bpf_map_lookup_elem(&connections, &socket);
 	d.sk = sk ? sk : (__u64)stream_sock_of_fd(fd); /* the tie's socket: fd's, read just now or confirmed */
 	if (c && c->sk != d.sk) {
 		/* a connection left on the fd whose end went unseen: this is another socket */
