@@ -222,6 +222,33 @@ public abstract class HttpServerTests
         AssertMatches(exchange, span, server);
     }
 
+    /// <summary>
+    /// The next request's first bytes arrive while the server still works on the current one
+    /// (Go's server reads one byte in the background then; Node and Kestrel read what comes):
+    /// they start the next request, whether the server reads them at once or with the rest.
+    /// </summary>
+    [BpfTheory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public async Task NextRequestWhoseFirstBytesComeBeforeTheAnswerIsItsOwnSpan(int early)
+    {
+        if (!HasSlowRoute)
+            return;
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
+        List<ClientExchange> exchanges;
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            exchanges = client.GetStartingTheNextEarly("/slow/300", "/hello/next", early, pauseMs: 100);
+            exchanges.Add(client.Get("/hello/after"));
+        }
+
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+            AssertMatches(exchanges[i], spans[i], server);
+        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
+    }
+
     [BpfFact]
     public async Task PipelinedRequestsInOneWriteAreEachOneSpan()
     {

@@ -90,6 +90,32 @@ internal sealed class KeepAliveClient : IDisposable
         return new ClientExchange("GET", path, status, head.Length, responseBytes, start, Stopwatch.GetTimestamp(), LocalPort);
     }
 
+    /// <summary>
+    /// Sends a GET for <paramref name="first"/>, then after <paramref name="pauseMs"/> the first
+    /// <paramref name="early"/> bytes of a GET for <paramref name="second"/> before the first answer
+    /// came (a pipelining client, or one whose next request overtakes a late hook), then the rest of
+    /// it once the first answer has come; returns both exchanges, the second from its first byte.
+    /// </summary>
+    public List<ClientExchange> GetStartingTheNextEarly(string first, string second, int early, int pauseMs)
+    {
+        byte[] head1 = Encoding.ASCII.GetBytes($"GET {first} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n");
+        byte[] head2 = Encoding.ASCII.GetBytes($"GET {second} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n");
+        long start1 = Stopwatch.GetTimestamp();
+        SendAll(head1);
+        Thread.Sleep(pauseMs);
+        long start2 = Stopwatch.GetTimestamp();
+        SendAll(head2.AsSpan(0, early));
+        (int status1, long bytes1) = ReadResponse(false);
+        long end1 = Stopwatch.GetTimestamp();
+        SendAll(head2.AsSpan(early));
+        (int status2, long bytes2) = ReadResponse(false);
+        return
+        [
+            new ClientExchange("GET", first, status1, head1.Length, bytes1, start1, end1, LocalPort),
+            new ClientExchange("GET", second, status2, head2.Length, bytes2, start2, Stopwatch.GetTimestamp(), LocalPort),
+        ];
+    }
+
     /// <summary>Sends a GET and waits until the server closes the connection without answering.</summary>
     public (long Start, long End) GetExpectingClose(string path)
     {

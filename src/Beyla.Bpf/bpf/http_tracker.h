@@ -46,6 +46,8 @@ struct conn_key {
 	_n > 0 && !bpf_probe_read_user((p), _n, (const void *)(d)->first);    \
 })
 
+#define SLOT_PARTIAL 2
+
 /* One request: when it started, what it looked like, how big it was. */
 struct request_slot {
 	__u64 start_ns;
@@ -53,7 +55,7 @@ struct request_slot {
 	__u32 tid;
 	__u16 head_len;
 	__u8 is_head;          /* HEAD method: the response has no body */
-	__u8 used;
+	__u8 used;             /* 1, or in the queue SLOT_PARTIAL: fewer than 8 bytes of what may begin a request */
 	__u8 head[256];        /* REQUEST_HEAD_CAPTURE bytes used; 256 so that a masked index is always inside */
 };
 
@@ -695,7 +697,9 @@ static __always_inline void take_queued_request(struct conn_state *c)
 	}
 	c->req = *waiting;
 	bpf_map_delete_elem(&queued_requests, &key);
-	c->phase = PHASE_REQUEST;
+	/* the start of a request that has not all come yet waits for the rest as the current one */
+	c->phase = c->req.used == SLOT_PARTIAL ? PHASE_PARTIAL : PHASE_REQUEST;
+	c->req.used = 1;
 }
 
 /* Reports the exchange in progress; a request waiting behind it becomes the current one. */
@@ -1074,6 +1078,74 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 }
 
 /*
+ * Request bytes that came while a response is still due for the current request, and that do not
+ * begin a whole request head (d). Fewer than 8 bytes that could begin a request, after a request
+ * without a body, are the start of the next one, come early (a pipelining client, or a next
+ * request read before the hook of the write that answered the current one returned): they wait in
+ * the queue until the rest tells. More bytes of such a start are added to it; when they show it
+ * is no request, its bytes go back to the request before it. Anything else is the body of the
+ * last request queued, or of the current one. Global: verified once.
+ */
+__noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d, __u64 now)
+{
+	if (!c || !d)
+		return 0;
+	if (c->queue_head != c->queue_tail) {
+		struct queue_key last = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail - 1};
+		struct request_slot *waiting = bpf_map_lookup_elem(&queued_requests, &last);
+		if (!waiting)
+			return 0;
+		if (waiting->used != SLOT_PARTIAL) {
+			waiting->bytes += d->total;
+			return 0;
+		}
+		append_request_bytes(waiting, d);
+		if (waiting->head_len >= 8 && is_request_start(waiting->head)) {
+			waiting->used = 1;
+			waiting->is_head = waiting->head[0] == 'H' && waiting->head[1] == 'E';
+			return 0;
+		}
+		if (waiting->head_len < 8 && could_be_request_start(waiting->head, waiting->head_len & 7))
+			return 0;
+		/* no request after all: bytes of the one before it */
+		__u64 bytes = waiting->bytes;
+		bpf_map_delete_elem(&queued_requests, &last);
+		c->queue_tail--;
+		if (c->queue_head == c->queue_tail) {
+			c->req.bytes += bytes;
+		} else {
+			last.seq = c->queue_tail - 1;
+			waiting = bpf_map_lookup_elem(&queued_requests, &last);
+			if (waiting)
+				waiting->bytes += bytes;
+		}
+		return 0;
+	}
+	__u8 p[16] = {};
+	if (d->first_len < 8 && has_no_body(&c->req) && read_prefix(p, d) && could_be_request_start(p, (__u32)d->first_len)) {
+		if (c->queue_tail - c->queue_head >= MAX_QUEUED) {
+			stat_inc(STAT_REQUESTS_DROPPED);
+			return 0;
+		}
+		__u32 zero = 0;
+		struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+		if (!s)
+			return 0;
+		record_request(&s->slot, d, now);
+		s->slot.used = SLOT_PARTIAL;
+		struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail};
+		bpf_map_update_elem(&queued_requests, &key, &s->slot, BPF_ANY);
+		c->queue_tail++;
+		return 0;
+	}
+	if (c->phase == PHASE_REQUEST)
+		append_request_bytes(&c->req, d);
+	else
+		c->req.bytes += d->total;
+	return 0;
+}
+
+/*
  * A request start arriving in pieces (PHASE_PARTIAL): decided once 8 bytes are captured.
  * They may all be there at once: a write of several buffers whose first is shorter.
  */
@@ -1220,19 +1292,11 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
 		if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
 			/* a response is still due for the current request */
-			if (starts) {
-				struct io_data taken = *d;
+			struct io_data taken = *d;
+			if (starts)
 				beyla_take_requests(c, &taken, now, TAKE_QUEUED);
-			} else if (c->queue_head != c->queue_tail) {
-				struct queue_key last = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail - 1};
-				struct request_slot *waiting = bpf_map_lookup_elem(&queued_requests, &last);
-				if (waiting)
-					waiting->bytes += d->total;
-			} else if (c->phase == PHASE_REQUEST) {
-				append_request_bytes(&c->req, d);
-			} else {
-				c->req.bytes += d->total;
-			}
+			else
+				beyla_more_request_bytes(c, &taken, now);
 		} else if (starts) {
 			/* the response had no known end: the next request ends it */
 			finish_exchange(c, END_BY_NEXT_REQUEST);
