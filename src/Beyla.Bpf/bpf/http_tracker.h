@@ -1079,8 +1079,8 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 
 /*
  * Request bytes that came while a response is still due for the current request, and that do not
- * begin a whole request head (d). Fewer than 8 bytes that could begin a request, after a request
- * without a body, are the start of the next one, come early (a pipelining client, or a next
+ * begin a whole request head (d). Fewer than 8 bytes that could begin a request, after the whole
+ * head of a request without a body, are the start of the next one, come early (a pipelining client, or a next
  * request read before the hook of the write that answered the current one returned): they wait in
  * the queue until the rest tells. More bytes of such a start are added to it; when they show it
  * is no request, its bytes go back to the request before it. Anything else is the body of the
@@ -1122,7 +1122,9 @@ __noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d,
 		return 0;
 	}
 	__u8 p[16] = {};
-	if (d->first_len < 8 && has_no_body(&c->req) && read_prefix(p, d) && could_be_request_start(p, (__u32)d->first_len)) {
+	/* after the current request's whole head: the answer has begun, or the blank line is in its capture */
+	if (d->first_len < 8 && has_no_body(&c->req) && read_prefix(p, d) && could_be_request_start(p, (__u32)d->first_len) &&
+	    (c->phase == PHASE_RESPONSE || c->write_enter_ns || request_head_end(&c->req))) {
 		if (c->queue_tail - c->queue_head >= MAX_QUEUED) {
 			stat_inc(STAT_REQUESTS_DROPPED);
 			return 0;
