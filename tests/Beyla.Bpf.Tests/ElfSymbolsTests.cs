@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Beyla.Implementation;
 
 namespace Beyla.Bpf.Tests;
@@ -41,5 +42,37 @@ public sealed class ElfSymbolsTests
         foreach (string target in new[] { "SSL_write_ex2", "SSL_write" })
             Assert.Equal(target == jumpsTo, ElfSymbols.TailJumpsTo(library.Path, functions["SSL_write_ex"], target, functions[target]));
         Assert.False(ElfSymbols.TailJumpsTo(library.Path, functions["SSL_write"], "SSL_write_ex2", functions["SSL_write_ex2"]));
+    }
+
+    /// <summary>A library whose section headers are nonsense, or which is cut short, yields what can be read and never throws (the TLS probe set's thread reads any libssl a traced process maps).</summary>
+    [Theory]
+    [InlineData("links")]
+    [InlineData("sizes")]
+    [InlineData("cut")]
+    public void ABrokenFileGivesWhatCanBeReadAndThrowsNothing(string damage)
+    {
+        using NativeShim library = NativeShim.Compile("libssl.so.3", Target + WriteEx("mov %rcx,%r8\\n xor %ecx,%ecx\\n jmp SSL_write_ex2"));
+        byte[] image = File.ReadAllBytes(library.Path);
+        ulong shoff = BinaryPrimitives.ReadUInt64LittleEndian(image.AsSpan(40));
+        int shentsize = BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(58));
+        int shnum = BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan(60));
+        for (int i = 0; i < shnum && damage != "cut"; i++)
+        {
+            Span<byte> header = image.AsSpan((int)shoff + i * shentsize, 64);
+            if (damage == "links")
+                BinaryPrimitives.WriteUInt32LittleEndian(header[40..], 0xffffffff); // sh_link
+            else
+            {
+                BinaryPrimitives.WriteUInt64LittleEndian(header[32..], ulong.MaxValue); // sh_size
+                BinaryPrimitives.WriteUInt64LittleEndian(header[56..], ulong.MaxValue - 23); // sh_entsize
+            }
+        }
+        string broken = Path.Combine(Path.GetDirectoryName(library.Path)!, "broken.so");
+        File.WriteAllBytes(broken, damage == "cut" ? image[..(int)(shoff + (ulong)shentsize * 3)] : image);
+
+        Dictionary<string, ulong> functions = ElfSymbols.FindFunctions(broken, ["SSL_write_ex", "SSL_write_ex2"]);
+        Assert.Empty(functions); // no symbol table can be read
+        Dictionary<string, ulong> good = ElfSymbols.FindFunctions(library.Path, ["SSL_write_ex", "SSL_write_ex2"]);
+        Assert.False(ElfSymbols.TailJumpsTo(broken, good["SSL_write_ex"], "SSL_write_ex2", good["SSL_write_ex2"] + 0x10));
     }
 }

@@ -45,8 +45,9 @@ internal static class ElfSymbols
         List<Section> sections = Sections(elf);
         foreach (Section table in sections)
         {
-            if (table.Type is not (SectionSymbolTable or SectionDynamicSymbols) || table.EntrySize < 24 || table.Link >= sections.Count)
-                continue;
+            if (table.Type is not (SectionSymbolTable or SectionDynamicSymbols) || table.EntrySize < 24 || table.Link >= (uint)sections.Count ||
+                Slice(elf, table.Offset, table.Size).IsEmpty)
+                continue; // (a table inside the file: the entries' offsets below cannot wrap)
             for (ulong index = 0; (index + 1) * table.EntrySize <= table.Size; index++)
             {
                 ReadOnlySpan<byte> sym = Slice(elf, table.Offset + index * table.EntrySize, 24);
@@ -58,7 +59,7 @@ internal static class ElfSymbols
                 ulong length = BinaryPrimitives.ReadUInt64LittleEndian(sym[16..]); // 0: not given
                 if ((info & 0xf) != 2 || section == 0 || value == 0)
                     continue; // not a defined function
-                string? symbol = SymbolName(elf, table, sections[table.Link], index);
+                string? symbol = SymbolName(elf, table, sections[(int)table.Link], index);
                 if (symbol is null || !names.Contains(symbol) || found.ContainsKey(symbol))
                     continue;
                 foreach ((ulong vaddr, ulong segmentSize, ulong segmentOffset, _) in segments)
@@ -77,7 +78,7 @@ internal static class ElfSymbols
     }
 
     /// <summary>A section header's fields that the readers here use.</summary>
-    private readonly record struct Section(uint Type, ulong Offset, ulong Size, int Link, ulong EntrySize);
+    private readonly record struct Section(uint Type, ulong Offset, ulong Size, uint Link, ulong EntrySize);
 
     /// <summary>The section headers of an ELF64 little-endian file (those it holds whole).</summary>
     private static List<Section> Sections(ReadOnlySpan<byte> elf)
@@ -90,7 +91,7 @@ internal static class ElfSymbols
         {
             ReadOnlySpan<byte> sh = Slice(elf, shoff + (ulong)(i * shentsize), 64);
             sections.Add(sh.IsEmpty ? default : new Section(BinaryPrimitives.ReadUInt32LittleEndian(sh[4..]), BinaryPrimitives.ReadUInt64LittleEndian(sh[24..]),
-                BinaryPrimitives.ReadUInt64LittleEndian(sh[32..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(sh[40..]), BinaryPrimitives.ReadUInt64LittleEndian(sh[56..])));
+                BinaryPrimitives.ReadUInt64LittleEndian(sh[32..]), BinaryPrimitives.ReadUInt32LittleEndian(sh[40..]), BinaryPrimitives.ReadUInt64LittleEndian(sh[56..])));
         }
         return sections;
     }
@@ -255,9 +256,10 @@ internal static class ElfSymbols
         List<Section> sections = Sections(elf);
         foreach (Section rela in sections)
         {
-            if (rela.Type != sectionRela || rela.EntrySize < 24 || rela.Link >= sections.Count)
+            if (rela.Type != sectionRela || rela.EntrySize < 24 || rela.Link >= (uint)sections.Count || rela.EntrySize > rela.Size ||
+                Slice(elf, rela.Offset, rela.Size).IsEmpty)
                 continue;
-            Section symbols = sections[rela.Link];
+            Section symbols = sections[(int)rela.Link];
             for (ulong at = 0; at + 24 <= rela.Size; at += rela.EntrySize)
             {
                 ReadOnlySpan<byte> entry = Slice(elf, rela.Offset + at, 24);
@@ -266,7 +268,7 @@ internal static class ElfSymbols
                 ulong info = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
                 if (BinaryPrimitives.ReadUInt64LittleEndian(entry) != slot || (uint)info is not (relocationJumpSlot or relocationGlobalData))
                     continue;
-                return symbols.Link < sections.Count ? SymbolName(elf, symbols, sections[symbols.Link], info >> 32) : null;
+                return symbols.Link < (uint)sections.Count ? SymbolName(elf, symbols, sections[(int)symbols.Link], info >> 32) : null;
             }
         }
         return null;
@@ -336,6 +338,7 @@ internal static class ElfSymbols
         return read == count ? buffer : buffer[..read];
     }
 
+    // offset and length come from the file: their sum may wrap
     private static ReadOnlySpan<byte> Slice(ReadOnlySpan<byte> data, ulong offset, ulong length) =>
-        offset + length <= (ulong)data.Length ? data.Slice((int)offset, (int)length) : default;
+        offset <= (ulong)data.Length && length <= (ulong)data.Length - offset ? data.Slice((int)offset, (int)length) : default;
 }

@@ -1125,16 +1125,20 @@ __noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d,
 	/* after the current request's whole head: the answer has begun, or the blank line is in its capture */
 	if (d->first_len < 8 && has_no_body(&c->req) && read_prefix(p, d) && could_be_request_start(p, (__u32)d->first_len) &&
 	    (c->phase == PHASE_RESPONSE || c->write_enter_ns || request_head_end(&c->req))) {
-		if (c->queue_tail - c->queue_head >= MAX_QUEUED) {
-			stat_inc(STAT_REQUESTS_DROPPED);
-			return 0;
-		}
 		__u32 zero = 0;
 		struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
 			return 0;
 		record_request(&s->slot, d, now);
-		s->slot.used = SLOT_PARTIAL;
+		/* the queue is empty here; a write of several buffers may have brought 8 bytes already */
+		if (s->slot.head_len < 8) {
+			s->slot.used = SLOT_PARTIAL;
+		} else if (is_request_start(s->slot.head)) {
+			s->slot.is_head = s->slot.head[0] == 'H' && s->slot.head[1] == 'E';
+		} else {
+			c->req.bytes += d->total;
+			return 0;
+		}
 		struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail};
 		bpf_map_update_elem(&queued_requests, &key, &s->slot, BPF_ANY);
 		c->queue_tail++;
@@ -1262,13 +1266,14 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 
 	__u8 request_dir = c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS;
 	if (dir == request_dir) {
+		/* A request queued while the connection went idle (a race, see below) comes first: it
+		 * may be the start of one (beyla_more_request_bytes), which these bytes go on. */
+		take_queued_request(c);
 		if (c->phase == PHASE_PARTIAL) {
 			append_request_bytes(&c->req, d);
 			settle_partial_request(c);
 			return 0;
 		}
-		/* A request queued while the connection went idle (a race, see below) comes first. */
-		take_queued_request(c);
 		if (c->phase == PHASE_IDLE) {
 			/* c->req is free: the head is read straight into it, once */
 			if (d->first_len >= 8) {
@@ -1327,9 +1332,10 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 		c->response_bytes += d->total;
 		c->end_ns = now;
 	} else {
-		/* A status line with no request waiting: a request went by unseen (for example
-		 * pipelined behind another in one read). Count it; never report it silently. */
-		if (c->phase == PHASE_IDLE && d->first_len >= 12 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_response_start(p))
+		/* A status line with no request waiting (or only the start of one): a request went by
+		 * unseen (for example pipelined behind another in one read). Count it; never report
+		 * it silently. */
+		if ((c->phase == PHASE_IDLE || c->phase == PHASE_PARTIAL) && d->first_len >= 12 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_response_start(p))
 			stat_inc(STAT_RESPONSES_UNMATCHED);
 		return 0;
 	}
