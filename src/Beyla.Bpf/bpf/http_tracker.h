@@ -714,6 +714,12 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 
 __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
 
+/* A head that begins "HE": the HEAD method, whose response has no body. */
+static __always_inline bool is_head_method(const __u8 *head)
+{
+	return head[0] == 'H' && head[1] == 'E';
+}
+
 static __always_inline void record_request(struct request_slot *r, const struct io_data *d, __u64 now)
 {
 	__u64 len = d->first_len > REQUEST_HEAD_CAPTURE ? REQUEST_HEAD_CAPTURE : d->first_len;
@@ -726,7 +732,7 @@ static __always_inline void record_request(struct request_slot *r, const struct 
 	r->start_ns = now;
 	r->tid = (__u32)bpf_get_current_pid_tgid();
 	r->bytes = d->total;
-	r->is_head = r->head[0] == 'H' && r->head[1] == 'E';
+	r->is_head = is_head_method(r->head);
 	r->used = 1;
 }
 
@@ -1078,6 +1084,20 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 }
 
 /*
+ * What the captured start of a request that arrives in pieces says: 1 a request (8 bytes are there
+ * and begin one; is_head is set from them), 0 not known yet, -1 no request.
+ */
+static __always_inline int request_start_verdict(struct request_slot *r)
+{
+	if (r->head_len < 8)
+		return could_be_request_start(r->head, r->head_len & 7) ? 0 : -1;
+	if (!is_request_start(r->head))
+		return -1;
+	r->is_head = is_head_method(r->head);
+	return 1;
+}
+
+/*
  * Request bytes that came while a response is still due for the current request, and that do not
  * begin a whole request head (d). Fewer than 8 bytes that could begin a request, after the whole
  * head of a request without a body, are the start of the next one, come early (a pipelining client, or a next
@@ -1100,12 +1120,10 @@ __noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d,
 			return 0;
 		}
 		append_request_bytes(waiting, d);
-		if (waiting->head_len >= 8 && is_request_start(waiting->head)) {
+		int verdict = request_start_verdict(waiting);
+		if (verdict > 0)
 			waiting->used = 1;
-			waiting->is_head = waiting->head[0] == 'H' && waiting->head[1] == 'E';
-			return 0;
-		}
-		if (waiting->head_len < 8 && could_be_request_start(waiting->head, waiting->head_len & 7))
+		if (verdict >= 0)
 			return 0;
 		/* no request after all: bytes of the one before it */
 		__u64 bytes = waiting->bytes;
@@ -1131,14 +1149,12 @@ __noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d,
 			return 0;
 		record_request(&s->slot, d, now);
 		/* the queue is empty here; a write of several buffers may have brought 8 bytes already */
-		if (s->slot.head_len < 8) {
-			s->slot.used = SLOT_PARTIAL;
-		} else if (is_request_start(s->slot.head)) {
-			s->slot.is_head = s->slot.head[0] == 'H' && s->slot.head[1] == 'E';
-		} else {
+		int verdict = request_start_verdict(&s->slot);
+		if (verdict < 0) {
 			c->req.bytes += d->total;
 			return 0;
 		}
+		s->slot.used = verdict > 0 ? 1 : SLOT_PARTIAL;
 		struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail};
 		bpf_map_update_elem(&queued_requests, &key, &s->slot, BPF_ANY);
 		c->queue_tail++;
@@ -1157,15 +1173,10 @@ __noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d,
  */
 static __always_inline void settle_partial_request(struct conn_state *c)
 {
-	if (c->req.head_len >= 8) {
-		if (is_request_start(c->req.head)) {
-			c->req.is_head = c->req.head[0] == 'H' && c->req.head[1] == 'E';
-			c->phase = PHASE_REQUEST;
-		} else {
-			c->req.used = 0;
-			c->phase = PHASE_IDLE;
-		}
-	} else if (!could_be_request_start(c->req.head, c->req.head_len & 7)) {
+	int verdict = request_start_verdict(&c->req);
+	if (verdict > 0) {
+		c->phase = PHASE_REQUEST;
+	} else if (verdict < 0) {
 		c->req.used = 0;
 		c->phase = PHASE_IDLE;
 	}
