@@ -13,6 +13,9 @@ internal static class ElfSymbols
 {
     private const uint SectionSymbolTable = 2;
     private const uint SectionDynamicSymbols = 11;
+    private const uint SectionRelocations = 4; // SHT_RELA
+    private const uint RelocationGlobalData = 6; // R_X86_64_GLOB_DAT
+    private const uint RelocationJumpSlot = 7; // R_X86_64_JUMP_SLOT
     private const uint SegmentLoad = 1;
     private const ushort MachineX8664 = 62;
 
@@ -38,7 +41,7 @@ internal static class ElfSymbols
         ReadOnlySpan<byte> elf = file;
         if (!IsElf64LittleEndian(elf))
             return found;
-        bool x8664 = BinaryPrimitives.ReadUInt16LittleEndian(elf[18..]) == MachineX8664;
+        bool x8664 = IsElf64X8664(elf);
 
         // only executable PT_LOAD segments hold functions
         var segments = ExecutableSegments(ProgramHeaders(elf, out int entrySize, out int count), entrySize, count);
@@ -203,7 +206,7 @@ internal static class ElfSymbols
     {
         byte[] file = File.ReadAllBytes(path);
         ReadOnlySpan<byte> elf = file;
-        if (!IsElf64LittleEndian(elf) || BinaryPrimitives.ReadUInt16LittleEndian(elf[18..]) != MachineX8664)
+        if (!IsElf64X8664(elf))
             return false;
         var segments = ExecutableSegments(ProgramHeaders(elf, out int entrySize, out int count), entrySize, count);
         ReadOnlySpan<byte> head = Slice(elf, offset, 5);
@@ -251,12 +254,10 @@ internal static class ElfSymbols
     /// <summary>The name of the symbol that a dynamic relocation (R_X86_64_JUMP_SLOT or GLOB_DAT) binds the GOT slot at address <paramref name="slot"/> to, or null.</summary>
     private static string? RelocatedName(ReadOnlySpan<byte> elf, ulong slot)
     {
-        const uint sectionRela = 4;
-        const uint relocationGlobalData = 6, relocationJumpSlot = 7;
         List<Section> sections = Sections(elf);
         foreach (Section rela in sections)
         {
-            if (rela.Type != sectionRela || rela.EntrySize < 24 || rela.Link >= (uint)sections.Count || rela.EntrySize > rela.Size ||
+            if (rela.Type != SectionRelocations || rela.EntrySize < 24 || rela.Link >= (uint)sections.Count || rela.EntrySize > rela.Size ||
                 Slice(elf, rela.Offset, rela.Size).IsEmpty)
                 continue;
             Section symbols = sections[(int)rela.Link];
@@ -266,7 +267,7 @@ internal static class ElfSymbols
                 if (entry.IsEmpty)
                     break;
                 ulong info = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
-                if (BinaryPrimitives.ReadUInt64LittleEndian(entry) != slot || (uint)info is not (relocationJumpSlot or relocationGlobalData))
+                if (BinaryPrimitives.ReadUInt64LittleEndian(entry) != slot || (uint)info is not (RelocationJumpSlot or RelocationGlobalData))
                     continue;
                 return symbols.Link < (uint)sections.Count ? SymbolName(elf, symbols, sections[(int)symbols.Link], info >> 32) : null;
             }
@@ -295,6 +296,10 @@ internal static class ElfSymbols
     private static bool IsElf64LittleEndian(ReadOnlySpan<byte> header) =>
         header.Length >= 64 && header[..4].SequenceEqual("\u007fELF"u8) && header[4] == 2 && header[5] == 1;
 
+    /// <summary>Whether <paramref name="header"/> begins a 64-bit little-endian ELF file for x86-64.</summary>
+    private static bool IsElf64X8664(ReadOnlySpan<byte> header) =>
+        IsElf64LittleEndian(header) && BinaryPrimitives.ReadUInt16LittleEndian(header[18..]) == MachineX8664;
+
     /// <summary>The executable PT_LOAD segments among a program header table's <paramref name="count"/> entries of <paramref name="entrySize"/> bytes (those <paramref name="table"/> holds).</summary>
     private static List<(ulong VirtualAddress, ulong MemorySize, ulong Offset, ulong FileSize)> ExecutableSegments(ReadOnlySpan<byte> table, int entrySize, int count)
     {
@@ -321,7 +326,7 @@ internal static class ElfSymbols
     private static List<(ulong Start, ulong End)> ExecutableFileRanges(SafeFileHandle file)
     {
         byte[] header = Read(file, 0, 64);
-        if (!IsElf64LittleEndian(header) || BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(18)) != MachineX8664)
+        if (!IsElf64X8664(header))
             return [];
         ulong phoff = BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(32));
         int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(54));
