@@ -157,7 +157,7 @@ public abstract class HttpServerTests
         using var client = new KeepAliveClient(server.Port);
         Assert.Equal(200, client.Get("/hello/before").Status);
 
-        await using BeylaTracer tracer = Build(server);
+        await using BeylaTracer tracer = Build(server, out _);
         await using var collector = new SpanCollector(tracer);
         IReadOnlySet<int> pids = ServingPids(server);
         var exchanges = new List<ClientExchange> { client.Get("/hello/after1"), client.Get("/status/500"), client.Get("/hello/after2") };
@@ -284,8 +284,15 @@ public abstract class HttpServerTests
         Assert.True(span.DurationNanoseconds >= 295_000_000, $"{span.DurationNanoseconds} ns");
     }
 
-    private BeylaTracer Build(ServerProcess server) =>
-        new BeylaBuilder().TraceProcesses(p => Select(p, server)).WithHttpProbes().Build();
+    /// <summary>A tracer selecting the server with the socket probe set (what WithHttpProbes adds), which is kept at hand for its kernel counters.</summary>
+    private BeylaTracer Build(ServerProcess server, out SocketProbeSet probes)
+    {
+        SocketProbeSet? made = null;
+        BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => Select(p, server))
+            .WithEventSource(context => made = new SocketProbeSet(context)).Build();
+        probes = made!;
+        return tracer;
+    }
 
     /// <summary>Starts the server, then a tracer selecting it, and collects its spans.</summary>
     private TracedServer StartTraced()
@@ -293,11 +300,8 @@ public abstract class HttpServerTests
         ServerProcess server = StartServer(FreePort.Next());
         try
         {
-            // What WithHttpProbes adds, kept at hand for its kernel counters.
-            SocketProbeSet? probes = null;
-            BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => Select(p, server))
-                .WithEventSource(context => probes = new SocketProbeSet(context)).Build();
-            return new TracedServer(server, tracer, probes!, ServingPids(server));
+            BeylaTracer tracer = Build(server, out SocketProbeSet probes);
+            return new TracedServer(server, tracer, probes, ServingPids(server));
         }
         catch
         {
