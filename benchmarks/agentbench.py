@@ -37,16 +37,19 @@ def agent_label(agent_dll):
     return os.path.basename(head) or agent_dll
 
 
-def start_agent(agent_dll, *options, prefix=()):
-    """The sample agent with these options (stdout discarded, stderr piped), once it has printed
-    its ready line; returns (process, ready line). Killed if it ends or fails before that. prefix:
-    a command to run it under (taskset)."""
+def start_agent(agent_dll, *options, prefix=(), stdout=subprocess.DEVNULL):
+    """The sample agent with these options (stdout discarded unless given, stderr piped), once it
+    has printed its ready line; returns (process, ready line), and keeps the stderr lines before
+    it in process.before_ready. Killed if it ends or fails before that. prefix: a command to run
+    it under (taskset)."""
     agent = subprocess.Popen([*prefix, "dotnet", agent_dll, *options],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             stdout=stdout, stderr=subprocess.PIPE, text=True)
+    agent.before_ready = []
     try:
         line = ""
         while not line.startswith("ready"):
             line = agent.stderr.readline()
+            agent.before_ready.append(line)
             if not line:
                 raise SystemExit(f"agent ended before it was ready: {agent.stderr.read()}")
     except BaseException:

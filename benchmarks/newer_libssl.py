@@ -27,7 +27,7 @@ import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentbench import ROOT, wait_port  # noqa: E402
+from agentbench import ROOT, start_agent, wait_port  # noqa: E402
 from kernel_cost import free_port, sh  # noqa: E402
 
 MIRROR = "http://deb.debian.org/debian"
@@ -75,18 +75,11 @@ def run_client(lib, port, requests, agent_dll):
     loader = os.path.join(lib, "ld-linux-x86-64.so.2")
     client = subprocess.Popen([loader, "--library-path", f"{lib}:/lib/x86_64-linux-gnu", "/usr/bin/python3", "-c", CLIENT,
                                str(port), str(requests)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    agent = before_ready = None
+    agent = None
     spans_file = tempfile.NamedTemporaryFile(prefix="beyla-newer-libssl-", suffix=".json", delete=False)
     try:
         if agent_dll:
-            agent = subprocess.Popen(["dotnet", agent_dll, "--pid", str(client.pid), "--json", "--verbose"],
-                                     stdout=spans_file, stderr=subprocess.PIPE, text=True)
-            line, before_ready = "", []
-            while not line.startswith("ready"):
-                line = agent.stderr.readline()
-                before_ready.append(line)
-                if not line:
-                    raise SystemExit("the agent ended before it was ready")
+            agent, _ = start_agent(agent_dll, "--pid", str(client.pid), "--json", "--verbose", stdout=spans_file)
             time.sleep(1)  # the TLS probes for the client's libssl come from the TLS set's own thread
         client.stdin.write("go\n")
         client.stdin.flush()
@@ -103,7 +96,7 @@ def run_client(lib, port, requests, agent_dll):
                 for line in f:
                     s = json.loads(line)
                     spans[(s["kind"], s["status"], s["tls"])] += 1
-            probes = [l.split("] ", 1)[1].rstrip() for l in [*before_ready, *stderr.splitlines()]
+            probes = [l.split("] ", 1)[1].rstrip() for l in [*agent.before_ready, *stderr.splitlines()]
                       if re.search(r"Beyla\.Bpf\[12[01]\]", l) and lib in l]
         return float(per_request), version, codes, spans, probes
     finally:
