@@ -32,7 +32,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentbench import ROOT, start_agent, write_nginx_conf  # noqa: E402
-from kernel_cost import free_port, nginx_tls_options, owned_programs, prog_stats, sh  # noqa: E402
+from kernel_cost import free_port, kestrel_test_server, nginx_tls_options, owned_programs, prog_stats, sh  # noqa: E402
 
 
 def program_layout(jitlines, prog_id, work):
@@ -114,14 +114,8 @@ def main():
     if a.server == "nginx":
         nginx = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL)
     else:
-        sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
-        environment = dict(os.environ)
-        if a.tls:
-            environment["ASPNETCORE_Kestrel__Certificates__Default__Path"] = f"{work}/cert.pem"
-            environment["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = f"{work}/key.pem"
-        nginx = subprocess.Popen(["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"),
-                                  "--urls", f"{'https' if a.tls else 'http'}://127.0.0.1:{port}"],
-                                 stdout=subprocess.DEVNULL, env=environment)
+        command, environment = kestrel_test_server(work, port, a.tls)
+        nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=environment)
     agent = None
     try:
         time.sleep(1 if a.server == "nginx" else 4)

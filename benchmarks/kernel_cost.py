@@ -81,6 +81,18 @@ def nginx_tls_options(work, tls):
     return " ssl", f"ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem;"
 
 
+def kestrel_test_server(work, port, tls):
+    """Builds the Kestrel test server (tests/Beyla.TestServer); returns its command on
+    127.0.0.1:port and its environment: over HTTPS, with the certificate nginx_tls_options made in work."""
+    sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
+    environment = dict(os.environ)
+    if tls:
+        environment["ASPNETCORE_Kestrel__Certificates__Default__Path"] = f"{work}/cert.pem"
+        environment["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = f"{work}/key.pem"
+    return (["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"),
+             "--urls", f"{'https' if tls else 'http'}://127.0.0.1:{port}"], environment)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
@@ -122,12 +134,7 @@ def main():
                        env={**os.environ, "GOPROXY": "off", "GOTOOLCHAIN": "local"})
         command = [f"{work}/go_http", "server", str(port)]
     else:
-        sh("dotnet", "build", os.path.join(ROOT, "tests/Beyla.TestServer"), "-c", "Release", "-nologo", "-v", "quiet")
-        command = ["dotnet", os.path.join(ROOT, "tests/Beyla.TestServer/bin/Release/net10.0/Beyla.TestServer.dll"),
-                   "--urls", f"{'https' if a.tls else 'http'}://127.0.0.1:{port}"]
-        if a.tls:
-            environment["ASPNETCORE_Kestrel__Certificates__Default__Path"] = certificate[0]
-            environment["ASPNETCORE_Kestrel__Certificates__Default__KeyPath"] = certificate[1]
+        command, environment = kestrel_test_server(work, port, a.tls)
     nginx = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=environment)
     agent = None
     try:
