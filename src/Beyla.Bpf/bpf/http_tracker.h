@@ -114,8 +114,8 @@ struct io_data {
 
 struct scratch {
 	__u8 buf[RESPONSE_HEAD_SCAN + 32]; /* slack: 16-byte reads near the end stay inside */
-	__u32 head_end;                     /* set by beyla_parse_response_head */
-	__s32 content_length;               /* -1 when absent */
+	__u32 head_end;                     /* set by parse_response_head */
+	__u32 length_line;                  /* where the first Content-Length line starts; 0: none */
 	struct conn_state conn;
 	struct request_slot slot;
 };
@@ -645,8 +645,9 @@ static __always_inline void emit_span(struct conn_state *c, __u8 end_reason)
 	 * (tcp_destroy) leaves the name to user space. */
 	*(__u64 *)&e->comm[0] = 0;
 	*(__u64 *)&e->comm[8] = 0;
-	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == c->tgid) {
-		struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (task->tgid == c->tgid) {
+		struct task_struct *leader = task->group_leader;
 		*(__u64 *)&e->comm[0] = *(const __u64 *)&leader->comm[0];
 		*(__u64 *)&e->comm[8] = *(const __u64 *)&leader->comm[8];
 	}
@@ -774,7 +775,8 @@ static __always_inline __u32 lowest_marked_byte(__u64 m)
 	return (__u32)((((m & -m) >> 7) * 0x0001020304050607ULL) >> 56);
 }
 
-#define HEAD_WORDS_PER_CALL 4 /* 32 bytes per call of the word scanners: fewer calls, same verification */
+#define HEAD_WORDS_PER_CALL 32 /* 256 bytes per call of the word scanners: one call for a request head, at most two for a
+                                * response head (a call and its return cost more than a word without a newline) */
 
 /*
  * Looks at the 8 captured bytes of r's head at word index w for the newline that ends the
@@ -942,21 +944,25 @@ static __always_inline bool ends_with_last_chunk(const struct io_data *d)
 
 #define HEAD_MASK (RESPONSE_HEAD_SCAN - 1)
 
-/* The Content-Length value of the header line that starts at offset start, or -1. Global:
- * verified once, whatever the number of lines. */
+/* Whether the header line that starts at offset start of b[0, len) is a Content-Length line:
+ * "content-" and "length:" compared 8 bytes at a time, letters folded to lower case. Offsets
+ * are masked, not range-checked, so that the verifier sees the bound. */
+static __always_inline bool names_content_length(const __u8 *b, __u32 start, __u32 len)
+{
+	if (start + 16 > len)
+		return false;
+	__u64 first = *(const __u64 *)(b + (start & HEAD_MASK)) | 0x2020202020202020ULL;
+	__u64 second = (*(const __u64 *)(b + ((start + 8) & HEAD_MASK)) & 0x00ffffffffffffffULL) | 0x0020202020202020ULL;
+	return first == 0x2d746e65746e6f63ULL && second == 0x003a6874676e656cULL;
+}
+
+/* The value of the Content-Length line that starts at offset start, or -1. Global: verified
+ * once; called once per response head (the scan only notes where the line is). */
 __noinline int beyla_content_length_at(struct scratch *s, __u32 start, __u32 len)
 {
-	/* offsets are masked, not range-checked, so that the verifier sees the bound */
-	if (!s || start + 16 > len)
+	if (!s || !names_content_length(s->buf, start, len))
 		return -1;
 	const __u8 *b = s->buf;
-	/* "content-" and "length:" compared 8 bytes at a time, letters folded to lower case */
-	__u64 first = *(const __u64 *)(b + (start & HEAD_MASK)) | 0x2020202020202020ULL;
-	if (first != 0x2d746e65746e6f63ULL)
-		return -1;
-	__u64 second = (*(const __u64 *)(b + ((start + 8) & HEAD_MASK)) & 0x00ffffffffffffffULL) | 0x0020202020202020ULL;
-	if (second != 0x003a6874676e656cULL)
-		return -1;
 	__s32 value = 0;
 	bool digits = false;
 	for (int k = 0; k < 14; k++) {
@@ -978,8 +984,8 @@ __noinline int beyla_content_length_at(struct scratch *s, __u32 start, __u32 len
 
 /*
  * Looks at the 8 bytes of s->buf at word index w: for each newline, notes the end of the
- * head (a blank line) or a Content-Length line starting after it. Returns 1 when the scan
- * is over.
+ * head (a blank line) or where the first Content-Length line starts after it. Returns 1 when
+ * the scan is over.
  */
 static __always_inline int scan_head_word(struct scratch *s, __u32 w, __u32 len)
 {
@@ -1001,8 +1007,8 @@ static __always_inline int scan_head_word(struct scratch *s, __u32 w, __u32 len)
 			s->head_end = at + 1;
 			return 1;
 		}
-		if (s->content_length < 0 && (b[(at + 1) & HEAD_MASK] | 0x20) == 'c')
-			s->content_length = beyla_content_length_at(s, at + 1, len);
+		if (!s->length_line && (b[(at + 1) & HEAD_MASK] | 0x20) == 'c' && names_content_length(b, at + 1, len))
+			s->length_line = at + 1;
 	}
 	return 0;
 }
@@ -1021,16 +1027,17 @@ __noinline int beyla_scan_head_words(struct scratch *s, __u32 g, __u32 len)
 	return 0;
 }
 
-/* Finds the end of the response head (just past the blank line) and its Content-Length in
- * s->buf[0, len), 8 bytes at a time. */
-static __always_inline void parse_response_head(struct scratch *s, __u32 len)
+/* Finds the end of the response head (just past the blank line) in s->buf[0, len), 8 bytes at
+ * a time, and returns its Content-Length, or -1. */
+static __always_inline __s32 parse_response_head(struct scratch *s, __u32 len)
 {
 	s->head_end = 0;
-	s->content_length = -1;
+	s->length_line = 0;
 	for (__u32 g = 0; g < RESPONSE_HEAD_SCAN / 8 / HEAD_WORDS_PER_CALL; g++) {
 		if (beyla_scan_head_words(s, g, len))
 			break;
 	}
+	return s->length_line ? beyla_content_length_at(s, s->length_line, len) : -1;
 }
 
 /*
@@ -1061,10 +1068,10 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	c->end_ns = now;
 
 	bool no_body = c->req.is_head || status == 204 || status == 304;
-	parse_response_head(s, len);
+	__s32 length = parse_response_head(s, len);
 	__u32 head_end = s->head_end;
-	bool have_length = s->content_length >= 0;
-	__u64 content_length = have_length ? (__u64)s->content_length : 0;
+	bool have_length = length >= 0;
+	__u64 content_length = have_length ? (__u64)length : 0;
 	if (head_end && (no_body || have_length)) {
 		c->response_expected = head_end + (no_body ? 0 : content_length);
 		c->conn_flags |= CONN_LENGTH_KNOWN;

@@ -331,12 +331,11 @@ struct raw_sock_length_args {
 #define NR_RECVMSG 47
 #define NR_SENDFILE 40
 
-/* The user registers of the current task's syscall, or null for a task that makes none here
- * (a kernel thread, an io_uring worker: their registers are not a syscall's), or a 32-bit one
- * (other numbers and registers; the syscall tracepoints never showed those either). */
-static __always_inline struct pt_regs *syscall_regs(void)
+/* The user registers of task's syscall, or null for a task that makes none here (a kernel
+ * thread, an io_uring worker: their registers are not a syscall's), or a 32-bit one (other
+ * numbers and registers; the syscall tracepoints never showed those either). */
+static __always_inline struct pt_regs *syscall_regs(struct task_struct *task)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	if (task->flags & (PF_KTHREAD | PF_IO_WORKER))
 		return 0;
 	if (bpf_core_field_exists(task->thread_info.status) && (task->thread_info.status & TS_COMPAT))
@@ -345,13 +344,16 @@ static __always_inline struct pt_regs *syscall_regs(void)
 }
 
 /* The user registers of a traced process's syscall (see syscall_regs), or null; *id gets the
- * current pid_tgid. */
+ * current pid_tgid, read from the task (one helper call fewer than bpf_get_current_pid_tgid's:
+ * every send and receive of every process passes here). */
 static __always_inline struct pt_regs *traced_syscall_regs(__u64 *id)
 {
-	*id = bpf_get_current_pid_tgid();
-	if (!is_traced((__u32)(*id >> 32)))
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
+	if (!is_traced(tgid))
 		return 0;
-	return syscall_regs();
+	*id = ((__u64)tgid << 32) | (__u32)task->pid;
+	return syscall_regs(task);
 }
 
 SEC("raw_tracepoint/sock_recv_length")
@@ -820,7 +822,7 @@ int map_file(void *ctx)
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	if (!is_traced(tgid))
 		return 0;
-	struct pt_regs *regs = syscall_regs();
+	struct pt_regs *regs = syscall_regs(bpf_get_current_task_btf());
 	if (!regs || regs->orig_ax != NR_MMAP || ((int)regs->r10 & MAP_ANONYMOUS))
 		return 0;
 	struct file *file = file_of_fd((__u32)regs->r8);
