@@ -267,6 +267,41 @@ public abstract class HttpServerTests
         Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
     }
 
+    /// <summary>Whether the server answers a WebSocket handshake at /ws and echoes frames.</summary>
+    private protected virtual bool HasWebSocketRoute => true;
+
+    /// <summary>
+    /// A WebSocket handshake is one span, which its 101 ends; the frames that follow on the
+    /// connection are another protocol's and make none, even a payload that reads like a request
+    /// and arrives alone (its frame's header first).
+    /// </summary>
+    [BpfFact]
+    public async Task WebSocketHandshakeIsOneSpanAndItsFramesNone()
+    {
+        if (!HasWebSocketRoute)
+            return;
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
+        var exchanges = new List<ClientExchange>();
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            exchanges.Add(client.Get("/hello/before"));
+            exchanges.Add(client.Upgrade("/ws"));
+            foreach (string text in new[] { "hello", "GET /hello/in-a-frame HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" })
+                Assert.Equal(text, client.EchoFrame(text, pauseMs: 20));
+            client.CloseWebSocket();
+        }
+        using (var client = new KeepAliveClient(server.Port))
+            exchanges.Add(client.Get("/hello/after"));
+
+        Assert.Equal(101, exchanges[1].Status);
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+            AssertMatches(exchanges[i], spans[i], server);
+        Assert.Equal(SpanEndReason.ResponseComplete, spans[1].EndReason);
+        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
+    }
+
     [BpfFact]
     public async Task SlowResponsesAreTimedAsTheClientWaited()
     {

@@ -116,6 +116,53 @@ internal sealed class KeepAliveClient : IDisposable
         ];
     }
 
+    /// <summary>Sends a WebSocket handshake for <paramref name="path"/> and reads its answer (a 101 has no body).</summary>
+    public ClientExchange Upgrade(string path)
+    {
+        byte[] head = Encoding.ASCII.GetBytes(
+            $"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        long start = Stopwatch.GetTimestamp();
+        SendAll(head);
+        (int status, long responseBytes) = ReadResponse(false);
+        return new ClientExchange("GET", path, status, head.Length, responseBytes, start, Stopwatch.GetTimestamp(), LocalPort);
+    }
+
+    /// <summary>
+    /// On an upgraded connection, sends <paramref name="text"/> (under 126 bytes) as a masked text
+    /// frame whose mask is 0, so that its payload goes as written: its header, then
+    /// <paramref name="pauseMs"/> later its payload, which the server reads alone. Returns the
+    /// payload of the frame the server answers with.
+    /// </summary>
+    public string EchoFrame(string text, int pauseMs)
+    {
+        byte[] payload = Encoding.ASCII.GetBytes(text);
+        SendAll([0x81, (byte)(0x80 | payload.Length), 0, 0, 0, 0]);
+        Thread.Sleep(pauseMs);
+        SendAll(payload);
+        return Encoding.ASCII.GetString(ReadFrame());
+    }
+
+    /// <summary>Sends a WebSocket close frame and reads the server's.</summary>
+    public void CloseWebSocket()
+    {
+        SendAll([0x88, 0x80, 0, 0, 0, 0]);
+        ReadFrame();
+    }
+
+    /// <summary>The payload of the next frame from the server (unmasked, under 126 bytes).</summary>
+    private byte[] ReadFrame()
+    {
+        while (_buffered < 2)
+            Fill();
+        int length = _buffer[1] & 0x7f;
+        while (_buffered < 2 + length)
+            Fill();
+        byte[] payload = _buffer.AsSpan(2, length).ToArray();
+        Consume(2 + length);
+        return payload;
+    }
+
     /// <summary>Sends a GET and waits until the server closes the connection without answering.</summary>
     public (long Start, long End) GetExpectingClose(string path)
     {
@@ -160,7 +207,7 @@ internal sealed class KeepAliveClient : IDisposable
             if (line.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase) && line.Contains("chunked", StringComparison.OrdinalIgnoreCase))
                 chunked = true;
         }
-        if (head || status == 204 || status == 304)
+        if (head || status == 101 || status == 204 || status == 304)
             return (status, total);
         if (contentLength is not null)
         {

@@ -48,5 +48,8 @@ public sealed class NginxServerTests : HttpServerTests, IDisposable
 
     private protected override bool HasSlowRoute => false;
 
+    // nginx only proxies WebSockets to a backend
+    private protected override bool HasWebSocketRoute => false;
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

@@ -23,6 +23,15 @@ public sealed class ScriptedClientTests
     [BpfFact]
     public Task PythonPipelinedRequestsInOneWrite() => RunAsync("python3", "python_client.py", "pipelined");
 
+    /// <summary>
+    /// A WebSocket handshake is one client span, which the 101 ends; the frames after it make none,
+    /// though their payloads read like HTTP and are written apart from their headers.
+    /// </summary>
+    [BpfFact]
+    public Task PythonWebSocketHandshake() =>
+        RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", "websocket", "/hello/1", "/ws", "/hello/after"]),
+            [("/hello/1", 200), ("/ws", 101), ("/hello/after", 200)]);
+
     [BpfFact]
     public Task NodeFetch() => RunAsync("node", "node_client.js", "fetch");
 
@@ -40,8 +49,9 @@ public sealed class ScriptedClientTests
     private static Task RunAsync(string interpreter, string script, string mode) =>
         RunAsync(port => GatedClient.StartAsync(interpreter, script, [$"http://127.0.0.1:{port}", mode, .. s_requests.Select(r => r.Path)]));
 
-    private static async Task RunAsync(Func<int, Task<GatedClient>> startClient)
+    private static async Task RunAsync(Func<int, Task<GatedClient>> startClient, (string Path, int Status)[]? requests = null)
     {
+        requests ??= s_requests;
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("dotnet", [TestEnvironment.KestrelServerDll, "--urls", $"http://127.0.0.1:{port}"], port);
 
@@ -50,24 +60,24 @@ public sealed class ScriptedClientTests
         await using var collector = new SpanCollector(tracer);
         long[][] measured = (await client.RunAsync())
             .Select(l => l.Split(' ').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray()).ToArray();
-        Assert.Equal(s_requests.Length, measured.Length);
+        Assert.Equal(requests.Length, measured.Length);
 
-        List<HttpSpan> spans = await collector.WaitForAsync(s_requests.Length, s => s.ProcessId == client.Pid);
-        Assert.Equal(s_requests.Length, spans.Count);
-        for (int i = 0; i < s_requests.Length; i++)
+        List<HttpSpan> spans = await collector.WaitForAsync(requests.Length, s => s.ProcessId == client.Pid);
+        Assert.Equal(requests.Length, spans.Count);
+        for (int i = 0; i < requests.Length; i++)
         {
             HttpSpan span = spans[i];
             Assert.Equal(HttpSpanKind.Client, span.Kind);
             Assert.Equal("GET", span.Method);
-            Assert.Equal(s_requests[i].Path.Split('?')[0], span.Path);
-            Assert.Equal(s_requests[i].Status, span.StatusCode);
+            Assert.Equal(requests[i].Path.Split('?')[0], span.Path);
+            Assert.Equal(requests[i].Status, span.StatusCode);
             Assert.Equal(measured[i][0], span.StatusCode);
             Assert.Equal(IPAddress.Loopback, span.PeerAddress);
             Assert.Equal(port, span.PeerPort);
             Assert.True(span.RequestBytes > 0 && span.ResponseBytes > 0);
             Assert.True(span.StartTimestamp >= measured[i][1], $"{span.Path}: span starts before the client's request");
             Assert.True(span.StartTimestamp + span.DurationNanoseconds <= measured[i][2], $"{span.Path}: span ends after the client had the response");
-            if (s_requests[i].Path.StartsWith("/slow/", StringComparison.Ordinal))
+            if (requests[i].Path.StartsWith("/slow/", StringComparison.Ordinal))
                 // Server timers (Task.Delay, setTimeout) have millisecond granularity and may fire a little early.
                 Assert.True(span.DurationNanoseconds >= 145_000_000, $"{span.Path}: {span.DurationNanoseconds} ns, {span.EndReason}, client measured {measured[i][2] - measured[i][1]} ns");
         }

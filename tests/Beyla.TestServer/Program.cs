@@ -1,4 +1,5 @@
-// Kestrel test server for the kernel tests: same routes as tests/servers/python_server.py.
+// Kestrel test server for the kernel tests: same routes as tests/servers/python_server.py
+// (/ws with ASP.NET Core's WebSockets: it echoes each message).
 // Usage: dotnet Beyla.TestServer.dll --urls http://127.0.0.1:PORT
 // With BEYLA_TESTSERVER_OTEL=1 the OpenTelemetry .NET SDK instruments it in-process instead
 // (ASP.NET Core traces and metrics into exporters that count and stay local), for
@@ -25,6 +26,27 @@ if (otel)
             .AddReader(new PeriodicExportingMetricReader(metricCounter, exportIntervalMilliseconds: 1000)));
 }
 var app = builder.Build();
+app.UseWebSockets();
+app.Map("/ws", async (HttpContext context) =>
+{
+    if (!context.WebSockets.IsWebSocketRequest)
+    {
+        context.Response.StatusCode = 400;
+        return;
+    }
+    using System.Net.WebSockets.WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+    var buffer = new byte[4096];
+    while (true)
+    {
+        System.Net.WebSockets.WebSocketReceiveResult received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+        if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+        {
+            await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
+            return;
+        }
+        await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, context.RequestAborted);
+    }
+});
 app.MapGet("/hello/{**rest}", () => Results.Text("hello from kestrel\n"));
 app.MapGet("/status/{code:int}", (int code) => Results.Text("status\n", statusCode: code));
 app.MapGet("/big/{n:int}", (int n) => Results.Text(new string('x', n)));

@@ -33,4 +33,32 @@ const server = process.argv.length > 4
   ? https.createServer({ cert: fs.readFileSync(process.argv[3]), key: fs.readFileSync(process.argv[4]) }, handler)
   : http.createServer(handler);
 server.keepAliveTimeout = 60000;
+// GET /ws: 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes)
+server.on('upgrade', (req, socket) => {
+  if (req.url !== '/ws') {
+    socket.destroy();
+    return;
+  }
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+  let pending = Buffer.alloc(0);
+  socket.on('data', (chunk) => {
+    pending = Buffer.concat([pending, chunk]);
+    for (;;) {
+      if (pending.length < 2) return;
+      const masked = (pending[1] & 0x80) !== 0;
+      const length = pending[1] & 0x7f;
+      const start = 2 + (masked ? 4 : 0);
+      if (pending.length < start + length) return;
+      const payload = Buffer.from(pending.subarray(start, start + length));
+      for (let i = 0; masked && i < length; i++) payload[i] ^= pending[2 + (i % 4)];
+      const opcode = pending[0] & 0x0f;
+      pending = pending.subarray(start + length);
+      if (opcode === 8) {
+        socket.end(Buffer.from([0x88, 0]));
+        return;
+      }
+      socket.write(Buffer.concat([Buffer.from([0x81, length]), payload]));
+    }
+  });
+});
 server.listen(port, '127.0.0.1', () => console.log(`listening ${port}`));

@@ -1,9 +1,11 @@
 """Test HTTP client for the kernel tests: waits for a line on stdin, then requests each path.
 
 Usage: python_client.py BASE_URL MODE PATH...
-MODE: urllib (a fresh connection per request), keepalive (http.client, one connection) or
+MODE: urllib (a fresh connection per request), keepalive (http.client, one connection),
 pipelined (one socket: the first request alone, then all the others in one send, their
-responses read after it).
+responses read after it) or websocket (three paths: a GET of the first, then a WebSocket
+handshake at the second and three text frames echoed, whose payloads read like HTTP and are
+sent apart from their headers, then a close; the third on a new connection).
 Prints "ready" first, then per request: "STATUS START_NS END_NS" (CLOCK_MONOTONIC).
 """
 import http.client
@@ -49,8 +51,62 @@ def pipelined():
             print(status, start, time.monotonic_ns(), flush=True)
 
 
+def websocket():
+    import socket
+    u = urllib.parse.urlsplit(base)
+    host = f"Host: {u.hostname}:{u.port}\r\n"
+    s = socket.create_connection((u.hostname, u.port))
+    buffered = b""
+
+    def fill():
+        nonlocal buffered
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("connection closed")
+        buffered += chunk
+
+    def take(n):
+        nonlocal buffered
+        while len(buffered) < n:
+            fill()
+        data, buffered = buffered[:n], buffered[n:]
+        return data
+
+    def exchange(head):
+        start = time.monotonic_ns()
+        s.sendall(head)
+        while b"\r\n\r\n" not in buffered:
+            fill()
+        lines = take(buffered.index(b"\r\n\r\n") + 4).split(b"\r\n")
+        status = int(lines[0].split()[1])
+        if status != 101:
+            take(next(int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")))
+        print(status, start, time.monotonic_ns(), flush=True)
+        return status
+
+    exchange(f"GET {paths[0]} HTTP/1.1\r\n{host}\r\n".encode())
+    if exchange(f"GET {paths[1]} HTTP/1.1\r\n{host}Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()) != 101:
+        sys.exit("no 101")
+    for text in (b"hello", b"GET /in-a-frame HTTP/1.1\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"):
+        s.sendall(bytes([0x81, 0x80 | len(text), 0, 0, 0, 0]))  # mask 0: the payload goes as written
+        time.sleep(0.02)
+        s.sendall(text)
+        if take(take(2)[1] & 0x7F) != text:
+            sys.exit("echo differs")
+    s.sendall(bytes([0x88, 0x80, 0, 0, 0, 0]))
+    take(take(2)[1] & 0x7F)  # the server's close frame
+    s.close()
+    s = socket.create_connection((u.hostname, u.port))
+    buffered = b""
+    exchange(f"GET {paths[2]} HTTP/1.1\r\n{host}\r\n".encode())
+
+
 if mode == "pipelined":
     pipelined()
+    sys.exit(0)
+if mode == "websocket":
+    websocket()
     sys.exit(0)
 connection = None
 if mode == "keepalive":

@@ -6,6 +6,7 @@ GET /big/N       -> 200 with an N-byte body
 GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
 POST /echo       -> 200, body = number of request body bytes read
+GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes)
 anything else    -> 404
 Usage: python_server.py PORT [CERT KEY]; with a certificate and key it serves HTTPS.
 Prints "listening PORT" when ready.
@@ -42,8 +43,28 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, "slow\n")
         elif path.startswith("/drop/"):
             self.close_connection = True
+        elif path == "/ws":
+            self._websocket()
         else:
             self._send(404, "not found\n")
+
+    def _websocket(self):
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        while True:
+            header = self.rfile.read(2)
+            if len(header) < 2:
+                return
+            mask = self.rfile.read(4) if header[1] & 0x80 else b"\0\0\0\0"
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(header[1] & 0x7F)))
+            if header[0] & 0x0F == 8:
+                self.wfile.write(b"\x88\x00")
+                return
+            self.wfile.write(bytes([0x81, len(payload)]) + payload)
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))

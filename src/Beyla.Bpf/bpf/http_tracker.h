@@ -20,6 +20,7 @@
 #define PHASE_REQUEST 1
 #define PHASE_RESPONSE 2
 #define PHASE_PARTIAL 3  /* fewer than 8 bytes of what may be a request start have arrived */
+#define PHASE_UPGRADED 4 /* a 101 (Switching Protocols) answered: the connection speaks another protocol now (WebSocket, h2c) */
 
 #define CONN_LENGTH_KNOWN 0x2   /* response_expected is the response's total size */
 #define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
@@ -713,6 +714,25 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 	take_queued_request(c);
 }
 
+/* Reports the exchange a 101 (Switching Protocols) answered: the rest of the connection is
+ * another protocol's (its first bytes may have come with the 101), and anything queued as a
+ * request behind it was that protocol's too. */
+static __always_inline void upgrade(struct conn_state *c)
+{
+	emit_span(c, END_BY_LENGTH);
+	reset_response(c);
+	c->req.used = 0;
+	c->phase = PHASE_UPGRADED;
+	for (int i = 0; i < MAX_QUEUED; i++) {
+		if ((__s32)(c->queue_tail - c->queue_head) <= 0)
+			break;
+		struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_head};
+		bpf_map_delete_elem(&queued_requests, &key);
+		c->queue_head++;
+	}
+	c->queue_head = c->queue_tail;
+}
+
 __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
 
 /* A head that begins "HE": the HEAD method, whose response has no body. */
@@ -1042,8 +1062,9 @@ static __always_inline __s32 parse_response_head(struct scratch *s, __u32 len)
 
 /*
  * Reads the status line and headers at the start of a response and works out where the
- * response ends: header length + Content-Length, no body (HEAD, 1xx, 204, 304), or
- * unknown (chunked or close-delimited).
+ * response ends: header length + Content-Length, no body (HEAD, 101, 204, 304), or
+ * unknown (chunked or close-delimited). Interim responses (1xx but 101) are passed over: the
+ * final one follows. A 101 is final: what follows its head is another protocol's.
  */
 __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, struct io_data *d, __u64 now)
 {
@@ -1059,15 +1080,15 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	__u16 status = 0;
 	if (is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
 		status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-	if (status < 200)
-		return 0; /* not a status line, or an interim (1xx) response: the final one follows */
+	if (status < 200 && status != 101)
+		return 0; /* not a status line, or an interim response */
 
 	c->status = status;
 	c->phase = PHASE_RESPONSE;
 	c->response_bytes = d->total;
 	c->end_ns = now;
 
-	bool no_body = c->req.is_head || status == 204 || status == 304;
+	bool no_body = c->req.is_head || status == 101 || status == 204 || status == 304;
 	__s32 length = parse_response_head(s, len);
 	__u32 head_end = s->head_end;
 	bool have_length = length >= 0;
@@ -1257,8 +1278,9 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 		return 0;
 	}
 
-	/* Ciphertext of a TLS connection is not HTTP: its plaintext comes through the TLS hooks. */
-	if (!!(c->span_flags & SPAN_FLAG_TLS) != tls)
+	/* Ciphertext of a TLS connection is not HTTP: its plaintext comes through the TLS hooks. Nor
+	 * is what an upgraded connection carries. */
+	if (!!(c->span_flags & SPAN_FLAG_TLS) != tls || c->phase == PHASE_UPGRADED)
 		return 0;
 
 	/* Written bytes count from when the write entered the kernel (or SSL_write was called):
@@ -1367,6 +1389,10 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 		if ((c->conn_flags & CONN_LENGTH_KNOWN) && c->response_bytes > c->response_expected) {
 			excess = c->response_bytes - c->response_expected;
 			c->response_bytes = c->response_expected;
+		}
+		if (c->status == 101) {
+			upgrade(c);
+			break;
 		}
 		finish_exchange(c, END_BY_LENGTH);
 		if (!excess || excess > rest.total || c->phase != PHASE_REQUEST)

@@ -4,7 +4,8 @@
 //	go_http server PORT
 //	    Same routes as python_server.py: /hello... 200, /status/N N, /big/N N bytes,
 //	    /slow/MS after MS ms, /drop/... closes the connection unanswered, POST answers
-//	    with the body's size, anything else 404. Prints "listening PORT" when ready.
+//	    with the body's size, GET /ws answers 101 and echoes WebSocket frames (a minimal
+//	    one: payloads under 126 bytes), anything else 404. Prints "listening PORT" when ready.
 //	go_http client BASE_URL PATH...
 //	    Prints "ready", waits for a line on stdin, then GETs each path over one keep-alive
 //	    connection (net/http's Transport: a write goroutine and a read goroutine per
@@ -77,6 +78,11 @@ func serve(port string) {
 			if err == nil {
 				conn.Close()
 			}
+		case path == "/ws":
+			conn, rw, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				echoWebSocket(conn, rw)
+			}
 		default:
 			send(404, "not found\n")
 		}
@@ -85,6 +91,40 @@ func serve(port string) {
 	if err := server.Serve(listener); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// echoWebSocket answers a WebSocket handshake with 101, then echoes text frames (payloads
+// under 126 bytes) until a close frame or the end of the connection.
+func echoWebSocket(conn net.Conn, rw *bufio.ReadWriter) {
+	defer conn.Close()
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	if rw.Flush() != nil {
+		return
+	}
+	for {
+		header := make([]byte, 2)
+		if _, err := io.ReadFull(rw, header); err != nil {
+			return
+		}
+		mask := make([]byte, 4)
+		if header[1]&0x80 != 0 {
+			if _, err := io.ReadFull(rw, mask); err != nil {
+				return
+			}
+		}
+		payload := make([]byte, header[1]&0x7f)
+		if _, err := io.ReadFull(rw, payload); err != nil {
+			return
+		}
+		for i := range payload {
+			payload[i] ^= mask[i%4]
+		}
+		if header[0]&0x0f == 8 {
+			conn.Write([]byte{0x88, 0})
+			return
+		}
+		conn.Write(append([]byte{0x81, byte(len(payload))}, payload...))
 	}
 }
 
