@@ -11,6 +11,9 @@ internal static class ProcessNotice
     public const uint TlsUnprobed = 5;
     public const uint TlsUnprobedProbesInPlace = 1; // TlsUnprobed's detail: the process had TLS probes then
     public const uint TlsUnprobedMapsLibssl = 2;    // TlsUnprobed's detail: the process had mapped a libssl
+    public const uint Http2 = 6;
+    public const uint Http2Read = 1;     // Http2's detail: the process read the preface (a server)
+    public const uint Http2OverTls = 4;  // Http2's detail: in the plaintext of a TLS connection
     public const int PidOffset = 4;
     public const int ReasonOffset = 8;
     public const int DetailOffset = 12;

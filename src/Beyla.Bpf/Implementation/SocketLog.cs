@@ -25,6 +25,9 @@ internal static partial class SocketLog
     [LoggerMessage(106, LogLevel.Information, "This kernel has no io_uring submission tracepoint: a traced program that moves its HTTP through io_uring would go unnoticed")]
     public static partial void IoUringNotObservable(ILogger logger);
 
+    [LoggerMessage(108, LogLevel.Warning, "Process {Pid} ({Command}) speaks HTTP/2 as a {Role}{Transport} (a connection began with its preface): HTTP/2 and gRPC are not traced yet, so its requests on such connections are not reported")]
+    public static partial void Http2NotTraced(ILogger logger, int pid, string command, string role, string transport);
+
     [LoggerMessage(107, LogLevel.Information, "Reads and writes are hooked at {Hooks}")]
     public static partial void DataHooks(ILogger logger, string hooks);
 }

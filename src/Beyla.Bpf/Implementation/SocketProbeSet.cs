@@ -355,8 +355,8 @@ internal sealed class SocketProbeSet : IEventSource
     /// <summary>
     /// Process notices from the kernel. A selected program started, or a traced process opened a
     /// libssl: the TLS probes for that process are attached now rather than at the next rescan. A
-    /// traced process moves socket data through io_uring, which no hook sees, or began a TLS
-    /// handshake that its TLS probes did not see: that is logged.
+    /// traced process moves socket data through io_uring, which no hook sees, began a TLS
+    /// handshake that its TLS probes did not see, or began an HTTP/2 connection: that is logged.
     /// </summary>
     private bool OnNotice(ReadOnlySpan<byte> record)
     {
@@ -381,6 +381,10 @@ internal sealed class SocketProbeSet : IEventSource
                 break;
             case ProcessNotice.TlsUnprobed:
                 _tls?.ExplainUnprobedHandshakeLater(pid, text, detail);
+                break;
+            case ProcessNotice.Http2:
+                SocketLog.Http2NotTraced(_logger, pid, text, (detail & ProcessNotice.Http2Read) != 0 ? "server" : "client",
+                    (detail & ProcessNotice.Http2OverTls) != 0 ? " over TLS" : " in cleartext");
                 break;
             default:
                 lock (_tracedPids)

@@ -79,7 +79,7 @@ internal sealed class TlsProbeSet : IDisposable
     private static readonly HashSet<string> s_functions = new([.. s_entries.Select(p => p.Function), WriteWithFlags, .. s_peek], StringComparer.Ordinal);
 
     private static readonly string[] s_sharedMaps =
-        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "tls_ciphertexts", "tls_ciphertext_until", "ssl_mem_wbio", "socket_ssl", "queued_requests", "reader_asleep"];
+        ["traced_pids", "traced_pid_bits", "tls_pid_bits", "traced_comms", "connections", "socket_conns", "event_rings", "scratch_space", "stats", "tls_calls", "ssl_fds", "tls_pending", "tls_pending_process", "tls_ciphertexts", "tls_ciphertext_until", "ssl_mem_wbio", "socket_ssl", "queued_requests", "reader_asleep", "http2_reported"];
 
     private static readonly string[] s_systemLibraries =
     [

@@ -21,6 +21,8 @@
 #define NOTICE_TLS_UNPROBED 5  /* a traced process began a TLS handshake that no SSL call of its came before: its TLS probes came later, or its TLS is not OpenSSL's */
 #define TLS_UNPROBED_PROBES_IN_PLACE 1 /* NOTICE_TLS_UNPROBED detail: the process had TLS probes then */
 #define TLS_UNPROBED_MAPS_LIBSSL 2     /* NOTICE_TLS_UNPROBED detail: the process had mapped (or opened) a libssl */
+#define NOTICE_HTTP2 6         /* a traced process began an HTTP/2 connection (its preface), which is not traced */
+#define HTTP2_OVER_TLS 4       /* NOTICE_HTTP2 detail, with the direction (1: the process read the preface, a server; 2: wrote it, a client) */
 
 #define NOTICE_PATH_CAPTURE 128
 
@@ -29,7 +31,7 @@ struct process_notice_event {
 	__u32 pid;
 	__u32 reason;          /* NOTICE_* */
 	__u32 detail;          /* NOTICE_LIBSSL_OPENED and _MAPPED: bytes of path read, its NUL included; NOTICE_IO_URING: the io_uring opcode */
-	char path[NOTICE_PATH_CAPTURE]; /* NOTICE_LIBSSL_OPENED: the file; NOTICE_LIBSSL_MAPPED: its name; NOTICE_IO_URING and NOTICE_TLS_UNPROBED: the process's command name; NUL-terminated */
+	char path[NOTICE_PATH_CAPTURE]; /* NOTICE_LIBSSL_OPENED: the file; NOTICE_LIBSSL_MAPPED: its name; NOTICE_IO_URING, NOTICE_TLS_UNPROBED and NOTICE_HTTP2: the process's command name; NUL-terminated */
 };
 
 /* bytes of the request head (request line and first headers) carried by each span */

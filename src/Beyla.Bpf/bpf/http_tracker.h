@@ -260,6 +260,57 @@ static __always_inline void *this_cpu_ring(void)
 	return bpf_map_lookup_elem(&event_rings, &cpu);
 }
 
+/* Tells user space about process pid, with the path in s (NOTICE_LIBSSL_OPENED), or with the
+ * process's command name (its main thread's, not the current thread's) when name is set.
+ * Returns whether the notice is on its way (false: the ring is full, or not there yet). */
+static __always_inline bool notify_process(__u32 pid, __u32 reason, __u32 detail, struct scratch *s, bool name)
+{
+	void *ring = this_cpu_ring();
+	struct process_notice_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
+	if (!e)
+		return false;
+	e->type = EVENT_PROCESS_NOTICE;
+	e->pid = pid;
+	e->reason = reason;
+	e->detail = detail;
+	e->path[0] = 0;
+	if (s) {
+		__builtin_memcpy(e->path, s->buf, NOTICE_PATH_CAPTURE);
+	} else if (name) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+		if (bpf_probe_read_kernel_str(e->path, 16, &leader->comm) < 0)
+			e->path[0] = 0;
+	}
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return true;
+}
+
+/* Processes already told about (struct process_notice_event), by reason. */
+struct reported_processes {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+};
+
+/* Traced processes already reported for beginning an HTTP/2 connection (NOTICE_HTTP2), in either
+ * probe set (shared); forgotten when the process execs another program or exits. */
+struct reported_processes http2_reported SEC(".maps");
+
+/* Tells user space reason (with detail and the command name) about process tgid, once until it
+ * execs or exits: reported holds the processes told. */
+static __always_inline void notify_once(void *reported, __u32 tgid, __u32 reason, __u32 detail)
+{
+	__u8 told = 1;
+	/* looked up first: an update of an LRU map takes a free entry even when it then fails */
+	if (bpf_map_lookup_elem(reported, &tgid) || bpf_map_update_elem(reported, &tgid, &told, BPF_NOEXIST))
+		return; /* told already, or another thread of the process is telling */
+	if (!notify_process(tgid, reason, detail, 0, true))
+		bpf_map_delete_elem(reported, &tgid); /* not told: the next time tries again */
+}
+
+
 /* 1 while the reader sleeps for want of records (user space sets it after a while with nothing
  * to read): the next record wakes it at once and clears it, whatever wakeup_bytes says. An idle
  * reader need not poll the ring on a short timer then, and the first span after a quiet spell is
@@ -441,6 +492,13 @@ static __always_inline bool is_traced(__u32 tgid)
 	if (settings.trace_all_processes)
 		return true;
 	return pid_bit(&traced_pid_bits, tgid);
+}
+
+/* "PRI * HT": the start of the preface an HTTP/2 client opens each connection with
+ * ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", after TLS's ALPN chose h2, or with prior knowledge). */
+static __always_inline bool is_http2_preface(const __u8 *p)
+{
+	return p[0] == 'P' && p[1] == 'R' && p[2] == 'I' && p[3] == ' ' && p[4] == '*' && p[5] == ' ' && p[6] == 'H' && p[7] == 'T';
 }
 
 /* 'GET ', 'POST ', ... : the start of an HTTP/1.x request line. */
@@ -1260,8 +1318,11 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 		if (!read_prefix(p, d))
 			return 0;
 		bool partial = d->first_len < 8;
-		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))
+		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p)) {
+			if (!partial && is_http2_preface(p))
+				notify_once(&http2_reported, key->tgid, NOTICE_HTTP2, dir | (tls ? HTTP2_OVER_TLS : 0));
 			return !partial && is_tls_hello(p) ? TRACKED_TLS_HELLO : 0;
+		}
 		now = bpf_ktime_get_ns();
 		c = start_tracking(key, dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT, tls, d->sk);
 		if (!c)

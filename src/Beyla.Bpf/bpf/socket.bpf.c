@@ -23,42 +23,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define IO_MSG 3   /* (fd, msghdr, flags) */
 #define IO_FILE 4  /* sendfile(out_fd, in_fd, offset, count): bytes the process never sees */
 
-/* Tells user space about process pid, with the path in s (NOTICE_LIBSSL_OPENED), or with the
- * process's command name (its main thread's, not the current thread's) when name is set.
- * Returns whether the notice is on its way (false: the ring is full, or not there yet). */
-static __always_inline bool notify_process(__u32 pid, __u32 reason, __u32 detail, struct scratch *s, bool name)
-{
-	void *ring = this_cpu_ring();
-	struct process_notice_event *e = ring ? bpf_ringbuf_reserve(ring, sizeof(*e), 0) : 0;
-	if (!e)
-		return false;
-	e->type = EVENT_PROCESS_NOTICE;
-	e->pid = pid;
-	e->reason = reason;
-	e->detail = detail;
-	e->path[0] = 0;
-	if (s) {
-		__builtin_memcpy(e->path, s->buf, NOTICE_PATH_CAPTURE);
-	} else if (name) {
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-		if (bpf_probe_read_kernel_str(e->path, 16, &leader->comm) < 0)
-			e->path[0] = 0;
-	}
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
-	return true;
-}
-
 /* Traced processes already reported for moving socket data through io_uring, and for beginning
- * a TLS handshake with no SSL call seen before it (both forgotten when the process execs another
- * program or exits). */
-struct reported_processes {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-};
-
+ * a TLS handshake with no SSL call seen before it (forgotten when the process execs another
+ * program or exits, as those reported for HTTP/2). */
 struct reported_processes uring_reported SEC(".maps");
 struct reported_processes tls_unprobed_reported SEC(".maps");
 
@@ -67,18 +34,6 @@ struct reported_processes tls_unprobed_reported SEC(".maps");
  * what a TLS handshake no probed SSL call came before is reported with (NOTICE_TLS_UNPROBED). */
 struct pid_bitmap tls_probed_pid_bits SEC(".maps");
 struct pid_bitmap libssl_pid_bits SEC(".maps");
-
-/* Tells user space reason (with detail and the command name) about process tgid, once until it
- * execs or exits: reported holds the processes told. */
-static __always_inline void notify_once(void *reported, __u32 tgid, __u32 reason, __u32 detail)
-{
-	__u8 told = 1;
-	/* looked up first: an update of an LRU map takes a free entry even when it then fails */
-	if (bpf_map_lookup_elem(reported, &tgid) || bpf_map_update_elem(reported, &tgid, &told, BPF_NOEXIST))
-		return; /* told already, or another thread of the process is telling */
-	if (!notify_process(tgid, reason, detail, 0, true))
-		bpf_map_delete_elem(reported, &tgid); /* not told: the next time tries again */
-}
 
 /*
  * Locates the first bytes and the last five bytes of what an iovec array moved (d->total
@@ -731,6 +686,7 @@ int on_exec(struct sched_process_exec_args *ctx)
 	/* another program: reported anew, and it has mapped no libssl yet */
 	bpf_map_delete_elem(&uring_reported, &tgid);
 	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
+	bpf_map_delete_elem(&http2_reported, &tgid);
 	if (settings.tls_enabled)
 		bpf_map_delete_elem(&tls_ciphertext_until, &tgid);
 	clear_pid_bit(&libssl_pid_bits, tgid);
@@ -950,6 +906,7 @@ int on_process_exit(void *ctx)
 	clear_pid_bit(&traced_pid_bits, tgid);
 	bpf_map_delete_elem(&uring_reported, &tgid);
 	bpf_map_delete_elem(&tls_unprobed_reported, &tgid);
+	bpf_map_delete_elem(&http2_reported, &tgid);
 	if (settings.tls_enabled)
 		bpf_map_delete_elem(&tls_ciphertext_until, &tgid);
 	clear_pid_bit(&libssl_pid_bits, tgid);

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Globalization;
+using Beyla.Tests.Support;
+using Microsoft.Extensions.Logging;
+
+namespace Beyla.Bpf.Tests;
+
+/// <summary>
+/// HTTP/2 is not traced yet; a traced process that speaks it is not passed over silently: the
+/// tracer warns once per process, naming it, its side and its transport, as soon as a connection
+/// begins with HTTP/2's preface (in cleartext, or in the plaintext of TLS), and reports no span
+/// for it (tests/servers/node_http2.js, Node's http2 module).
+/// </summary>
+public sealed class Http2Tests : IDisposable
+{
+    private const int Http2NotTracedEvent = 108;
+    private const int Requests = 3;
+    private readonly TestCertificate _certificate = new();
+
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Http2ServerIsReportedOnceAndMakesNoSpan(bool tls)
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = StartServer(port, tls);
+        var logger = new RecordingLogger(LogLevel.Warning);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes()
+            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        await using var collector = new SpanCollector(tracer);
+        for (int session = 0; session < 2; session++)
+        {
+            using GatedClient client = await StartClient(port, tls);
+            Assert.Equal(Enumerable.Repeat("200", Requests), await client.RunAsync());
+        }
+
+        LogEntry warning = await SingleWarningAsync(logger);
+        Assert.Equal(server.Pid, warning.Properties["Pid"]);
+        Assert.Equal("node", warning.Properties["Command"]);
+        Assert.Equal("server", warning.Properties["Role"]);
+        Assert.Equal(tls ? " over TLS" : " in cleartext", warning.Properties["Transport"]);
+        Assert.Empty(await collector.WaitForAsync(1, s => s.ProcessId == server.Pid));
+    }
+
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Http2ClientIsReportedOnce(bool tls)
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = StartServer(port, tls);
+        using GatedClient client = await StartClient(port, tls);
+        var logger = new RecordingLogger(LogLevel.Warning);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes()
+            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        Assert.Equal(Enumerable.Repeat("200", Requests), await client.RunAsync());
+
+        LogEntry warning = await SingleWarningAsync(logger);
+        Assert.Equal(client.Pid, warning.Properties["Pid"]);
+        Assert.Equal("client", warning.Properties["Role"]);
+        Assert.Equal(tls ? " over TLS" : " in cleartext", warning.Properties["Transport"]);
+    }
+
+    private ServerProcess StartServer(int port, bool tls)
+    {
+        string script = Path.Combine(TestEnvironment.ServersDirectory, "node_http2.js");
+        string portText = port.ToString(CultureInfo.InvariantCulture);
+        return ServerProcess.Start("node", tls ? [script, "server", portText, _certificate.CertificatePath, _certificate.KeyPath] : [script, "server", portText], port);
+    }
+
+    private static Task<GatedClient> StartClient(int port, bool tls) =>
+        GatedClient.StartAsync("node", "node_http2.js", "client", $"{(tls ? "https" : "http")}://127.0.0.1:{port}", Requests.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Waits for the HTTP/2 warning, and a moment for a second one; asserts that there is exactly one.</summary>
+    private static async Task<LogEntry> SingleWarningAsync(RecordingLogger logger)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!logger.Entries.Any(IsHttp2Warning) && waited.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(50);
+        await Task.Delay(500);
+        return Assert.Single(logger.Entries, IsHttp2Warning);
+    }
+
+    private static bool IsHttp2Warning(LogEntry entry) => entry.EventId.Id == Http2NotTracedEvent;
+
+    public void Dispose() => _certificate.Dispose();
+}
