@@ -7,9 +7,37 @@ namespace Beyla.Bpf.Tests;
 /// <summary>Client spans: the traced process sends the requests.</summary>
 public sealed class ClientSpanTests
 {
-    [BpfFact]
-    public async Task CurlStartedAfterTracingBeganIsTracedByNameFromItsFirstRequest()
+    /// <summary>
+    /// curl, selected by its executable's name, is traced from its first request when it starts
+    /// after the tracer, also when it is started through a link of another name (its command name
+    /// is then the link's: php for php8.2, python3 for python3.11).
+    /// </summary>
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CurlStartedAfterTracingBeganIsTracedByNameFromItsFirstRequest(bool throughLink)
     {
+        string? linkDirectory = throughLink ? Directory.CreateTempSubdirectory("beyla-link-").FullName : null;
+        try
+        {
+            await RunCurlAsync(linkDirectory);
+        }
+        finally
+        {
+            if (linkDirectory is not null)
+                Directory.Delete(linkDirectory, recursive: true);
+        }
+    }
+
+    private static async Task RunCurlAsync(string? linkDirectory)
+    {
+        string program = "curl";
+        if (linkDirectory is not null)
+        {
+            string curlPath = Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, "curl")).First(File.Exists);
+            program = Path.Combine(linkDirectory, "fetcher");
+            File.CreateSymbolicLink(program, curlPath);
+        }
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("node", [Path.Combine(TestEnvironment.ServersDirectory, "node_server.js"), port.ToString(CultureInfo.InvariantCulture)], port);
         await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ExecutableName("curl")).WithHttpProbes().Build();
@@ -17,7 +45,7 @@ public sealed class ClientSpanTests
 
         string[] paths = ["/hello/a", "/missing/b", "/status/500", "/hello/c?q=1"];
         int[] statuses = [200, 404, 500, 200];
-        var info = new ProcessStartInfo("curl") { RedirectStandardOutput = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, UseShellExecute = false };
         info.ArgumentList.Add("-s");
         info.ArgumentList.Add("-w");
         info.ArgumentList.Add("%{http_code} %{size_request} %{size_header} %{size_download} %{local_port}\\n");

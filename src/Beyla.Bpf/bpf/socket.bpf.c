@@ -669,6 +669,17 @@ struct sched_process_exec_args {
 	__s32 old_pid; /* the thread's id before: a thread other than the main one takes the process's id */
 };
 
+/* Whether the file the current process now runs is named as a selected command: a program
+ * started through a link of another name (php for php8.2, a versioned interpreter), whose
+ * command name is the link's. The first 15 bytes, as the command names are kept. */
+static __always_inline bool runs_selected_file(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	struct comm_key key = {};
+	return name && bpf_probe_read_kernel_str(key.comm, sizeof(key.comm), name) > 1 && bpf_map_lookup_elem(&traced_comms, &key);
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(struct sched_process_exec_args *ctx)
 {
@@ -694,7 +705,7 @@ int on_exec(struct sched_process_exec_args *ctx)
 		return 0;
 	struct comm_key key = {};
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	if (!bpf_map_lookup_elem(&traced_comms, &key)) {
+	if (!bpf_map_lookup_elem(&traced_comms, &key) && !runs_selected_file()) {
 		__u8 *traced = bpf_map_lookup_elem(&traced_pids, &tgid);
 		if (traced && *traced == TRACED_FORKED) {
 			bpf_map_delete_elem(&traced_pids, &tgid);

@@ -100,11 +100,16 @@ struct thread_info {
 	__u32 status; /* TS_COMPAT: a 32-bit syscall in progress (x86) */
 } __attribute__((preserve_access_index));
 
+struct mm_struct {
+	struct file *exe_file;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
 	unsigned int flags; /* PF_* */
 	int pid;
 	int tgid;
+	struct mm_struct *mm;
 	struct files_struct *files;
 	struct task_struct *group_leader;
 	char comm[16];
