@@ -31,7 +31,7 @@ internal static partial class TlsLog
     [LoggerMessage(EventId = 117, Message = "Process {Pid} ({Command}) began a TLS handshake before its TLS probes were in place (attaching them takes the kernel tens of milliseconds): what it sends on that connection before them is not traced")]
     public static partial void HandshakeBeforeProbes(ILogger logger, LogLevel level, int pid, string command);
 
-    [LoggerMessage(EventId = 118, Message = "Process {Pid} ({Command}) began a TLS handshake, but not through an OpenSSL the TLS probes found (Go's crypto/tls, Java, rustls, BoringSSL, or OpenSSL without its symbols): its HTTPS is not traced")]
+    [LoggerMessage(EventId = 118, Message = "Process {Pid} ({Command}) began a TLS handshake, but not through an OpenSSL the TLS probes found (Go's crypto/tls, GnuTLS as in wget, Java, rustls, BoringSSL, or OpenSSL without its symbols): its HTTPS is not traced")]
     public static partial void HandshakeWithoutOpenSsl(ILogger logger, LogLevel level, int pid, string command);
 
     [LoggerMessage(119, LogLevel.Debug, "Process {Pid} ({Command}) began a TLS handshake that no probed SSL call made, though its TLS probes were in place: TLS it relays, or OpenSSL functions the probes do not cover")]
