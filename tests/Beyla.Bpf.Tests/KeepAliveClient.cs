@@ -91,14 +91,17 @@ internal sealed class KeepAliveClient : IDisposable
     }
 
     /// <summary>
-    /// Sends a GET for <paramref name="first"/>, then after <paramref name="pauseMs"/> the first
-    /// <paramref name="early"/> bytes of a GET for <paramref name="second"/> before the first answer
-    /// came (a pipelining client, or one whose next request overtakes a late hook), then the rest of
-    /// it once the first answer has come; returns both exchanges, the second from its first byte.
+    /// Sends a GET for <paramref name="first"/> (a POST when it has a <paramref name="body"/>), then
+    /// after <paramref name="pauseMs"/> the first <paramref name="early"/> bytes of a GET for
+    /// <paramref name="second"/> before the first answer came (a pipelining client, or one whose next
+    /// request overtakes a late hook), then the rest of it once the first answer has come; returns
+    /// both exchanges, the second from its first byte.
     /// </summary>
-    public List<ClientExchange> GetStartingTheNextEarly(string first, string second, int early, int pauseMs)
+    public List<ClientExchange> GetStartingTheNextEarly(string first, string second, int early, int pauseMs, byte[]? body = null)
     {
-        byte[] head1 = Encoding.ASCII.GetBytes($"GET {first} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n");
+        string method = body is null ? "GET" : "POST";
+        string length = body is null ? "" : $"Content-Length: {body.Length}\r\n";
+        byte[] head1 = [.. Encoding.ASCII.GetBytes($"{method} {first} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n{length}\r\n"), .. body ?? []];
         byte[] head2 = Encoding.ASCII.GetBytes($"GET {second} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n");
         long start1 = Stopwatch.GetTimestamp();
         SendAll(head1);
@@ -111,7 +114,7 @@ internal sealed class KeepAliveClient : IDisposable
         (int status2, long bytes2) = ReadResponse(false);
         return
         [
-            new ClientExchange("GET", first, status1, head1.Length, bytes1, start1, end1, LocalPort),
+            new ClientExchange(method, first, status1, head1.Length, bytes1, start1, end1, LocalPort),
             new ClientExchange("GET", second, status2, head2.Length, bytes2, start2, Stopwatch.GetTimestamp(), LocalPort),
         ];
     }

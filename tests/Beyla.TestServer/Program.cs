@@ -62,6 +62,13 @@ app.MapPost("/echo", async (HttpRequest request) =>
     await request.Body.CopyToAsync(buffer);
     return Results.Text($"{buffer.Length}\n");
 });
+app.MapPost("/slow/{ms:int}", async (int ms, HttpRequest request) =>
+{
+    using var buffer = new MemoryStream();
+    await request.Body.CopyToAsync(buffer);
+    await Task.Delay(ms);
+    return Results.Text($"{buffer.Length}\n");
+});
 app.MapFallback(() => Results.Text("not found\n", statusCode: 404));
 app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine("listening"));
 app.Run();

@@ -14,7 +14,8 @@ const handler = (req, res) => {
   if (req.method === 'POST') {
     let n = 0;
     req.on('data', (chunk) => { n += chunk.length; });
-    req.on('end', () => send(200, `${n}\n`));
+    const delay = path.startsWith('/slow/') ? parseInt(path.split('/')[2], 10) : 0;
+    req.on('end', () => setTimeout(() => send(200, `${n}\n`), delay));
   } else if (path.startsWith('/hello')) {
     send(200, 'hello from node\n');
   } else if (path.startsWith('/status/')) {

@@ -5,7 +5,7 @@ GET /status/NNN  -> status NNN
 GET /big/N       -> 200 with an N-byte body
 GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
-POST /echo       -> 200, body = number of request body bytes read
+POST ...         -> 200, body = number of request body bytes read (POST /slow/MS: after MS milliseconds)
 GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes)
 anything else    -> 404
 Usage: python_server.py PORT [CERT KEY]; with a certificate and key it serves HTTPS.
@@ -69,6 +69,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
+        path = self.path.split("?")[0]
+        if path.startswith("/slow/"):
+            time.sleep(int(path.split("/")[2]) / 1000)
         self._send(200, "%d\n" % len(body))
 
 

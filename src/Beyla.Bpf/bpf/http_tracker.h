@@ -1184,11 +1184,24 @@ static __always_inline int request_start_verdict(struct request_slot *r)
 }
 
 /*
+ * Whether all of the current request, which has a body, has come: its captured head ends, says
+ * how long the body is (Content-Length), and that many bytes came after it. Not known (false) for
+ * a chunked body, or a head longer than the capture. The capture is scanned as a response head
+ * is, in s->buf.
+ */
+static __always_inline bool whole_request_with_body(struct conn_state *c, struct scratch *s)
+{
+	__builtin_memcpy(s->buf, c->req.head, sizeof(c->req.head));
+	__s32 length = parse_response_head(s, c->req.head_len);
+	return s->head_end && length >= 0 && c->req.bytes >= (__u64)s->head_end + (__u64)length;
+}
+
+/*
  * Request bytes that came while a response is still due for the current request, and that do not
  * begin a whole request head (d). Fewer than 8 bytes that could begin a request, after the whole
- * head of a request without a body, are the start of the next one, come early (a pipelining client, or a next
- * request read before the hook of the write that answered the current one returned): they wait in
- * the queue until the rest tells. More bytes of such a start are added to it; when they show it
+ * current request (its head, and its body where the head gives its length), are the start of the
+ * next one, come early (a pipelining client, or a next request read before the hook of the write
+ * that answered the current one returned): they wait in the queue until the rest tells. More bytes of such a start are added to it; when they show it
  * is no request, its bytes go back to the request before it. Anything else is the body of the
  * last request queued, or of the current one. Global: verified once.
  */
@@ -1226,13 +1239,16 @@ __noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d,
 		return 0;
 	}
 	__u8 p[16] = {};
-	/* after the current request's whole head: the answer has begun, or the blank line is in its capture */
-	if (d->first_len < 8 && has_no_body(&c->req) && read_prefix(p, d) && could_be_request_start(p, (__u32)d->first_len) &&
-	    (c->phase == PHASE_RESPONSE || c->write_enter_ns || request_head_end(&c->req))) {
-		__u32 zero = 0;
-		struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
-		if (!s)
-			return 0;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	/* after the whole current request: of a request without a body, the whole head (the answer
+	 * has begun, or the blank line is in its capture); of one with a body, as many bytes as its
+	 * head and Content-Length say (both in the capture) */
+	if (d->first_len < 8 && read_prefix(p, d) && could_be_request_start(p, (__u32)d->first_len) &&
+	    (has_no_body(&c->req) ? c->phase == PHASE_RESPONSE || c->write_enter_ns || request_head_end(&c->req)
+				  : whole_request_with_body(c, s))) {
 		record_request(&s->slot, d, now);
 		/* the queue is empty here; a write of several buffers may have brought 8 bytes already */
 		int verdict = request_start_verdict(&s->slot);

@@ -4,8 +4,9 @@
 //	go_http server PORT
 //	    Same routes as python_server.py: /hello... 200, /status/N N, /big/N N bytes,
 //	    /slow/MS after MS ms, /drop/... closes the connection unanswered, POST answers
-//	    with the body's size, GET /ws answers 101 and echoes WebSocket frames (a minimal
-//	    one: payloads under 126 bytes), anything else 404. Prints "listening PORT" when ready.
+//	    with the body's size (POST /slow/MS after MS ms), GET /ws answers 101 and echoes
+//	    WebSocket frames (a minimal one: payloads under 126 bytes), anything else 404.
+//	    Prints "listening PORT" when ready.
 //	go_http client BASE_URL PATH...
 //	    Prints "ready", waits for a line on stdin, then GETs each path over one keep-alive
 //	    connection (net/http's Transport: a write goroutine and a read goroutine per
@@ -60,6 +61,10 @@ func serve(port string) {
 		switch {
 		case r.Method == http.MethodPost:
 			n, _ := io.Copy(io.Discard, r.Body)
+			if strings.HasPrefix(path, "/slow/") {
+				ms, _ := strconv.Atoi(strings.Split(path, "/")[2])
+				time.Sleep(time.Duration(ms) * time.Millisecond)
+			}
 			send(200, fmt.Sprintf("%d\n", n))
 		case strings.HasPrefix(path, "/hello"):
 			send(200, "hello from go\n")
