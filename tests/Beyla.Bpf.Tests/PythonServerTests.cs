@@ -8,5 +8,7 @@ public sealed class PythonServerTests : HttpServerTests
 
     private protected override int LoadRequestsPerClient => 40;
 
+    private protected override bool SplitsWebSocketAnswer => true;
+
     private protected override void Select(ProcessSelector selector, ServerProcess server) => selector.ProcessId(server.Pid);
 }

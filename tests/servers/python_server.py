@@ -6,7 +6,8 @@ GET /big/N       -> 200 with an N-byte body
 GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
 POST ...         -> 200, body = number of request body bytes read (POST /slow/MS: after MS milliseconds)
-GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes)
+GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes);
+                    GET /ws?split: the 101's status line and headers in two writes
 anything else    -> 404
 Usage: python_server.py PORT [CERT KEY]; with a certificate and key it serves HTTPS.
 Prints "listening PORT" when ready.
@@ -49,10 +50,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, "not found\n")
 
     def _websocket(self):
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.end_headers()
+        if "split" in self.path:
+            # the status line and the headers in two writes
+            self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\n")
+            time.sleep(0.02)
+            self.wfile.write(b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        else:
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
         self.wfile.flush()
         self.close_connection = True
         while True:

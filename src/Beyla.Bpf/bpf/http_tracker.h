@@ -772,6 +772,19 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 	take_queued_request(c);
 }
 
+/* Forgets the requests queued on c (on an upgraded connection: another protocol's bytes). */
+static __always_inline void drop_queued_requests(struct conn_state *c)
+{
+	for (int i = 0; i < MAX_QUEUED; i++) {
+		if ((__s32)(c->queue_tail - c->queue_head) <= 0)
+			break;
+		struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_head};
+		bpf_map_delete_elem(&queued_requests, &key);
+		c->queue_head++;
+	}
+	c->queue_head = c->queue_tail;
+}
+
 /* Reports the exchange a 101 (Switching Protocols) answered: the rest of the connection is
  * another protocol's (its first bytes may have come with the 101), and anything queued as a
  * request behind it was that protocol's too. */
@@ -781,14 +794,7 @@ static __always_inline void upgrade(struct conn_state *c)
 	reset_response(c);
 	c->req.used = 0;
 	c->phase = PHASE_UPGRADED;
-	for (int i = 0; i < MAX_QUEUED; i++) {
-		if ((__s32)(c->queue_tail - c->queue_head) <= 0)
-			break;
-		struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_head};
-		bpf_map_delete_elem(&queued_requests, &key);
-		c->queue_head++;
-	}
-	c->queue_head = c->queue_tail;
+	drop_queued_requests(c);
 }
 
 __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
@@ -1154,6 +1160,11 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	if (head_end && (no_body || have_length)) {
 		c->response_expected = head_end + (no_body ? 0 : content_length);
 		c->conn_flags |= CONN_LENGTH_KNOWN;
+	} else if (status == 101) {
+		/* the head goes on in the next write, which is the last HTTP/1 on the connection: the
+		 * exchange ends here (the rest of the head goes uncounted) */
+		c->response_expected = d->total;
+		c->conn_flags |= CONN_LENGTH_KNOWN;
 	} else if (head_end) {
 		c->conn_flags |= CONN_AWAIT_LAST_CHUNK;
 	}
@@ -1193,7 +1204,9 @@ static __always_inline bool whole_request_with_body(struct conn_state *c, struct
 {
 	__builtin_memcpy(s->buf, c->req.head, sizeof(c->req.head));
 	__s32 length = parse_response_head(s, c->req.head_len);
-	return s->head_end && length >= 0 && c->req.bytes >= (__u64)s->head_end + (__u64)length;
+	/* more would mean that a read held the next request's start already (a body is never split
+	 * from what follows it): these bytes are not a start then */
+	return s->head_end && length >= 0 && c->req.bytes == (__u64)s->head_end + (__u64)length;
 }
 
 /*
@@ -1580,6 +1593,8 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 	struct conn_state *c = bpf_map_lookup_elem(&connections, &key);
 	if (!c)
 		return;
+	if (c->phase == PHASE_UPGRADED)
+		drop_queued_requests(c); /* queued by a thread that raced the upgrade */
 	if (c->phase == PHASE_RESPONSE)
 		finish_exchange(c, END_BY_CLOSE);
 	take_queued_request(c);

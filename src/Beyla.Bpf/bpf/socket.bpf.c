@@ -427,8 +427,8 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 		return 0;
 	__u64 now = 0;
 	if (c) {
-		if (c->span_flags & SPAN_FLAG_TLS)
-			return 0; /* ciphertext: the plaintext's time is SSL_write's (ssl_exit) */
+		if ((c->span_flags & SPAN_FLAG_TLS) || c->phase == PHASE_UPGRADED)
+			return 0; /* ciphertext: the plaintext's time is SSL_write's (ssl_exit); or no HTTP/1 any more */
 		if (msg && c->request_writer == (__u32)id)
 			return 0; /* the send that took its request, going on (after a wait for buffer space) */
 		track_write_enter(c, (__u32)id, &now);
