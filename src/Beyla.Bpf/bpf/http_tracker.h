@@ -1413,9 +1413,14 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 					return 0;
 				}
 				reset_response(c);
-				struct io_data taken = *d;
-				beyla_take_requests(c, &taken, now, TAKE_RECORDED);
 				c->phase = PHASE_REQUEST;
+				/* most reads hold one request: only bytes after its head, behind a request
+				 * without a body, may be more requests (pipelined), which the queue takes */
+				__u32 end = request_head_end(&c->req);
+				if (end && end < d->total && end < d->first_len && has_no_body(&c->req)) {
+					struct io_data taken = *d;
+					beyla_take_requests(c, &taken, now, TAKE_RECORDED);
+				}
 				return 0;
 			}
 			if (!read_prefix(p, d) || !could_be_request_start(p, (__u32)d->first_len & 7))
