@@ -9,7 +9,7 @@ namespace Beyla.Bpf.Tests;
 /// HTTP/2 is not traced yet; a traced process that speaks it is not passed over silently: the
 /// tracer warns once per process, naming it, its side and its transport, as soon as a connection
 /// begins with HTTP/2's preface (in cleartext, or in the plaintext of TLS), and reports no span
-/// for it (tests/servers/node_http2.js, Node's http2 module).
+/// for it (tests/servers/node_http2.js, Node's http2 module; an upgrade to h2c gets its 101's span).
 /// </summary>
 public sealed class Http2Tests : IDisposable
 {
@@ -59,6 +59,43 @@ public sealed class Http2Tests : IDisposable
         Assert.Equal(client.Pid, warning.Properties["Pid"]);
         Assert.Equal("client", warning.Properties["Role"]);
         Assert.Equal(tls ? " over TLS" : " in cleartext", warning.Properties["Transport"]);
+    }
+
+    /// <summary>
+    /// A request asking to switch to HTTP/2 in cleartext (curl --http2 for an http:// URL sends
+    /// Upgrade: h2c) is one span, which the 101 ends; the HTTP/2 that follows is warned about, once.
+    /// </summary>
+    [BpfFact]
+    public async Task UpgradeToH2cIsOneSpanAndReportedOnce()
+    {
+        int port = FreePort.Next();
+        using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "h2c_upgrade_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
+        var logger = new RecordingLogger(LogLevel.Warning);
+        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes()
+            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        await using var collector = new SpanCollector(tracer);
+        for (int i = 0; i < 2; i++)
+        {
+            var info = new ProcessStartInfo("curl") { RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (string a in new[] { "-s", "--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", $"http://127.0.0.1:{port}/up/{i}" })
+                info.ArgumentList.Add(a);
+            using Process curl = Process.Start(info)!;
+            Assert.Equal("200 2", await curl.StandardOutput.ReadToEndAsync()); // answered over HTTP/2
+            await curl.WaitForExitAsync();
+        }
+
+        LogEntry warning = await SingleWarningAsync(logger);
+        Assert.Equal(server.Pid, warning.Properties["Pid"]);
+        Assert.Equal("server", warning.Properties["Role"]);
+        Assert.Equal(" in cleartext", warning.Properties["Transport"]);
+        List<HttpSpan> spans = await collector.WaitForAsync(2, s => s.ProcessId == server.Pid);
+        Assert.Equal(2, spans.Count);
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal($"/up/{i}", spans[i].Path);
+            Assert.Equal(101, spans[i].StatusCode);
+            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
+        }
     }
 
     private ServerProcess StartServer(int port, bool tls)

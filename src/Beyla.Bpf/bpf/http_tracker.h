@@ -785,11 +785,30 @@ static __always_inline void drop_queued_requests(struct conn_state *c)
 	c->queue_head = c->queue_tail;
 }
 
+/* Whether r's captured head asks to switch to HTTP/2 in cleartext: an "h2c" token (Upgrade: h2c).
+ * Global: verified once; run once per upgrade. */
+__noinline int beyla_asks_h2c(struct request_slot *r)
+{
+	if (!r)
+		return 0;
+	__u32 len = r->head_len;
+	for (__u32 i = 0; i + 3 <= REQUEST_HEAD_CAPTURE; i++) {
+		if (i + 3 > len)
+			break;
+		if ((r->head[i & 255] | 0x20) == 'h' && r->head[(i + 1) & 255] == '2' && (r->head[(i + 2) & 255] | 0x20) == 'c')
+			return 1;
+	}
+	return 0;
+}
+
 /* Reports the exchange a 101 (Switching Protocols) answered: the rest of the connection is
  * another protocol's (its first bytes may have come with the 101), and anything queued as a
  * request behind it was that protocol's too. */
 static __always_inline void upgrade(struct conn_state *c)
 {
+	/* to HTTP/2, which is not traced: said once per process (NOTICE_HTTP2) */
+	if (beyla_asks_h2c(&c->req))
+		notify_once(&http2_reported, c->tgid, NOTICE_HTTP2, c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS);
 	emit_span(c, END_BY_LENGTH);
 	reset_response(c);
 	c->req.used = 0;
