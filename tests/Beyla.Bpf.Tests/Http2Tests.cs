@@ -25,8 +25,7 @@ public sealed class Http2Tests : IDisposable
         int port = FreePort.Next();
         using ServerProcess server = StartServer(port, tls);
         var logger = new RecordingLogger(LogLevel.Warning);
-        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes()
-            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        await using BeylaTracer tracer = Trace(server.Pid, logger);
         await using var collector = new SpanCollector(tracer);
         for (int session = 0; session < 2; session++)
         {
@@ -51,8 +50,7 @@ public sealed class Http2Tests : IDisposable
         using ServerProcess server = StartServer(port, tls);
         using GatedClient client = await StartClient(port, tls);
         var logger = new RecordingLogger(LogLevel.Warning);
-        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(client.Pid)).WithHttpProbes()
-            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        await using BeylaTracer tracer = Trace(client.Pid, logger);
         Assert.Equal(Enumerable.Repeat("200", Requests), await client.RunAsync());
 
         LogEntry warning = await SingleWarningAsync(logger);
@@ -71,8 +69,7 @@ public sealed class Http2Tests : IDisposable
         int port = FreePort.Next();
         using ServerProcess server = ServerProcess.Start("python3", [Path.Combine(TestEnvironment.ServersDirectory, "h2c_upgrade_server.py"), port.ToString(CultureInfo.InvariantCulture)], port);
         var logger = new RecordingLogger(LogLevel.Warning);
-        await using BeylaTracer tracer = new BeylaBuilder().TraceProcesses(p => p.ProcessId(server.Pid)).WithHttpProbes()
-            .WithLogging(new RecordingLoggerFactory(logger)).Build();
+        await using BeylaTracer tracer = Trace(server.Pid, logger);
         await using var collector = new SpanCollector(tracer);
         for (int i = 0; i < 2; i++)
         {
@@ -97,6 +94,10 @@ public sealed class Http2Tests : IDisposable
             Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
         }
     }
+
+    /// <summary>A tracer with the HTTP probes selecting process <paramref name="pid"/>, logging into <paramref name="logger"/>.</summary>
+    private static BeylaTracer Trace(int pid, RecordingLogger logger) =>
+        new BeylaBuilder().TraceProcesses(p => p.ProcessId(pid)).WithHttpProbes().WithLogging(new RecordingLoggerFactory(logger)).Build();
 
     private ServerProcess StartServer(int port, bool tls)
     {

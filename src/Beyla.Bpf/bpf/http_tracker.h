@@ -809,11 +809,9 @@ static __always_inline void upgrade(struct conn_state *c)
 	/* to HTTP/2, which is not traced: said once per process (NOTICE_HTTP2) */
 	if (beyla_asks_h2c(&c->req))
 		notify_once(&http2_reported, c->tgid, NOTICE_HTTP2, c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS);
-	emit_span(c, END_BY_LENGTH);
-	reset_response(c);
-	c->req.used = 0;
-	c->phase = PHASE_UPGRADED;
 	drop_queued_requests(c);
+	finish_exchange(c, END_BY_LENGTH); /* with the queue empty, nothing is taken after it */
+	c->phase = PHASE_UPGRADED;
 }
 
 __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
@@ -1059,11 +1057,11 @@ static __always_inline bool names_content_length(const __u8 *b, __u32 start, __u
 	return first == 0x2d746e65746e6f63ULL && second == 0x003a6874676e656cULL;
 }
 
-/* The value of the Content-Length line that starts at offset start, or -1. Global: verified
- * once; called once per response head (the scan only notes where the line is). */
+/* The value of the Content-Length line that starts at offset start (names_content_length said
+ * so), or -1. Global: verified once; called once per head (the scan only notes where the line is). */
 __noinline int beyla_content_length_at(struct scratch *s, __u32 start, __u32 len)
 {
-	if (!s || !names_content_length(s->buf, start, len))
+	if (!s || start + 16 > len)
 		return -1;
 	const __u8 *b = s->buf;
 	__s32 value = 0;
@@ -1272,13 +1270,13 @@ __noinline int beyla_more_request_bytes(struct conn_state *c, struct io_data *d,
 	}
 	__u8 p[16] = {};
 	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
-	if (!s)
-		return 0;
+	struct scratch *s = 0;
 	/* after the whole current request: of a request without a body, the whole head (the answer
 	 * has begun, or the blank line is in its capture); of one with a body, as many bytes as its
-	 * head and Content-Length say (both in the capture) */
+	 * head and Content-Length say (both in the capture). The scratch space only then: most
+	 * bytes here are bodies. */
 	if (d->first_len < 8 && read_prefix(p, d) && could_be_request_start(p, (__u32)d->first_len) &&
+	    (s = bpf_map_lookup_elem(&scratch_space, &zero)) &&
 	    (has_no_body(&c->req) ? c->phase == PHASE_RESPONSE || c->write_enter_ns || request_head_end(&c->req)
 				  : whole_request_with_body(c, s))) {
 		record_request(&s->slot, d, now);
