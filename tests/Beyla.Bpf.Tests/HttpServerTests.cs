@@ -226,13 +226,16 @@ public abstract class HttpServerTests
     /// The next request's first bytes arrive while the server still works on the current one
     /// (Go's server reads one byte in the background then, once it has read the current request's
     /// body; Node and Kestrel read what comes): they start the next request, whether the server
-    /// reads them at once or with the rest, after a request with a body (its length in its head) too.
+    /// reads them at once or with the rest, after a request with a body (its length in its head) too,
+    /// and after a POST with neither a body nor a Content-Length (<paramref name="bodyBytes"/> -1).
     /// </summary>
     [BpfTheory]
     [InlineData(1, 0)]
     [InlineData(5, 0)]
     [InlineData(1, 1000)]
     [InlineData(5, 100)]
+    [InlineData(1, -1)]
+    [InlineData(5, -1)]
     public async Task NextRequestWhoseFirstBytesComeBeforeTheAnswerIsItsOwnSpan(int early, int bodyBytes)
     {
         if (!HasSlowRoute)
@@ -242,7 +245,7 @@ public abstract class HttpServerTests
         List<ClientExchange> exchanges;
         using (var client = new KeepAliveClient(server.Port))
         {
-            byte[]? body = bodyBytes > 0 ? new byte[bodyBytes] : null;
+            byte[]? body = bodyBytes > 0 ? new byte[bodyBytes] : bodyBytes < 0 ? [] : null;
             exchanges = client.GetStartingTheNextEarly("/slow/300", "/hello/next", early, pauseMs: 100, body);
             exchanges.Add(client.Get("/hello/after"));
         }

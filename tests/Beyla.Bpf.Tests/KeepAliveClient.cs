@@ -91,7 +91,8 @@ internal sealed class KeepAliveClient : IDisposable
     }
 
     /// <summary>
-    /// Sends a GET for <paramref name="first"/> (a POST when it has a <paramref name="body"/>), then
+    /// Sends a GET for <paramref name="first"/> (a POST when it has a <paramref name="body"/>; an
+    /// empty body goes with no Content-Length), then
     /// after <paramref name="pauseMs"/> the first <paramref name="early"/> bytes of a GET for
     /// <paramref name="second"/> before the first answer came (a pipelining client, or one whose next
     /// request overtakes a late hook), then the rest of it once the first answer has come; returns
@@ -100,7 +101,7 @@ internal sealed class KeepAliveClient : IDisposable
     public List<ClientExchange> GetStartingTheNextEarly(string first, string second, int early, int pauseMs, byte[]? body = null)
     {
         string method = body is null ? "GET" : "POST";
-        string length = body is null ? "" : $"Content-Length: {body.Length}\r\n";
+        string length = body is null || body.Length == 0 ? "" : $"Content-Length: {body.Length}\r\n";
         byte[] head1 = [.. Encoding.ASCII.GetBytes($"{method} {first} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n{length}\r\n"), .. body ?? []];
         byte[] head2 = Encoding.ASCII.GetBytes($"GET {second} HTTP/1.1\r\nHost: 127.0.0.1:{_port}\r\n\r\n");
         long start1 = Stopwatch.GetTimestamp();

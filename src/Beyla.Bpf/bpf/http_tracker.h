@@ -1212,10 +1212,11 @@ static __always_inline int request_start_verdict(struct request_slot *r)
 }
 
 /*
- * Whether all of the current request, which has a body, has come: its captured head ends, says
- * how long the body is (Content-Length), and that many bytes came after it. Not known (false) for
- * a chunked body, or a head longer than the capture. The capture is scanned as a response head
- * is, in s->buf.
+ * Whether all of the current request, of a method that may have a body, has come: its captured
+ * head ends, and as many bytes as its Content-Length came after it; a head with no Content-Length
+ * has no body (a chunked one's chunks follow, and none reads like a request's start for long:
+ * those bytes go back to it). Not known (false) for a head longer than the capture, or a length
+ * not understood. The capture is scanned as a response head is, in s->buf.
  */
 static __always_inline bool whole_request_with_body(struct conn_state *c, struct scratch *s)
 {
@@ -1223,7 +1224,9 @@ static __always_inline bool whole_request_with_body(struct conn_state *c, struct
 	__s32 length = parse_response_head(s, c->req.head_len);
 	/* more would mean that a read held the next request's start already (a body is never split
 	 * from what follows it): these bytes are not a start then */
-	return s->head_end && length >= 0 && c->req.bytes == (__u64)s->head_end + (__u64)length;
+	if (!s->head_end || (s->length_line && length < 0))
+		return false;
+	return c->req.bytes == (__u64)s->head_end + (__u64)(s->length_line ? length : 0);
 }
 
 /*
