@@ -801,17 +801,39 @@ __noinline int beyla_asks_h2c(struct request_slot *r)
 	return 0;
 }
 
-/* Reports the exchange a 101 (Switching Protocols) answered: the rest of the connection is
- * another protocol's (its first bytes may have come with the 101), and anything queued as a
- * request behind it was that protocol's too. */
+/* A head that begins "CONN": the CONNECT method, whose 2xx answer opens a tunnel. */
+static __always_inline bool is_connect_method(const __u8 *head)
+{
+	return head[0] == 'C' && head[1] == 'O' && head[2] == 'N' && head[3] == 'N';
+}
+
+/* Whether the final response begun on c ends HTTP/1 on the connection: a 101 (Switching
+ * Protocols), or a 2xx to CONNECT (a tunnel). Neither has a body. */
+static __always_inline bool switches_protocol(const struct conn_state *c)
+{
+	return c->status == 101 || (c->status >= 200 && c->status < 300 && is_connect_method(c->req.head));
+}
+
+/* Reports the exchange a 101 (Switching Protocols) or a CONNECT's 2xx answered: the rest of the
+ * connection is another protocol's (its first bytes may have come with the answer), and anything
+ * queued as a request behind it was that protocol's too. On a server (a proxy) nothing on the
+ * connection is traced any more. A client's tunnel carries its own exchanges, in HTTP or TLS: the
+ * connection is forgotten, and what the client sends through the tunnel is tracked as on a new
+ * one. */
 static __always_inline void upgrade(struct conn_state *c)
 {
 	/* to HTTP/2, which is not traced: said once per process (NOTICE_HTTP2) */
 	if (beyla_asks_h2c(&c->req))
 		notify_once(&http2_reported, c->tgid, NOTICE_HTTP2, c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS);
+	bool client_tunnel = c->kind == SPAN_KIND_CLIENT && c->status != 101;
 	drop_queued_requests(c);
 	finish_exchange(c, END_BY_LENGTH); /* with the queue empty, nothing is taken after it */
 	c->phase = PHASE_UPGRADED;
+	if (client_tunnel) {
+		struct conn_key key = {.tgid = c->tgid, .fd = c->fd};
+		forget_socket(c->sk, key.tgid, key.fd);
+		bpf_map_delete_elem(&connections, &key);
+	}
 }
 
 __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
@@ -1169,7 +1191,8 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	c->response_bytes = d->total;
 	c->end_ns = now;
 
-	bool no_body = c->req.is_head || status == 101 || status == 204 || status == 304;
+	bool switches = switches_protocol(c);
+	bool no_body = c->req.is_head || switches || status == 204 || status == 304;
 	__s32 length = parse_response_head(s, len);
 	__u32 head_end = s->head_end;
 	bool have_length = length >= 0;
@@ -1177,7 +1200,7 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	if (head_end && (no_body || have_length)) {
 		c->response_expected = head_end + (no_body ? 0 : content_length);
 		c->conn_flags |= CONN_LENGTH_KNOWN;
-	} else if (status == 101) {
+	} else if (switches) {
 		/* the head goes on in the next write, which is the last HTTP/1 on the connection: the
 		 * exchange ends here (the rest of the head goes uncounted) */
 		c->response_expected = d->total;
@@ -1505,7 +1528,7 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 			excess = c->response_bytes - c->response_expected;
 			c->response_bytes = c->response_expected;
 		}
-		if (c->status == 101) {
+		if (switches_protocol(c)) {
 			upgrade(c);
 			break;
 		}
