@@ -256,6 +256,32 @@ public abstract class HttpServerTests
         Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
     }
 
+    /// <summary>Whether the server answers /pieces/HOW/NNN with a head written in one buffer per word (writev, sendmsg).</summary>
+    private protected virtual bool HasPiecesRoute => false;
+
+    /// <summary>
+    /// A response whose head is written in one call but from many buffers, the first of them only
+    /// "HTTP/1.1" (varnish writes one per word and line end), is recognised: status and length.
+    /// </summary>
+    [BpfTheory]
+    [InlineData("writev")]
+    [InlineData("sendmsg")]
+    public async Task ResponseHeadWrittenFromManyBuffersIsOneSpan(string how)
+    {
+        if (!HasPiecesRoute)
+            return;
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
+        List<ClientExchange> exchanges;
+        using (var client = new KeepAliveClient(server.Port))
+            exchanges = [client.Get($"/pieces/{how}/200"), client.Get($"/pieces/{how}/503"), client.Get("/hello/after")];
+
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+            AssertMatches(exchanges[i], spans[i], server);
+        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
+    }
+
     [BpfFact]
     public async Task PipelinedRequestsInOneWriteAreEachOneSpan()
     {

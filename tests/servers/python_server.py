@@ -6,12 +6,15 @@ GET /big/N       -> 200 with an N-byte body
 GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
 POST ...         -> 200, body = number of request body bytes read (POST /slow/MS: after MS milliseconds)
+GET /pieces/HOW/NNN -> status NNN, its head written in one buffer per word and line end (as
+                    varnish does), in one os.writev (HOW writev) or socket.sendmsg (sendmsg)
 GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes);
                     GET /ws?split: the 101's status line and headers in two writes
 anything else    -> 404
 Usage: python_server.py PORT [CERT KEY]; with a certificate and key it serves HTTPS.
 Prints "listening PORT" when ready.
 """
+import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,10 +47,23 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, "slow\n")
         elif path.startswith("/drop/"):
             self.close_connection = True
+        elif path.startswith("/pieces/"):
+            self._send_in_pieces(path.split("/")[2], int(path.split("/")[3]))
         elif path == "/ws":
             self._websocket()
         else:
             self._send(404, "not found\n")
+
+    def _send_in_pieces(self, how, status):
+        body = b"pieces\n"
+        pieces = [b"HTTP/1.1", b" ", str(status).encode(), b" ", b"Whatever", b"\r\n"]
+        for name, value in ((b"Server", b"pieces"), (b"Content-Type", b"text/plain"), (b"Content-Length", str(len(body)).encode())):
+            pieces += [name + b": " + value, b"\r\n"]
+        pieces += [b"\r\n", body]
+        if how == "sendmsg":
+            self.connection.sendmsg(pieces)
+        else:
+            os.writev(self.connection.fileno(), pieces)
 
     def _websocket(self):
         if "split" in self.path:

@@ -12,6 +12,7 @@
 
 #define RESPONSE_HEAD_SCAN 512 /* bytes of a response head searched for Content-Length */
 #define MAX_IOVECS 8
+#define MAX_HEAD_IOVECS 32 /* buffers of one write that a head split into many is gathered from */
 
 #define DIR_INGRESS 1 /* bytes read by the traced process */
 #define DIR_EGRESS 2  /* bytes written by the traced process */
@@ -114,7 +115,8 @@ struct io_data {
 };
 
 struct scratch {
-	__u8 buf[RESPONSE_HEAD_SCAN + 32]; /* slack: 16-byte reads near the end stay inside */
+	__u8 buf[RESPONSE_HEAD_SCAN * 2]; /* slack: 16-byte reads near the end, and a piece appended at
+					    * a masked offset (beyla_gather_head), stay inside */
 	__u32 head_end;                     /* set by parse_response_head */
 	__u32 length_line;                  /* where the first Content-Length line starts; 0: none */
 	struct conn_state conn;
@@ -1018,7 +1020,7 @@ __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d)
 	if (!s)
 		return 0;
 	__u64 seen = d->first_len;
-	for (int i = 1; i < 4; i++) {
+	for (int i = 1; i < MAX_HEAD_IOVECS; i++) {
 		if (i >= d->iov_count || r->head_len >= REQUEST_HEAD_CAPTURE || seen >= d->total)
 			break;
 		struct iovec v = {};
@@ -1164,6 +1166,40 @@ static __always_inline __s32 parse_response_head(struct scratch *s, __u32 len)
 }
 
 /*
+ * Appends to s->buf[0, len), which holds the first of d's iovecs, the bytes of the iovecs after it,
+ * up to RESPONSE_HEAD_SCAN - 1 in all, and returns the new length: a head written from many
+ * buffers (varnish writes "HTTP/1.1", " ", "200", " ", "OK", "\r\n", then each header and each
+ * line end as buffers of their own). Global: verified once.
+ */
+__noinline __u32 beyla_gather_head(struct scratch *s, struct io_data *d, __u32 len)
+{
+	if (!s || !d)
+		return 0;
+	__u64 seen = d->first_len;
+	for (int i = 1; i < MAX_HEAD_IOVECS; i++) {
+		if (i >= d->iov_count || len >= RESPONSE_HEAD_SCAN - 1 || seen >= d->total)
+			break;
+		struct iovec v = {};
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(d->iov + i * sizeof(struct iovec))))
+			break;
+		__u64 n = v.iov_len;
+		if (n > d->total - seen)
+			n = d->total - seen;
+		seen += n;
+		if (n > RESPONSE_HEAD_SCAN - 1 - len)
+			n = RESPONSE_HEAD_SCAN - 1 - len;
+		if (!n)
+			continue;
+		__u32 at = len & (RESPONSE_HEAD_SCAN - 1);
+		MASK_FOR_VERIFIER(n, 511); /* n <= 511 - len: the mask changes nothing */
+		if (bpf_probe_read_user(s->buf + at, n, v.iov_base))
+			break;
+		len += n;
+	}
+	return len;
+}
+
+/*
  * Reads the status line and headers at the start of a response and works out where the
  * response ends: header length + Content-Length, no body (HEAD, 101, 204, 304), or
  * unknown (chunked or close-delimited). Interim responses (1xx but 101) are passed over: the
@@ -1177,8 +1213,19 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	MASK_FOR_VERIFIER(len, 511);
 	if (bpf_probe_read_user(s->buf, len, (const void *)d->first))
 		return 0;
+	/* the head scanned once where the first buffer holds all of it (most servers); gathered from
+	 * the write's other buffers and scanned again where it does not */
+	__s32 length = -1;
+	s->head_end = 0;
+	s->length_line = 0;
+	if (len >= 12)
+		length = parse_response_head(s, len);
+	if (!s->head_end && d->iov && d->iov_count > 1 && len < d->total && len < RESPONSE_HEAD_SCAN - 1) {
+		len = beyla_gather_head(s, d, (__u32)len);
+		length = parse_response_head(s, len);
+	}
 	__u8 *b = s->buf;
-	if (!is_response_start(b))
+	if (len < 12 || !is_response_start(b))
 		return 0;
 	__u16 status = 0;
 	if (is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
@@ -1193,7 +1240,6 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 
 	bool switches = switches_protocol(c);
 	bool no_body = c->req.is_head || switches || status == 204 || status == 304;
-	__s32 length = parse_response_head(s, len);
 	__u32 head_end = s->head_end;
 	bool have_length = length >= 0;
 	__u64 content_length = have_length ? (__u64)length : 0;
@@ -1499,7 +1545,7 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 	take_queued_request(c);
 	if (c->phase == PHASE_REQUEST) {
 		/* beyla_begin_response reads the head once and checks that it is a status line */
-		if (d->first_len < 12)
+		if (d->first_len < 12 && (d->iov_count < 2 || d->total < 12))
 			return 0;
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
