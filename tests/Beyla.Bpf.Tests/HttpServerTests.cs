@@ -261,11 +261,13 @@ public abstract class HttpServerTests
 
     /// <summary>
     /// A response whose head is written in one call but from many buffers, the first of them only
-    /// "HTTP/1.1" (varnish writes one per word and line end), is recognised: status and length.
+    /// "HTTP/1.1" (varnish writes one per word and line end), or a line per write (Perl's
+    /// HTTP::Daemon), is recognised: status and length, and the span ends with the response.
     /// </summary>
     [BpfTheory]
     [InlineData("writev")]
     [InlineData("sendmsg")]
+    [InlineData("writes")]
     public async Task ResponseHeadWrittenFromManyBuffersIsOneSpan(string how)
     {
         if (!HasPiecesRoute)
@@ -278,7 +280,10 @@ public abstract class HttpServerTests
 
         List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
         for (int i = 0; i < exchanges.Count; i++)
+        {
             AssertMatches(exchanges[i], spans[i], server);
+            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
+        }
         Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
     }
 

@@ -32,6 +32,16 @@ public sealed class ScriptedClientTests
         RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", "websocket", "/hello/1", "/ws", "/hello/after"]),
             [("/hello/1", 200), ("/ws", 101), ("/hello/after", 200)]);
 
+    /// <summary>
+    /// A client that reads every response a byte at a time (curl reads a CONNECT's answer so;
+    /// varnish its backends' chunk-size lines): status, length, chunks and the last chunk are
+    /// followed across reads, and each span ends with its response.
+    /// </summary>
+    [BpfFact]
+    public Task PythonReadingAByteAtATime() =>
+        RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", "bytewise", "/hello/1", "/chunked/100", "/missing/2", "/chunked/7", "/hello/5"]),
+            [("/hello/1", 200), ("/chunked/100", 200), ("/missing/2", 404), ("/chunked/7", 200), ("/hello/5", 200)], responsesComplete: true);
+
     [BpfFact]
     public Task NodeFetch() => RunAsync("node", "node_client.js", "fetch");
 
@@ -49,7 +59,7 @@ public sealed class ScriptedClientTests
     private static Task RunAsync(string interpreter, string script, string mode) =>
         RunAsync(port => GatedClient.StartAsync(interpreter, script, [$"http://127.0.0.1:{port}", mode, .. s_requests.Select(r => r.Path)]));
 
-    private static async Task RunAsync(Func<int, Task<GatedClient>> startClient, (string Path, int Status)[]? requests = null)
+    private static async Task RunAsync(Func<int, Task<GatedClient>> startClient, (string Path, int Status)[]? requests = null, bool responsesComplete = false)
     {
         requests ??= s_requests;
         int port = FreePort.Next();
@@ -75,6 +85,8 @@ public sealed class ScriptedClientTests
             Assert.Equal(IPAddress.Loopback, span.PeerAddress);
             Assert.Equal(port, span.PeerPort);
             Assert.True(span.RequestBytes > 0 && span.ResponseBytes > 0);
+            if (responsesComplete)
+                Assert.Equal(SpanEndReason.ResponseComplete, span.EndReason);
             Assert.True(span.StartTimestamp >= measured[i][1], $"{span.Path}: span starts before the client's request");
             Assert.True(span.StartTimestamp + span.DurationNanoseconds <= measured[i][2], $"{span.Path}: span ends after the client had the response");
             if (requests[i].Path.StartsWith("/slow/", StringComparison.Ordinal))

@@ -56,6 +56,13 @@ app.MapGet("/slow/{ms:int}", async (int ms) =>
     return Results.Text("slow\n");
 });
 app.MapGet("/drop/{**rest}", (HttpContext context) => context.Abort());
+// no length known up front: chunked, in two chunks (each flushed) and the last one
+app.MapGet("/chunked/{n:int}", async (int n, HttpResponse response) =>
+{
+    await response.WriteAsync(new string('c', n / 2));
+    await response.Body.FlushAsync();
+    await response.WriteAsync(new string('c', n - n / 2));
+});
 app.MapPost("/echo", async (HttpRequest request) =>
 {
     using var buffer = new MemoryStream();

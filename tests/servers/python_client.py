@@ -5,7 +5,8 @@ MODE: urllib (a fresh connection per request), keepalive (http.client, one conne
 pipelined (one socket: the first request alone, then all the others in one send, their
 responses read after it) or websocket (three paths: a GET of the first, then a WebSocket
 handshake at the second and three text frames echoed, whose payloads read like HTTP and are
-sent apart from their headers, then a close; the third on a new connection).
+sent apart from their headers, then a close; the third on a new connection), or bytewise (one
+connection, every response read a byte at a time: its head, then its Content-Length or chunks).
 Prints "ready" first, then per request: "STATUS START_NS END_NS" (CLOCK_MONOTONIC).
 """
 import http.client
@@ -102,8 +103,53 @@ def websocket():
     exchange(f"GET {paths[2]} HTTP/1.1\r\n{host}\r\n".encode())
 
 
+def bytewise():
+    import socket
+    u = urllib.parse.urlsplit(base)
+    s = socket.create_connection((u.hostname, u.port))
+
+    def line():
+        data = b""
+        while not data.endswith(b"\r\n"):
+            byte = s.recv(1)
+            if not byte:
+                sys.exit("closed")
+            data += byte
+        return data[:-2]
+
+    def take(n):
+        for _ in range(n):
+            if not s.recv(1):
+                sys.exit("closed")
+
+    for path in paths:
+        start = time.monotonic_ns()
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode())
+        status = int(line().split(b" ")[1])
+        headers = {}
+        while True:
+            header = line()
+            if not header:
+                break
+            name, _, value = header.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if b"content-length" in headers:
+            take(int(headers[b"content-length"]))
+        else:
+            while True:
+                size = int(line().split(b";")[0], 16)
+                if size == 0:
+                    line()
+                    break
+                take(size + 2)
+        print(status, start, time.monotonic_ns(), flush=True)
+
+
 if mode == "pipelined":
     pipelined()
+    sys.exit(0)
+if mode == "bytewise":
+    bytewise()
     sys.exit(0)
 if mode == "websocket":
     websocket()

@@ -7,7 +7,8 @@ GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
 POST ...         -> 200, body = number of request body bytes read (POST /slow/MS: after MS milliseconds)
 GET /pieces/HOW/NNN -> status NNN, its head written in one buffer per word and line end (as
-                    varnish does), in one os.writev (HOW writev) or socket.sendmsg (sendmsg)
+                    varnish does), in one os.writev (HOW writev) or socket.sendmsg (sendmsg); or
+                    a line per write (writes: Perl's HTTP::Daemon)
 GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes);
                     GET /ws?split: the 101's status line and headers in two writes
 anything else    -> 404
@@ -62,6 +63,11 @@ class Handler(BaseHTTPRequestHandler):
         pieces += [b"\r\n", body]
         if how == "sendmsg":
             self.connection.sendmsg(pieces)
+        elif how == "writes":
+            # a line per write, as Perl's HTTP::Daemon writes its heads
+            for line in b"".join(pieces[:-1]).split(b"\r\n")[:-1]:
+                self.connection.sendall(line + b"\r\n")
+            self.connection.sendall(body)
         else:
             os.writev(self.connection.fileno(), pieces)
 

@@ -3,7 +3,7 @@
  * HTTP/1.x exchange tracking shared by the probe sets: per-connection state in an LRU map,
  * requests and responses recognised from their first bytes, one http_span_event per
  * finished exchange. The probe set that includes this supplies the data (a pointer to the
- * first bytes, the byte count, the address of the last five bytes) for each read or write.
+ * first bytes, the byte count, the address of the last six bytes) for each read or write.
  */
 #ifndef BEYLA_HTTP_TRACKER_H
 #define BEYLA_HTTP_TRACKER_H
@@ -25,6 +25,8 @@
 
 #define CONN_LENGTH_KNOWN 0x2   /* response_expected is the response's total size */
 #define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
+#define CONN_HEAD_OPEN 0x8   /* the response's head did not end in its first piece: the next pieces are scanned byte by byte (beyla_scan_head_chunk) */
+#define CONN_STATUS_OPEN 0x10 /* the response began with fewer bytes than a status line: they gather in status_line */
 
 /* Masks v in the very register that is used next, so that the verifier sees the bound even
  * where the compiler has proven it and would otherwise drop the check. */
@@ -86,10 +88,19 @@ struct conn_state {
 	__u32 queue_tail;
 	struct request_slot req;  /* the exchange in progress */
 	__u64 sk;                 /* the socket (struct sock *) behind the fd when tracking started */
+	/* A response that comes in pieces (a head written a line at a time, read a byte at a time;
+	 * chunks): its last bytes so far (newest in the low byte), and the byte scan's state. */
+	__u64 last_bytes;
+	__s32 scan_length;        /* the Content-Length the byte scan read, or -1 */
+	__u8 scan_line_pos;       /* bytes into the header line the scan is in (saturating) */
+	__u8 scan_state;          /* SCAN_* */
+	__u8 status_len;          /* bytes in status_line (CONN_STATUS_OPEN) */
+	__u8 pad;
+	__u8 status_line[16];
 };
 
 /* DeadProcessSweeper.cs reads conn_state by offset and the map keys by size: keep them in step. */
-_Static_assert(sizeof(struct conn_state) == 384, "conn_state layout: update DeadProcessSweeper.cs");
+_Static_assert(sizeof(struct conn_state) == 416, "conn_state layout: update DeadProcessSweeper.cs");
 _Static_assert(__builtin_offsetof(struct conn_state, req.used) == 119, "conn_state layout: update DeadProcessSweeper.cs");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key layout: update DeadProcessSweeper.cs");
 
@@ -107,7 +118,7 @@ struct queue_key {
 struct io_data {
 	__u64 first;      /* user address of the first bytes */
 	__u64 first_len;  /* bytes readable at first (<= total) */
-	__u64 tail;       /* user address of the last 5 bytes, 0 if unknown */
+	__u64 tail;       /* user address of the last 6 bytes, 0 if unknown */
 	__u64 total;      /* bytes moved by the call */
 	__u64 iov;        /* user address of the iovec array the bytes came from, 0 if none */
 	__u64 iov_count;
@@ -737,6 +748,7 @@ static __always_inline void reset_response(struct conn_state *c)
 	c->response_bytes = 0;
 	c->response_expected = 0;
 	c->conn_flags = 0;
+	c->last_bytes = 0;
 }
 
 /* On an idle connection, the oldest queued request, if any, becomes the current exchange. */
@@ -1058,13 +1070,31 @@ static __always_inline void append_request_bytes(struct request_slot *r, const s
 	beyla_append_head(r, s, n);
 }
 
-/* True when the last five bytes the call moved are the terminating chunk "0\r\n\r\n". */
-static __always_inline bool ends_with_last_chunk(const struct io_data *d)
+#define LAST_CHUNK 0x0a300d0a0d0aULL /* "\n0\r\n\r\n", the last byte lowest: the terminating chunk after a line's end */
+
+/* True when the response's bytes so far end with the terminating chunk, after the line end that
+ * precedes it (so that a header such as "Age: 0" at the end of a head is not taken for it). The
+ * last six bytes the call moved are read; a call that moved fewer (a client reading a byte at a
+ * time) adds its bytes to those before it, kept in c->last_bytes. */
+static __always_inline bool ends_with_last_chunk(struct conn_state *c, const struct io_data *d)
 {
-	__u8 t[5] = {};
-	if (!d->tail || bpf_probe_read_user(t, 5, (const void *)d->tail))
+	__u8 t[8] = {};
+	__u64 last = c->last_bytes;
+	if (d->total >= 6) {
+		if (!d->tail || bpf_probe_read_user(t, 6, (const void *)d->tail))
+			return false;
+		last = 0;
+	} else if (d->first_len != d->total || bpf_probe_read_user(t, d->total & 7, (const void *)d->first)) {
+		c->last_bytes = 0;
 		return false;
-	return t[0] == '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n';
+	}
+#pragma unroll
+	for (int k = 0; k < 6; k++) {
+		if (k < d->total)
+			last = (last << 8) | t[k];
+	}
+	c->last_bytes = last;
+	return (last & 0xffffffffffffULL) == LAST_CHUNK;
 }
 
 #define HEAD_MASK (RESPONSE_HEAD_SCAN - 1)
@@ -1165,6 +1195,152 @@ static __always_inline __s32 parse_response_head(struct scratch *s, __u32 len)
 	return s->length_line ? beyla_content_length_at(s, s->length_line, len) : -1;
 }
 
+/* The response's end once its head's end is known (head_end bytes from its start) and its
+ * Content-Length (length, or -1): no body (HEAD, 101, a CONNECT's 2xx, 204, 304), its length, or
+ * its last chunk (chunked; or ended by the close, which the close then tells). */
+static __always_inline void set_response_end(struct conn_state *c, __u64 head_end, __s32 length)
+{
+	bool no_body = c->req.is_head || switches_protocol(c) || c->status == 204 || c->status == 304;
+	if (no_body || length >= 0) {
+		c->response_expected = head_end + (no_body ? 0 : (__u64)length);
+		c->conn_flags |= CONN_LENGTH_KNOWN;
+	} else {
+		c->conn_flags |= CONN_AWAIT_LAST_CHUNK;
+	}
+}
+
+#define SCAN_OTHER 0 /* in a line that is not a Content-Length line (the status line, another header) */
+#define SCAN_NAME 1  /* in a line that reads "content-length:" so far */
+#define SCAN_VALUE 2 /* in a Content-Length line's value */
+#define CONTENT_ 0x2d746e65746e6f63ULL /* "content-", first byte lowest */
+#define LENGTH_ 0x003a6874676e656cULL  /* "length:" */
+
+#define SCAN_BYTES_PER_CALL 32
+
+/*
+ * Bytes [from, from + SCAN_BYTES_PER_CALL) of s->buf[0, len), a piece of a response whose head
+ * did not end in its first piece (CONN_HEAD_OPEN), scanned byte by byte, the state kept in c
+ * between calls and pieces (in memory, not registers, so that the verifier's paths through the
+ * loop meet again). before: the response's bytes before the piece. At the blank line that ends
+ * the head, the response's end is set (set_response_end). 1 when the scan of the piece is over.
+ * Global: verified once.
+ */
+__noinline int beyla_scan_head_chunk(struct conn_state *c, struct scratch *s, __u32 from, __u32 len, __u64 before)
+{
+	if (!c || !s)
+		return 1;
+	for (__u32 k = 0; k < SCAN_BYTES_PER_CALL; k++) {
+		__u32 i = from + k;
+		if (i >= len)
+			return 1;
+		__u8 ch = s->buf[i & HEAD_MASK];
+		__u64 last = (c->last_bytes << 8) | ch;
+		c->last_bytes = last;
+		if (ch == '\n') {
+			if ((last & 0xffffffff) == 0x0d0a0d0a || (last & 0xffff) == 0x0a0a) {
+				c->conn_flags &= ~CONN_HEAD_OPEN;
+				set_response_end(c, before + i + 1, c->scan_length);
+				return 1;
+			}
+			c->scan_line_pos = 0;
+			c->scan_state = SCAN_NAME;
+			continue;
+		}
+		__u8 pos = c->scan_line_pos;
+		if (c->scan_state == SCAN_NAME) {
+			__u64 word = pos < 8 ? CONTENT_ : LENGTH_;
+			__u8 want = (__u8)(word >> ((pos & 7) * 8));
+			if ((ch | 0x20) != want || pos > 14)
+				c->scan_state = SCAN_OTHER;
+			else if (pos == 14)
+				c->scan_state = SCAN_VALUE;
+			c->scan_line_pos = pos < 255 ? pos + 1 : pos;
+		} else if (c->scan_state == SCAN_VALUE) {
+			__s32 length = c->scan_length;
+			if (is_digit(ch)) {
+				if (length > 100000000) {
+					c->scan_length = -1; /* over 1 GB: treat as unknown */
+					c->scan_state = SCAN_OTHER;
+				} else {
+					c->scan_length = (length < 0 ? 0 : length * 10) + (ch - '0');
+				}
+			} else if (ch != ' ' && ch != '\t' && ch != '\r') {
+				c->scan_state = SCAN_OTHER;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Scans s->buf[0, len) of a response whose head is open (beyla_scan_head_chunk), a call per 32 bytes. */
+static __always_inline void scan_head_bytes(struct conn_state *c, struct scratch *s, __u32 len, __u64 before)
+{
+	for (__u32 g = 0; g < RESPONSE_HEAD_SCAN / SCAN_BYTES_PER_CALL; g++) {
+		if (beyla_scan_head_chunk(c, s, g * SCAN_BYTES_PER_CALL, len, before))
+			break;
+	}
+}
+
+/* A response whose head goes on after the bytes seen so far: the byte scan takes over, from the
+ * start of the status line. */
+static __always_inline void open_head(struct conn_state *c)
+{
+	c->conn_flags |= CONN_HEAD_OPEN;
+	c->last_bytes = 0;
+	c->scan_line_pos = 0;
+	c->scan_state = SCAN_OTHER;
+	c->scan_length = -1;
+}
+
+/*
+ * A piece of a response whose head is open (d; c->response_bytes counts it already): while fewer
+ * than 12 bytes came, they gather in c->status_line until its status can be read (not a response after all, or an interim one: the exchange goes back to
+ * waiting for its response, as before these bytes); then the byte scan. A piece longer than the
+ * scan takes, or in several buffers, leaves the response's end unknown (the next request or the
+ * close ends it). Global: verified once.
+ */
+__noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct io_data *d)
+{
+	if (!c || !s || !d)
+		return 0;
+	__u64 n = d->first_len > RESPONSE_HEAD_SCAN - 1 ? RESPONSE_HEAD_SCAN - 1 : d->first_len;
+	MASK_FOR_VERIFIER(n, 511);
+	if (!n || bpf_probe_read_user(s->buf, n, (const void *)d->first)) {
+		c->conn_flags &= ~(CONN_HEAD_OPEN | CONN_STATUS_OPEN);
+		return 0;
+	}
+	if (c->conn_flags & CONN_STATUS_OPEN) {
+		__u32 have = c->status_len;
+#pragma unroll
+		for (int k = 0; k < 12; k++) {
+			if (k < n && have < 12) {
+				c->status_line[have & 15] = s->buf[k];
+				have++;
+			}
+		}
+		c->status_len = (__u8)have;
+		if (have >= 12) {
+			const __u8 *b = c->status_line;
+			__u16 status = 0;
+			if (is_response_start(b) && is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
+				status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+			if (status < 200 && status != 101) {
+				reset_response(c);
+				c->phase = PHASE_REQUEST;
+				return 0;
+			}
+			c->status = status;
+			c->conn_flags &= ~CONN_STATUS_OPEN;
+		}
+		if (c->conn_flags & CONN_STATUS_OPEN)
+			return 0; /* no line end in a status line's first 12 bytes: nothing for the scan yet */
+	}
+	scan_head_bytes(c, s, (__u32)n, c->response_bytes - d->total);
+	if ((c->conn_flags & CONN_HEAD_OPEN) && n < d->total)
+		c->conn_flags &= ~(CONN_HEAD_OPEN | CONN_STATUS_OPEN); /* bytes not looked at: the end stays unknown */
+	return 0;
+}
+
 /*
  * Appends to s->buf[0, len), which holds the first of d's iovecs, the bytes of the iovecs after it,
  * up to RESPONSE_HEAD_SCAN - 1 in all, and returns the new length: a head written from many
@@ -1238,21 +1414,19 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	c->response_bytes = d->total;
 	c->end_ns = now;
 
-	bool switches = switches_protocol(c);
-	bool no_body = c->req.is_head || switches || status == 204 || status == 304;
-	__u32 head_end = s->head_end;
-	bool have_length = length >= 0;
-	__u64 content_length = have_length ? (__u64)length : 0;
-	if (head_end && (no_body || have_length)) {
-		c->response_expected = head_end + (no_body ? 0 : content_length);
-		c->conn_flags |= CONN_LENGTH_KNOWN;
-	} else if (switches) {
+	c->last_bytes = 0;
+	if (s->head_end) {
+		set_response_end(c, s->head_end, length);
+	} else if (switches_protocol(c)) {
 		/* the head goes on in the next write, which is the last HTTP/1 on the connection: the
 		 * exchange ends here (the rest of the head goes uncounted) */
 		c->response_expected = d->total;
 		c->conn_flags |= CONN_LENGTH_KNOWN;
-	} else if (head_end) {
-		c->conn_flags |= CONN_AWAIT_LAST_CHUNK;
+	} else if (len == d->total) {
+		/* the head goes on in the next pieces (written a line at a time): scanned byte by byte
+		 * from its start; a longer first piece (a head over 511 bytes) leaves the end unknown */
+		open_head(c);
+		scan_head_bytes(c, s, (__u32)len, 0);
 	}
 	return 0;
 }
@@ -1262,7 +1436,7 @@ static __always_inline bool response_complete(struct conn_state *c, const struct
 	if (c->conn_flags & CONN_LENGTH_KNOWN)
 		return c->response_bytes >= c->response_expected;
 	if (c->conn_flags & CONN_AWAIT_LAST_CHUNK)
-		return ends_with_last_chunk(d);
+		return ends_with_last_chunk(c, d);
 	return false;
 }
 
@@ -1544,17 +1718,35 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 	 * request is the one this response answers. */
 	take_queued_request(c);
 	if (c->phase == PHASE_REQUEST) {
-		/* beyla_begin_response reads the head once and checks that it is a status line */
-		if (d->first_len < 12 && (d->iov_count < 2 || d->total < 12))
-			return 0;
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
 			return 0;
 		struct io_data head = *d;
-		beyla_begin_response(c, s, &head, now);
+		if (d->first_len < 12 && (d->iov_count < 2 || d->total < 12)) {
+			/* fewer bytes than a status line (a client reading a byte at a time): the response
+			 * is taken to begin, its status line gathered until it can tell */
+			c->phase = PHASE_RESPONSE;
+			c->status = 0;
+			c->response_bytes = d->total;
+			c->end_ns = now;
+			c->conn_flags = CONN_STATUS_OPEN;
+			c->status_len = 0;
+			open_head(c);
+			beyla_head_piece(c, s, &head);
+		} else {
+			/* beyla_begin_response reads the head once and checks that it is a status line */
+			beyla_begin_response(c, s, &head, now);
+		}
 	} else if (c->phase == PHASE_RESPONSE) {
 		c->response_bytes += d->total;
 		c->end_ns = now;
+		if (c->conn_flags & CONN_HEAD_OPEN) {
+			s = bpf_map_lookup_elem(&scratch_space, &zero);
+			if (!s)
+				return 0;
+			struct io_data piece = *d;
+			beyla_head_piece(c, s, &piece);
+		}
 	} else {
 		/* A status line with no request waiting (or only the start of one): a request went by
 		 * unseen (for example pipelined behind another in one read). Count it; never report

@@ -36,7 +36,7 @@ struct pid_bitmap tls_probed_pid_bits SEC(".maps");
 struct pid_bitmap libssl_pid_bits SEC(".maps");
 
 /*
- * Locates the first bytes and the last five bytes of what an iovec array moved (d->total
+ * Locates the first bytes and the last six bytes of what an iovec array moved (d->total
  * bytes). At a write's entry (d->total 0) d->total becomes what the first MAX_IOVECS are to
  * move, and the tail stays unknown.
  */
@@ -66,8 +66,8 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 		__u64 end = done + v.iov_len;
 		if (end >= d->total) {
 			__u64 offset = d->total - done;
-			if (offset >= 5)
-				d->tail = (__u64)v.iov_base + offset - 5;
+			if (offset >= 6)
+				d->tail = (__u64)v.iov_base + offset - 6;
 			break;
 		}
 		done = end;
@@ -230,8 +230,8 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 	if (shape == IO_PLAIN) {
 		d.first = addr;
 		d.first_len = d.total;
-		if (d.total >= 5)
-			d.tail = addr + d.total - 5;
+		if (d.total >= 6)
+			d.tail = addr + d.total - 6;
 	} else if (shape == IO_IOVEC) {
 		if (!resolve_iovecs(&d, (const struct iovec *)addr, count))
 			return 0;
