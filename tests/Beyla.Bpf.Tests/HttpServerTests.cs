@@ -256,6 +256,33 @@ public abstract class HttpServerTests
         Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
     }
 
+    /// <summary>Whether the server answers /chunked/N with a chunked body.</summary>
+    private protected virtual bool HasChunkedRoute => true;
+
+    /// <summary>
+    /// A chunked response ends with its last chunk, whether that goes alone (Python), in one
+    /// writev with the chunk before it (Node's res.end), or as Kestrel writes it.
+    /// </summary>
+    [BpfFact]
+    public async Task ChunkedResponseEndsWithItsLastChunk()
+    {
+        if (!HasChunkedRoute)
+            return;
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
+        List<ClientExchange> exchanges;
+        using (var client = new KeepAliveClient(server.Port))
+            exchanges = [client.Get("/chunked/100"), client.Get("/chunked/7"), client.Get("/chunked/1"), client.Get("/hello/after")];
+
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+        {
+            AssertMatches(exchanges[i], spans[i], server);
+            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
+        }
+        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
+    }
+
     /// <summary>Whether the server answers /pieces/HOW/NNN with a head written in one buffer per word (writev, sendmsg).</summary>
     private protected virtual bool HasPiecesRoute => false;
 

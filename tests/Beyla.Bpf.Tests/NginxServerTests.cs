@@ -7,6 +7,8 @@ public sealed class NginxServerTests : HttpServerTests, IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("beyla-nginx-").FullName;
 
+    private protected override bool HasChunkedRoute => false;
+
     private protected override ServerProcess StartServer(int port)
     {
         string conf = NginxConfig.Write(_dir, $$"""

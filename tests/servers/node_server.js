@@ -24,6 +24,12 @@ const handler = (req, res) => {
     send(200, 'x'.repeat(parseInt(path.split('/')[2], 10)));
   } else if (path.startsWith('/slow/')) {
     setTimeout(() => send(200, 'slow\n'), parseInt(path.split('/')[2], 10));
+  } else if (path.startsWith('/chunked/')) {
+    // no length: chunked; the second chunk and the last one go in one writev (res.end corks)
+    const n = parseInt(path.split('/')[2], 10);
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write('c'.repeat(Math.floor(n / 2)));
+    res.end('c'.repeat(n - Math.floor(n / 2)));
   } else if (path.startsWith('/drop/')) {
     req.socket.destroy();
   } else {

@@ -6,6 +6,7 @@ GET /big/N       -> 200 with an N-byte body
 GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
 POST ...         -> 200, body = number of request body bytes read (POST /slow/MS: after MS milliseconds)
+GET /chunked/N   -> 200 with an N-byte body, chunked (two chunks, then the last one)
 GET /pieces/HOW/NNN -> status NNN, its head written in one buffer per word and line end (as
                     varnish does), in one os.writev (HOW writev) or socket.sendmsg (sendmsg); or
                     a line per write (writes: Perl's HTTP::Daemon)
@@ -48,12 +49,22 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, "slow\n")
         elif path.startswith("/drop/"):
             self.close_connection = True
+        elif path.startswith("/chunked/"):
+            self._send_chunked(int(path.split("/")[2]))
         elif path.startswith("/pieces/"):
             self._send_in_pieces(path.split("/")[2], int(path.split("/")[3]))
         elif path == "/ws":
             self._websocket()
         else:
             self._send(404, "not found\n")
+
+    def _send_chunked(self, n):
+        # the head, each chunk and the last chunk ("0\r\n\r\n", 5 bytes) in writes of their own
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for size in (n // 2, n - n // 2):
+            if size:
+                self.wfile.write(b"%x\r\n%s\r\n" % (size, b"c" * size))
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send_in_pieces(self, how, status):
         body = b"pieces\n"

@@ -3,7 +3,7 @@
  * HTTP/1.x exchange tracking shared by the probe sets: per-connection state in an LRU map,
  * requests and responses recognised from their first bytes, one http_span_event per
  * finished exchange. The probe set that includes this supplies the data (a pointer to the
- * first bytes, the byte count, the address of the last six bytes) for each read or write.
+ * first bytes, the byte count, the address of the last five bytes) for each read or write.
  */
 #ifndef BEYLA_HTTP_TRACKER_H
 #define BEYLA_HTTP_TRACKER_H
@@ -21,7 +21,7 @@
 #define PHASE_REQUEST 1
 #define PHASE_RESPONSE 2
 #define PHASE_PARTIAL 3  /* fewer than 8 bytes of what may be a request start have arrived */
-#define PHASE_UPGRADED 4 /* a 101 (Switching Protocols) answered: the connection speaks another protocol now (WebSocket, h2c) */
+#define PHASE_UPGRADED 4 /* a 101 (Switching Protocols), or on a proxy a CONNECT's 2xx, answered: the connection speaks another protocol now (WebSocket, h2c, a tunnel) */
 
 #define CONN_LENGTH_KNOWN 0x2   /* response_expected is the response's total size */
 #define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
@@ -118,7 +118,7 @@ struct queue_key {
 struct io_data {
 	__u64 first;      /* user address of the first bytes */
 	__u64 first_len;  /* bytes readable at first (<= total) */
-	__u64 tail;       /* user address of the last 6 bytes, 0 if unknown */
+	__u64 tail;       /* user address of the last 5 bytes, 0 if unknown */
 	__u64 total;      /* bytes moved by the call */
 	__u64 iov;        /* user address of the iovec array the bytes came from, 0 if none */
 	__u64 iov_count;
@@ -544,6 +544,18 @@ static __always_inline bool is_request_start(const __u8 *p)
 static __always_inline bool is_response_start(const __u8 *p)
 {
 	return p[0] == 'H' && p[1] == 'T' && p[2] == 'T' && p[3] == 'P' && p[4] == '/' && p[5] == '1' && p[6] == '.';
+}
+
+/* The first n (< 12) bytes of a response could still begin its status line ("HTTP/1.x "). */
+static __always_inline bool could_be_response_start(const __u8 *p, __u32 n)
+{
+	const char *start = "HTTP/1.";
+#pragma unroll
+	for (int k = 0; k < 7; k++) {
+		if (k < n && p[k] != start[k])
+			return false;
+	}
+	return n > 0;
 }
 
 static __always_inline bool prefix_of(const __u8 *p, __u32 n, const char *method, __u32 method_len)
@@ -1070,31 +1082,33 @@ static __always_inline void append_request_bytes(struct request_slot *r, const s
 	beyla_append_head(r, s, n);
 }
 
-#define LAST_CHUNK 0x0a300d0a0d0aULL /* "\n0\r\n\r\n", the last byte lowest: the terminating chunk after a line's end */
+#define LAST_CHUNK 0x300d0a0d0aULL /* "0\r\n\r\n", the last byte lowest: the terminating chunk */
 
-/* True when the response's bytes so far end with the terminating chunk, after the line end that
- * precedes it (so that a header such as "Age: 0" at the end of a head is not taken for it). The
- * last six bytes the call moved are read; a call that moved fewer (a client reading a byte at a
- * time) adds its bytes to those before it, kept in c->last_bytes. */
+/* True when the response's bytes so far end with the terminating chunk, after its head (whose
+ * length set_response_end left in response_expected: a head ending "Age: 0" is not taken for
+ * it). The last five bytes the call moved are read; a call that moved fewer (a client reading a
+ * byte at a time) adds its bytes to those before it, kept in c->last_bytes. */
 static __always_inline bool ends_with_last_chunk(struct conn_state *c, const struct io_data *d)
 {
 	__u8 t[8] = {};
 	__u64 last = c->last_bytes;
-	if (d->total >= 6) {
-		if (!d->tail || bpf_probe_read_user(t, 6, (const void *)d->tail))
-			return false;
+	if (d->total >= 5) {
 		last = 0;
+		if (!d->tail || bpf_probe_read_user(t, 5, (const void *)d->tail)) {
+			c->last_bytes = 0;
+			return false;
+		}
 	} else if (d->first_len != d->total || bpf_probe_read_user(t, d->total & 7, (const void *)d->first)) {
 		c->last_bytes = 0;
 		return false;
 	}
 #pragma unroll
-	for (int k = 0; k < 6; k++) {
+	for (int k = 0; k < 5; k++) {
 		if (k < d->total)
 			last = (last << 8) | t[k];
 	}
 	c->last_bytes = last;
-	return (last & 0xffffffffffffULL) == LAST_CHUNK;
+	return (last & 0xffffffffffULL) == LAST_CHUNK && c->response_bytes >= c->response_expected + 5;
 }
 
 #define HEAD_MASK (RESPONSE_HEAD_SCAN - 1)
@@ -1205,6 +1219,7 @@ static __always_inline void set_response_end(struct conn_state *c, __u64 head_en
 		c->response_expected = head_end + (no_body ? 0 : (__u64)length);
 		c->conn_flags |= CONN_LENGTH_KNOWN;
 	} else {
+		c->response_expected = head_end; /* where the chunks begin (ends_with_last_chunk) */
 		c->conn_flags |= CONN_AWAIT_LAST_CHUNK;
 	}
 }
@@ -1253,7 +1268,7 @@ __noinline int beyla_scan_head_chunk(struct conn_state *c, struct scratch *s, __
 			if ((ch | 0x20) != want || pos > 14)
 				c->scan_state = SCAN_OTHER;
 			else if (pos == 14)
-				c->scan_state = SCAN_VALUE;
+				c->scan_state = c->scan_length < 0 ? SCAN_VALUE : SCAN_OTHER; /* the first one counts */
 			c->scan_line_pos = pos < 255 ? pos + 1 : pos;
 		} else if (c->scan_state == SCAN_VALUE) {
 			__s32 length = c->scan_length;
@@ -1294,10 +1309,11 @@ static __always_inline void open_head(struct conn_state *c)
 
 /*
  * A piece of a response whose head is open (d; c->response_bytes counts it already): while fewer
- * than 12 bytes came, they gather in c->status_line until its status can be read (not a response after all, or an interim one: the exchange goes back to
- * waiting for its response, as before these bytes); then the byte scan. A piece longer than the
- * scan takes, or in several buffers, leaves the response's end unknown (the next request or the
- * close ends it). Global: verified once.
+ * than 12 bytes came, they gather in c->status_line while they may begin one ("HTTP/1.") until
+ * its status can be read; not a response after all, or an interim one: the exchange waits for its
+ * response as before these bytes, and 1 is returned (the caller begins a response at this piece if
+ * it can hold one). Then the byte scan. A piece longer than the scan takes, or in several buffers,
+ * leaves the response's end unknown (the next request or the close ends it). Global: verified once.
  */
 __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct io_data *d)
 {
@@ -1319,21 +1335,21 @@ __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct 
 			}
 		}
 		c->status_len = (__u8)have;
-		if (have >= 12) {
-			const __u8 *b = c->status_line;
-			__u16 status = 0;
-			if (is_response_start(b) && is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
-				status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-			if (status < 200 && status != 101) {
-				reset_response(c);
-				c->phase = PHASE_REQUEST;
-				return 0;
-			}
-			c->status = status;
-			c->conn_flags &= ~CONN_STATUS_OPEN;
+		const __u8 *b = c->status_line;
+		__u16 status = 0;
+		if (have >= 12 && is_response_start(b) && is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
+			status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+		if (have >= 12 ? status < 200 && status != 101 : !could_be_response_start(b, have)) {
+			/* no response (or an interim one, whose rest is then no response start either):
+			 * the exchange waits for its response as before these bytes */
+			reset_response(c);
+			c->phase = PHASE_REQUEST;
+			return 1;
 		}
-		if (c->conn_flags & CONN_STATUS_OPEN)
+		if (have < 12)
 			return 0; /* no line end in a status line's first 12 bytes: nothing for the scan yet */
+		c->status = status;
+		c->conn_flags &= ~CONN_STATUS_OPEN;
 	}
 	scan_head_bytes(c, s, (__u32)n, c->response_bytes - d->total);
 	if ((c->conn_flags & CONN_HEAD_OPEN) && n < d->total)
@@ -1377,9 +1393,10 @@ __noinline __u32 beyla_gather_head(struct scratch *s, struct io_data *d, __u32 l
 
 /*
  * Reads the status line and headers at the start of a response and works out where the
- * response ends: header length + Content-Length, no body (HEAD, 101, 204, 304), or
- * unknown (chunked or close-delimited). Interim responses (1xx but 101) are passed over: the
- * final one follows. A 101 is final: what follows its head is another protocol's.
+ * response ends: header length + Content-Length, no body (HEAD, 101, a CONNECT's 2xx, 204, 304),
+ * or unknown (chunked or close-delimited). Interim responses (1xx but 101) are passed over: the
+ * final one follows. A 101 is final: what follows its head is another protocol's. A head whose
+ * end is not in this write goes on in the next ones (open_head).
  */
 __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, struct io_data *d, __u64 now)
 {
@@ -1722,7 +1739,9 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 		if (!s)
 			return 0;
 		struct io_data head = *d;
-		if (d->first_len < 12 && (d->iov_count < 2 || d->total < 12)) {
+		__u8 first = 0;
+		if (d->first_len && d->first_len < 12 && (d->iov_count < 2 || d->total < 12) &&
+		    !bpf_probe_read_user(&first, 1, (const void *)d->first) && first == 'H') {
 			/* fewer bytes than a status line (a client reading a byte at a time): the response
 			 * is taken to begin, its status line gathered until it can tell */
 			c->phase = PHASE_RESPONSE;
@@ -1745,7 +1764,8 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 			if (!s)
 				return 0;
 			struct io_data piece = *d;
-			beyla_head_piece(c, s, &piece);
+			if (beyla_head_piece(c, s, &piece) && c->phase == PHASE_REQUEST && piece.first_len >= 12)
+				beyla_begin_response(c, s, &piece, now);
 		}
 	} else {
 		/* A status line with no request waiting (or only the start of one): a request went by

@@ -36,9 +36,36 @@ struct pid_bitmap tls_probed_pid_bits SEC(".maps");
 struct pid_bitmap libssl_pid_bits SEC(".maps");
 
 /*
- * Locates the first bytes and the last six bytes of what an iovec array moved (d->total
- * bytes). At a write's entry (d->total 0) d->total becomes what the first MAX_IOVECS are to
- * move, and the tail stays unknown.
+ * Where the last five bytes of what an iovec array moved are, past its first MAX_IOVECS (done:
+ * what those held): Node corks a chunked response's head, chunks and last chunk into one writev
+ * of nine buffers or more. Global: verified once, and called only for such writes.
+ */
+__noinline int beyla_find_tail(struct io_data *d, __u64 done)
+{
+	if (!d)
+		return 0;
+	for (int i = MAX_IOVECS; i < MAX_HEAD_IOVECS; i++) {
+		if (i >= d->iov_count)
+			break;
+		struct iovec v = {};
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(d->iov + i * sizeof(struct iovec))))
+			break;
+		__u64 end = done + v.iov_len;
+		if (end >= d->total) {
+			__u64 offset = d->total - done;
+			if (offset >= 5)
+				d->tail = (__u64)v.iov_base + offset - 5;
+			break;
+		}
+		done = end;
+	}
+	return 0;
+}
+
+/*
+ * Locates the first bytes and the last five bytes of what an iovec array moved (d->total
+ * bytes; past the first MAX_IOVECS, beyla_find_tail). At a write's entry (d->total 0) d->total
+ * becomes what the first MAX_IOVECS are to move, and the tail stays unknown.
  */
 static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec *iov, __u64 count)
 {
@@ -52,6 +79,7 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 	struct iovec pair[2] = {};
 	bool paired = count >= 2 && !bpf_probe_read_user(pair, sizeof(pair), iov);
 	__u64 done = 0;
+	bool ended = false;
 	for (int i = 0; i < MAX_IOVECS; i++) {
 		if (i >= count)
 			break;
@@ -66,14 +94,17 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 		__u64 end = done + v.iov_len;
 		if (end >= d->total) {
 			__u64 offset = d->total - done;
-			if (offset >= 6)
-				d->tail = (__u64)v.iov_base + offset - 6;
+			if (offset >= 5)
+				d->tail = (__u64)v.iov_base + offset - 5;
+			ended = true;
 			break;
 		}
 		done = end;
 	}
 	if (entering)
 		d->total = done;
+	else if (!ended && count > MAX_IOVECS)
+		beyla_find_tail(d, done);
 	return d->first != 0;
 }
 
@@ -230,8 +261,8 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 	if (shape == IO_PLAIN) {
 		d.first = addr;
 		d.first_len = d.total;
-		if (d.total >= 6)
-			d.tail = addr + d.total - 6;
+		if (d.total >= 5)
+			d.tail = addr + d.total - 5;
 	} else if (shape == IO_IOVEC) {
 		if (!resolve_iovecs(&d, (const struct iovec *)addr, count))
 			return 0;
