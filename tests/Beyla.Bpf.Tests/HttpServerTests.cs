@@ -283,6 +283,57 @@ public abstract class HttpServerTests
         Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
     }
 
+    /// <summary>Whether the server answers /trailers/N with a chunked body and trailer fields.</summary>
+    private protected virtual bool HasTrailersRoute => false;
+
+    /// <summary>A chunked response whose last chunk has trailer fields ends with them.</summary>
+    [BpfFact]
+    public async Task ChunkedResponseWithTrailersEndsWithThem()
+    {
+        if (!HasTrailersRoute)
+            return;
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
+        List<ClientExchange> exchanges;
+        using (var client = new KeepAliveClient(server.Port))
+            exchanges = [client.Get("/trailers/100"), client.Get("/trailers/3"), client.Get("/hello/after")];
+
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+        {
+            AssertMatches(exchanges[i], spans[i], server);
+            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
+        }
+    }
+
+    /// <summary>Whether the server answers /interim/NNN with an interim response and the final one in one write.</summary>
+    private protected virtual bool HasInterimRoute => false;
+
+    /// <summary>
+    /// An interim response (100 Continue, 103 Early Hints) written together with the final one:
+    /// the span has the final status, and the interim's bytes are not counted.
+    /// </summary>
+    [BpfTheory]
+    [InlineData(100)]
+    [InlineData(103)]
+    public async Task InterimAndFinalResponseInOneWriteIsOneSpan(int interim)
+    {
+        if (!HasInterimRoute)
+            return;
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
+        List<ClientExchange> exchanges;
+        using (var client = new KeepAliveClient(server.Port))
+            exchanges = [client.Get($"/interim/{interim}"), client.Get($"/interim/{interim}"), client.Get("/hello/after")];
+
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+        {
+            AssertMatches(exchanges[i], spans[i], server);
+            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
+        }
+    }
+
     /// <summary>Whether the server answers /pieces/HOW/NNN with a head written in one buffer per word (writev, sendmsg).</summary>
     private protected virtual bool HasPiecesRoute => false;
 

@@ -195,13 +195,21 @@ internal sealed class KeepAliveClient : IDisposable
     private (int Status, long Bytes) ReadResponse(bool head)
     {
         int headEnd;
-        while ((headEnd = _buffer.AsSpan(0, _buffered).IndexOf("\r\n\r\n"u8)) < 0)
-            Fill();
-        headEnd += 4;
-        string headText = Encoding.ASCII.GetString(_buffer, 0, headEnd);
-        int status = int.Parse(headText.AsSpan(9, 3), provider: System.Globalization.CultureInfo.InvariantCulture);
+        string headText;
+        int status;
+        while (true)
+        {
+            while ((headEnd = _buffer.AsSpan(0, _buffered).IndexOf("\r\n\r\n"u8)) < 0)
+                Fill();
+            headEnd += 4;
+            headText = Encoding.ASCII.GetString(_buffer, 0, headEnd);
+            status = int.Parse(headText.AsSpan(9, 3), provider: System.Globalization.CultureInfo.InvariantCulture);
+            Consume(headEnd);
+            if (status >= 200 || status == 101)
+                break;
+            // an interim response (100 Continue, 103 Early Hints): passed over, as the tracer does
+        }
         long total = headEnd;
-        Consume(headEnd);
         string? contentLength = null;
         bool chunked = false;
         foreach (string line in headText.Split("\r\n"))
@@ -229,12 +237,40 @@ internal sealed class KeepAliveClient : IDisposable
         }
         if (!chunked)
             throw new InvalidOperationException("response with neither Content-Length nor chunked encoding");
+        while (true)
+        {
+            string sizeLine = ReadLine(ref total);
+            int size = int.Parse(sizeLine.Split(';')[0], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+            if (size == 0)
+            {
+                while (ReadLine(ref total).Length > 0)
+                {
+                    // trailer fields, up to the blank line
+                }
+                return (status, total);
+            }
+            total += size + 2;
+            for (long remaining = size + 2; remaining > 0;)
+            {
+                if (_buffered == 0)
+                    Fill();
+                int take = (int)Math.Min(remaining, _buffered);
+                Consume(take);
+                remaining -= take;
+            }
+        }
+    }
+
+    /// <summary>Reads one line (without its CRLF), adding its bytes to <paramref name="total"/>.</summary>
+    private string ReadLine(ref long total)
+    {
         int end;
-        while ((end = _buffer.AsSpan(0, _buffered).IndexOf("0\r\n\r\n"u8)) < 0)
+        while ((end = _buffer.AsSpan(0, _buffered).IndexOf("\r\n"u8)) < 0)
             Fill();
-        total += end + 5;
-        Consume(end + 5);
-        return (status, total);
+        string line = Encoding.ASCII.GetString(_buffer, 0, end);
+        total += end + 2;
+        Consume(end + 2);
+        return line;
     }
 
     private void Fill()

@@ -3,6 +3,10 @@ namespace Beyla.Bpf.Tests;
 /// <summary>Python's http.server (ThreadingHTTPServer), selected by pid.</summary>
 public sealed class PythonServerTests : HttpServerTests
 {
+    private protected override bool HasTrailersRoute => true;
+
+    private protected override bool HasInterimRoute => true;
+
     private protected override ServerProcess StartServer(int port) =>
         ServerProcess.StartPython(port);
 

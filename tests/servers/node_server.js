@@ -30,6 +30,13 @@ const handler = (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.write('c'.repeat(Math.floor(n / 2)));
     res.end('c'.repeat(n - Math.floor(n / 2)));
+  } else if (path.startsWith('/trailers/')) {
+    // chunked, then the last chunk with a trailer field
+    const n = parseInt(path.split('/')[2], 10);
+    res.writeHead(200, { 'Content-Type': 'text/plain', Trailer: 'X-Checksum' });
+    res.write('t'.repeat(n));
+    res.addTrailers({ 'X-Checksum': 'abc123' });
+    res.end();
   } else if (path.startsWith('/drop/')) {
     req.socket.destroy();
   } else {

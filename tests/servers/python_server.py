@@ -7,6 +7,8 @@ GET /slow/MS     -> 200 after MS milliseconds
 GET /drop/...    -> the connection is closed with no response
 POST ...         -> 200, body = number of request body bytes read (POST /slow/MS: after MS milliseconds)
 GET /chunked/N   -> 200 with an N-byte body, chunked (two chunks, then the last one)
+GET /trailers/N  -> the same, with two trailer fields after the last chunk
+GET /interim/NNN -> an interim response NNN (100, 103) and a 200 in one write
 GET /pieces/HOW/NNN -> status NNN, its head written in one buffer per word and line end (as
                     varnish does), in one os.writev (HOW writev) or socket.sendmsg (sendmsg); or
                     a line per write (writes: Perl's HTTP::Daemon)
@@ -51,6 +53,13 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif path.startswith("/chunked/"):
             self._send_chunked(int(path.split("/")[2]))
+        elif path.startswith("/interim/"):
+            # an interim response (100, 103) and the final one in a single write
+            body = b"after interim\n"
+            self.wfile.write(b"HTTP/1.1 %s Interim\r\nLink: </a.css>; rel=preload\r\n\r\n" % path.split("/")[2].encode()
+                             + b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        elif path.startswith("/trailers/"):
+            self._send_chunked(int(path.split("/")[2]), b"X-Checksum: abc123\r\nX-Count: 2\r\n")
         elif path.startswith("/pieces/"):
             self._send_in_pieces(path.split("/")[2], int(path.split("/")[3]))
         elif path == "/ws":
@@ -58,13 +67,14 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "not found\n")
 
-    def _send_chunked(self, n):
-        # the head, each chunk and the last chunk ("0\r\n\r\n", 5 bytes) in writes of their own
+    def _send_chunked(self, n, trailers=b""):
+        # the head, each chunk and the last chunk ("0\r\n\r\n", 5 bytes; with trailer fields
+        # before its blank line if given) in writes of their own
         self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
         for size in (n // 2, n - n // 2):
             if size:
                 self.wfile.write(b"%x\r\n%s\r\n" % (size, b"c" * size))
-        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.write(b"0\r\n" + trailers + b"\r\n")
 
     def _send_in_pieces(self, how, status):
         body = b"pieces\n"

@@ -114,11 +114,18 @@ struct queue_key {
 	__u32 pad;
 };
 
+/* io_data.tail: the address of a call's last 5 bytes (user addresses stay under 2^56) and, in the
+ * top byte, how many bytes of the same buffer come before them (up to 255: a last chunk's trailers
+ * are looked for there). Kept in one field: the programs' stacks hold several io_data. */
+#define TAIL_AT(addr, room) ((__u64)(addr) | ((__u64)((room) < 255 ? (room) : 255) << 56))
+#define TAIL_ADDR(tail) ((tail) & 0x00ffffffffffffffULL)
+#define TAIL_ROOM(tail) ((tail) >> 56)
+
 /* What one read or write moved: enough to recognise and measure it. */
 struct io_data {
 	__u64 first;      /* user address of the first bytes */
 	__u64 first_len;  /* bytes readable at first (<= total) */
-	__u64 tail;       /* user address of the last 5 bytes, 0 if unknown */
+	__u64 tail;       /* user address of the last 5 bytes, 0 if unknown, with the bytes of its buffer before it (TAIL_AT) */
 	__u64 total;      /* bytes moved by the call */
 	__u64 iov;        /* user address of the iovec array the bytes came from, 0 if none */
 	__u64 iov_count;
@@ -130,6 +137,7 @@ struct scratch {
 					    * a masked offset (beyla_gather_head), stay inside */
 	__u32 head_end;                     /* set by parse_response_head */
 	__u32 length_line;                  /* where the first Content-Length line starts; 0: none */
+	__u64 window;                       /* beyla_ends_with_trailers: the last bytes scanned */
 	struct conn_state conn;
 	struct request_slot slot;
 };
@@ -1083,6 +1091,53 @@ static __always_inline void append_request_bytes(struct request_slot *r, const s
 }
 
 #define LAST_CHUNK 0x300d0a0d0aULL /* "0\r\n\r\n", the last byte lowest: the terminating chunk */
+#define TRAILER_SCAN 128           /* bytes before a call's end looked at for a last chunk with trailers */
+
+/*
+ * Whether the call's bytes, which end with a blank line but not with "0\r\n\r\n", end with a
+ * last chunk followed by trailer fields ("0\r\nName: value\r\n\r\n"): in their last bytes
+ * (up to TRAILER_SCAN, within the tail's buffer, and of the body: body bytes of it seen), a
+ * "\n0\r\n" after which every line up to the blank line holds a colon. One pass over the bytes,
+ * in s->buf; the scan's state in s (memory, not registers, so that the verifier's paths meet).
+ * Global: verified once; called only for such calls.
+ */
+__noinline int beyla_ends_with_trailers(struct scratch *s, struct io_data *d, __u64 body)
+{
+	if (!s || !d || !d->tail)
+		return 0;
+	__u64 back = TAIL_ROOM(d->tail) < TRAILER_SCAN - 5 ? TAIL_ROOM(d->tail) : TRAILER_SCAN - 5;
+	if (back > body - 5)
+		back = body - 5;
+	__u64 n = back + 5;
+	MASK_FOR_VERIFIER(n, 255);
+	if (n < 8 || bpf_probe_read_user(s->buf, n, (const void *)(TAIL_ADDR(d->tail) - back)))
+		return 0;
+	/* head_end: 1 once a "\n0\r\n" was seen, and no colonless line since; length_line: 1 once
+	 * the line being read holds a colon; window: the last bytes. Volatile: kept in memory, so that
+	 * the verifier's paths through the loop meet again. */
+	volatile struct scratch *v = s;
+	v->head_end = 0;
+	v->length_line = 0;
+	/* bytes that begin their buffer begin a line (the last chunk is often written alone) */
+	v->window = back == TAIL_ROOM(d->tail) ? '\n' : 0;
+	for (__u32 i = 0; i < TRAILER_SCAN; i++) {
+		if (i + 2 >= n)
+			break; /* the blank line that ends the call */
+		__u8 ch = s->buf[i & (RESPONSE_HEAD_SCAN - 1)];
+		v->window = (v->window << 8) | ch;
+		if ((v->window & 0xffffffff) == 0x0a300d0a) { /* "\n0\r\n" */
+			v->head_end = 1;
+			v->length_line = 0;
+		} else if (ch == ':') {
+			v->length_line = 1;
+		} else if (ch == '\n' && !v->length_line) {
+			v->head_end = 0; /* a line without a colon: not trailers (or a chunk's data) */
+		} else if (ch == '\n') {
+			v->length_line = 0;
+		}
+	}
+	return s->head_end;
+}
 
 /* True when the response's bytes so far end with the terminating chunk, after its head (whose
  * length set_response_end left in response_expected: a head ending "Age: 0" is not taken for
@@ -1094,9 +1149,16 @@ static __always_inline bool ends_with_last_chunk(struct conn_state *c, const str
 	__u64 last = c->last_bytes;
 	if (d->total >= 5) {
 		last = 0;
-		if (!d->tail || bpf_probe_read_user(t, 5, (const void *)d->tail)) {
+		if (!d->tail || bpf_probe_read_user(t, 5, (const void *)TAIL_ADDR(d->tail))) {
 			c->last_bytes = 0;
 			return false;
+		}
+		if (t[0] != '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n' &&
+		    c->response_bytes > c->response_expected + 8) {
+			__u32 zero = 0;
+			c->last_bytes = 0;
+			return beyla_ends_with_trailers(bpf_map_lookup_elem(&scratch_space, &zero), (struct io_data *)d,
+							c->response_bytes - c->response_expected);
 		}
 	} else if (d->first_len != d->total || bpf_probe_read_user(t, d->total & 7, (const void *)d->first)) {
 		c->last_bytes = 0;
@@ -1395,8 +1457,9 @@ __noinline __u32 beyla_gather_head(struct scratch *s, struct io_data *d, __u32 l
  * Reads the status line and headers at the start of a response and works out where the
  * response ends: header length + Content-Length, no body (HEAD, 101, a CONNECT's 2xx, 204, 304),
  * or unknown (chunked or close-delimited). Interim responses (1xx but 101) are passed over: the
- * final one follows. A 101 is final: what follows its head is another protocol's. A head whose
- * end is not in this write goes on in the next ones (open_head).
+ * final one follows (returned: the length of an interim head that the final response follows in
+ * the same buffer, which the caller begins there). A 101 is final: what follows its head is
+ * another protocol's. A head whose end is not in this write goes on in the next ones (open_head).
  */
 __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, struct io_data *d, __u64 now)
 {
@@ -1423,8 +1486,11 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	__u16 status = 0;
 	if (is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
 		status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-	if (status < 200 && status != 101)
-		return 0; /* not a status line, or an interim response */
+	if (status < 200 && status != 101) {
+		/* an interim response; where the final one follows in the same buffer, where it begins */
+		__u32 interim = s->head_end;
+		return status && interim && interim + 12 <= d->first_len ? (int)interim : 0;
+	}
 
 	c->status = status;
 	c->phase = PHASE_RESPONSE;
@@ -1753,8 +1819,17 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 			open_head(c);
 			beyla_head_piece(c, s, &head);
 		} else {
-			/* beyla_begin_response reads the head once and checks that it is a status line */
-			beyla_begin_response(c, s, &head, now);
+			/* beyla_begin_response reads the head once and checks that it is a status line; an
+			 * interim response (100 Continue, 103 Early Hints) with the final one after it in the
+			 * same write or read is passed over (its bytes are not the response's) */
+			for (int k = 0; k < 2; k++) {
+				int interim = beyla_begin_response(c, s, &head, now);
+				if (interim <= 0 || c->phase != PHASE_REQUEST)
+					break;
+				head.first += interim;
+				head.first_len -= interim;
+				head.total -= interim;
+			}
 		}
 	} else if (c->phase == PHASE_RESPONSE) {
 		c->response_bytes += d->total;

@@ -54,7 +54,7 @@ __noinline int beyla_find_tail(struct io_data *d, __u64 done)
 		if (end >= d->total) {
 			__u64 offset = d->total - done;
 			if (offset >= 5)
-				d->tail = (__u64)v.iov_base + offset - 5;
+				d->tail = TAIL_AT((__u64)v.iov_base + offset - 5, offset - 5);
 			break;
 		}
 		done = end;
@@ -95,7 +95,7 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 		if (end >= d->total) {
 			__u64 offset = d->total - done;
 			if (offset >= 5)
-				d->tail = (__u64)v.iov_base + offset - 5;
+				d->tail = TAIL_AT((__u64)v.iov_base + offset - 5, offset - 5);
 			ended = true;
 			break;
 		}
@@ -262,7 +262,7 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
 		d.first = addr;
 		d.first_len = d.total;
 		if (d.total >= 5)
-			d.tail = addr + d.total - 5;
+			d.tail = TAIL_AT(addr + d.total - 5, d.total - 5);
 	} else if (shape == IO_IOVEC) {
 		if (!resolve_iovecs(&d, (const struct iovec *)addr, count))
 			return 0;

@@ -175,7 +175,7 @@ int ssl_exit(struct pt_regs *ctx)
 		.first = call.buf,
 		.first_len = bytes,
 		.total = bytes,
-		.tail = bytes >= 5 ? call.buf + bytes - 5 : 0,
+		.tail = bytes >= 5 ? TAIL_AT(call.buf + bytes - 5, bytes - 5) : 0,
 	};
 	d.sk = sk ? sk : (__u64)stream_sock_of_fd(fd); /* the tie's socket: fd's, read just now or confirmed */
 	if (c && c->sk != d.sk) {
