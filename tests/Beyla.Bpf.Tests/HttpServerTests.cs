@@ -256,6 +256,30 @@ public abstract class HttpServerTests
         Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
     }
 
+    /// <summary>
+    /// GETs each path, in order, on one keep-alive connection: each is one span that matches what
+    /// the client saw and ended with its response, and nothing is lost.
+    /// </summary>
+    private async Task AssertEachIsOneCompleteSpanAsync(params string[] paths)
+    {
+        await using TracedServer traced = StartTraced();
+        ServerProcess server = traced.Server;
+        var exchanges = new List<ClientExchange>();
+        using (var client = new KeepAliveClient(server.Port))
+        {
+            foreach (string path in paths)
+                exchanges.Add(client.Get(path));
+        }
+
+        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
+        for (int i = 0; i < exchanges.Count; i++)
+        {
+            AssertMatches(exchanges[i], spans[i], server);
+            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
+        }
+        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
+    }
+
     /// <summary>Whether the server answers /chunked/N with a chunked body.</summary>
     private protected virtual bool HasChunkedRoute => true;
 
@@ -268,19 +292,7 @@ public abstract class HttpServerTests
     {
         if (!HasChunkedRoute)
             return;
-        await using TracedServer traced = StartTraced();
-        ServerProcess server = traced.Server;
-        List<ClientExchange> exchanges;
-        using (var client = new KeepAliveClient(server.Port))
-            exchanges = [client.Get("/chunked/100"), client.Get("/chunked/7"), client.Get("/chunked/1"), client.Get("/hello/after")];
-
-        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
-        for (int i = 0; i < exchanges.Count; i++)
-        {
-            AssertMatches(exchanges[i], spans[i], server);
-            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
-        }
-        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
+        await AssertEachIsOneCompleteSpanAsync("/chunked/100", "/chunked/7", "/chunked/1", "/hello/after");
     }
 
     /// <summary>Whether the server answers /trailers/N with a chunked body and trailer fields.</summary>
@@ -292,18 +304,7 @@ public abstract class HttpServerTests
     {
         if (!HasTrailersRoute)
             return;
-        await using TracedServer traced = StartTraced();
-        ServerProcess server = traced.Server;
-        List<ClientExchange> exchanges;
-        using (var client = new KeepAliveClient(server.Port))
-            exchanges = [client.Get("/trailers/100"), client.Get("/trailers/3"), client.Get("/hello/after")];
-
-        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
-        for (int i = 0; i < exchanges.Count; i++)
-        {
-            AssertMatches(exchanges[i], spans[i], server);
-            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
-        }
+        await AssertEachIsOneCompleteSpanAsync("/trailers/100", "/trailers/3", "/hello/after");
     }
 
     /// <summary>Whether the server answers /interim/NNN with an interim response and the final one in one write.</summary>
@@ -320,18 +321,7 @@ public abstract class HttpServerTests
     {
         if (!HasInterimRoute)
             return;
-        await using TracedServer traced = StartTraced();
-        ServerProcess server = traced.Server;
-        List<ClientExchange> exchanges;
-        using (var client = new KeepAliveClient(server.Port))
-            exchanges = [client.Get($"/interim/{interim}"), client.Get($"/interim/{interim}"), client.Get("/hello/after")];
-
-        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
-        for (int i = 0; i < exchanges.Count; i++)
-        {
-            AssertMatches(exchanges[i], spans[i], server);
-            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
-        }
+        await AssertEachIsOneCompleteSpanAsync($"/interim/{interim}", $"/interim/{interim}", "/hello/after");
     }
 
     /// <summary>Whether the server answers /pieces/HOW/NNN with a head written in one buffer per word (writev, sendmsg).</summary>
@@ -350,19 +340,7 @@ public abstract class HttpServerTests
     {
         if (!HasPiecesRoute)
             return;
-        await using TracedServer traced = StartTraced();
-        ServerProcess server = traced.Server;
-        List<ClientExchange> exchanges;
-        using (var client = new KeepAliveClient(server.Port))
-            exchanges = [client.Get($"/pieces/{how}/200"), client.Get($"/pieces/{how}/503"), client.Get("/hello/after")];
-
-        List<HttpSpan> spans = await traced.SpansAsync(exchanges.Count);
-        for (int i = 0; i < exchanges.Count; i++)
-        {
-            AssertMatches(exchanges[i], spans[i], server);
-            Assert.Equal(SpanEndReason.ResponseComplete, spans[i].EndReason);
-        }
-        Assert.Equal(0, traced.Tracer.Statistics.TotalLost);
+        await AssertEachIsOneCompleteSpanAsync($"/pieces/{how}/200", $"/pieces/{how}/503", "/hello/after");
     }
 
     [BpfFact]
