@@ -223,17 +223,9 @@ internal sealed class KeepAliveClient : IDisposable
             return (status, total);
         if (contentLength is not null)
         {
-            long remaining = long.Parse(contentLength, System.Globalization.CultureInfo.InvariantCulture);
-            total += remaining;
-            while (remaining > 0)
-            {
-                if (_buffered == 0)
-                    Fill();
-                int take = (int)Math.Min(remaining, _buffered);
-                Consume(take);
-                remaining -= take;
-            }
-            return (status, total);
+            long length = long.Parse(contentLength, System.Globalization.CultureInfo.InvariantCulture);
+            Skip(length);
+            return (status, total + length);
         }
         if (!chunked)
             throw new InvalidOperationException("response with neither Content-Length nor chunked encoding");
@@ -250,14 +242,20 @@ internal sealed class KeepAliveClient : IDisposable
                 return (status, total);
             }
             total += size + 2;
-            for (long remaining = size + 2; remaining > 0;)
-            {
-                if (_buffered == 0)
-                    Fill();
-                int take = (int)Math.Min(remaining, _buffered);
-                Consume(take);
-                remaining -= take;
-            }
+            Skip(size + 2); // the chunk and its CRLF
+        }
+    }
+
+    /// <summary>Reads and drops <paramref name="count"/> bytes.</summary>
+    private void Skip(long count)
+    {
+        while (count > 0)
+        {
+            if (_buffered == 0)
+                Fill();
+            int take = (int)Math.Min(count, _buffered);
+            Consume(take);
+            count -= take;
         }
     }
 

@@ -554,18 +554,6 @@ static __always_inline bool is_response_start(const __u8 *p)
 	return p[0] == 'H' && p[1] == 'T' && p[2] == 'T' && p[3] == 'P' && p[4] == '/' && p[5] == '1' && p[6] == '.';
 }
 
-/* The first n (< 12) bytes of a response could still begin its status line ("HTTP/1.x "). */
-static __always_inline bool could_be_response_start(const __u8 *p, __u32 n)
-{
-	const char *start = "HTTP/1.";
-#pragma unroll
-	for (int k = 0; k < 7; k++) {
-		if (k < n && p[k] != start[k])
-			return false;
-	}
-	return n > 0;
-}
-
 static __always_inline bool prefix_of(const __u8 *p, __u32 n, const char *method, __u32 method_len)
 {
 #pragma unroll
@@ -591,6 +579,14 @@ static __always_inline bool could_be_request_start(const __u8 *p, __u32 n)
 static __always_inline bool is_digit(__u8 c)
 {
 	return c >= '0' && c <= '9';
+}
+
+/* The status of the status line at b (12 bytes readable: "HTTP/1.x NNN"), or 0 where there is none. */
+static __always_inline __u16 status_line_status(const __u8 *b)
+{
+	if (!is_response_start(b) || !is_digit(b[9]) || !is_digit(b[10]) || !is_digit(b[11]))
+		return 0;
+	return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
 }
 
 /* The file behind fd in the current task's file table, or null (none, or the task has no files left: it is exiting). */
@@ -872,6 +868,24 @@ static __always_inline void upgrade(struct conn_state *c)
 
 __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d);
 
+/* Reads buffer i of the iovec array that d's bytes came from (d->iov, in user memory). */
+static __always_inline long read_iovec(const struct io_data *d, __u32 i, struct iovec *v)
+{
+	return bpf_probe_read_user(v, sizeof(*v), (const void *)(d->iov + i * sizeof(struct iovec)));
+}
+
+/* Notes where d's last five bytes are (d->tail) when buffer v, after the done bytes before it,
+ * holds the end of what the call moved: true then. */
+static __always_inline bool ends_in_buffer(struct io_data *d, const struct iovec *v, __u64 done)
+{
+	if (done + v->iov_len < d->total)
+		return false;
+	__u64 offset = d->total - done;
+	if (offset >= 5)
+		d->tail = TAIL_AT((__u64)v->iov_base + offset - 5, offset - 5);
+	return true;
+}
+
 /* A head that begins "HE": the HEAD method, whose response has no body. */
 static __always_inline bool is_head_method(const __u8 *head)
 {
@@ -1056,7 +1070,7 @@ __noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d)
 		if (i >= d->iov_count || r->head_len >= REQUEST_HEAD_CAPTURE || seen >= d->total)
 			break;
 		struct iovec v = {};
-		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(d->iov + i * sizeof(struct iovec))))
+		if (read_iovec(d, i, &v))
 			break;
 		__u64 n = v.iov_len;
 		if (n > d->total - seen)
@@ -1174,6 +1188,8 @@ static __always_inline bool ends_with_last_chunk(struct conn_state *c, const str
 }
 
 #define HEAD_MASK (RESPONSE_HEAD_SCAN - 1)
+#define CONTENT_ 0x2d746e65746e6f63ULL /* "content-", first byte lowest */
+#define LENGTH_ 0x003a6874676e656cULL  /* "length:", then a byte left out */
 
 /* Whether the header line that starts at offset start of b[0, len) is a Content-Length line:
  * "content-" and "length:" compared 8 bytes at a time, letters folded to lower case. Offsets
@@ -1184,7 +1200,7 @@ static __always_inline bool names_content_length(const __u8 *b, __u32 start, __u
 		return false;
 	__u64 first = *(const __u64 *)(b + (start & HEAD_MASK)) | 0x2020202020202020ULL;
 	__u64 second = (*(const __u64 *)(b + ((start + 8) & HEAD_MASK)) & 0x00ffffffffffffffULL) | 0x0020202020202020ULL;
-	return first == 0x2d746e65746e6f63ULL && second == 0x003a6874676e656cULL;
+	return first == CONTENT_ && second == LENGTH_;
 }
 
 /* The value of the Content-Length line that starts at offset start (names_content_length said
@@ -1289,8 +1305,6 @@ static __always_inline void set_response_end(struct conn_state *c, __u64 head_en
 #define SCAN_OTHER 0 /* in a line that is not a Content-Length line (the status line, another header) */
 #define SCAN_NAME 1  /* in a line that reads "content-length:" so far */
 #define SCAN_VALUE 2 /* in a Content-Length line's value */
-#define CONTENT_ 0x2d746e65746e6f63ULL /* "content-", first byte lowest */
-#define LENGTH_ 0x003a6874676e656cULL  /* "length:" */
 
 #define SCAN_BYTES_PER_CALL 32
 
@@ -1398,10 +1412,9 @@ __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct 
 		}
 		c->status_len = (__u8)have;
 		const __u8 *b = c->status_line;
-		__u16 status = 0;
-		if (have >= 12 && is_response_start(b) && is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
-			status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-		if (have >= 12 ? status < 200 && status != 101 : !could_be_response_start(b, have)) {
+		__u16 status = have >= 12 ? status_line_status(b) : 0;
+		/* (have is 1 or more: the piece had bytes) */
+		if (have >= 12 ? status < 200 && status != 101 : !prefix_of(b, have, "HTTP/1.", 7)) {
 			/* no response (or an interim one, whose rest is then no response start either):
 			 * the exchange waits for its response as before these bytes */
 			reset_response(c);
@@ -1434,7 +1447,7 @@ __noinline __u32 beyla_gather_head(struct scratch *s, struct io_data *d, __u32 l
 		if (i >= d->iov_count || len >= RESPONSE_HEAD_SCAN - 1 || seen >= d->total)
 			break;
 		struct iovec v = {};
-		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(d->iov + i * sizeof(struct iovec))))
+		if (read_iovec(d, i, &v))
 			break;
 		__u64 n = v.iov_len;
 		if (n > d->total - seen)
@@ -1473,20 +1486,15 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	 * the write's other buffers and scanned again where it does not */
 	__s32 length = -1;
 	s->head_end = 0;
-	s->length_line = 0;
 	if (len >= 12)
 		length = parse_response_head(s, len);
 	if (!s->head_end && d->iov && d->iov_count > 1 && len < d->total && len < RESPONSE_HEAD_SCAN - 1) {
 		len = beyla_gather_head(s, d, (__u32)len);
 		length = parse_response_head(s, len);
 	}
-	__u8 *b = s->buf;
-	if (len < 12 || !is_response_start(b))
-		return 0;
-	__u16 status = 0;
-	if (is_digit(b[9]) && is_digit(b[10]) && is_digit(b[11]))
-		status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	__u16 status = len >= 12 ? status_line_status(s->buf) : 0;
 	if (status < 200 && status != 101) {
+		/* not a status line (status 0), or an interim response */
 		/* an interim response; where the final one follows in the same buffer, where it begins */
 		__u32 interim = s->head_end;
 		return status && interim && interim + 12 <= d->first_len ? (int)interim : 0;

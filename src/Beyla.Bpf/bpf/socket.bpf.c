@@ -48,16 +48,9 @@ __noinline int beyla_find_tail(struct io_data *d, __u64 done)
 		if (i >= d->iov_count)
 			break;
 		struct iovec v = {};
-		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(d->iov + i * sizeof(struct iovec))))
+		if (read_iovec(d, i, &v) || ends_in_buffer(d, &v, done))
 			break;
-		__u64 end = done + v.iov_len;
-		if (end >= d->total) {
-			__u64 offset = d->total - done;
-			if (offset >= 5)
-				d->tail = TAIL_AT((__u64)v.iov_base + offset - 5, offset - 5);
-			break;
-		}
-		done = end;
+		done += v.iov_len;
 	}
 	return 0;
 }
@@ -91,15 +84,11 @@ static __always_inline bool resolve_iovecs(struct io_data *d, const struct iovec
 			d->first = (__u64)v.iov_base;
 			d->first_len = v.iov_len < d->total ? v.iov_len : d->total;
 		}
-		__u64 end = done + v.iov_len;
-		if (end >= d->total) {
-			__u64 offset = d->total - done;
-			if (offset >= 5)
-				d->tail = TAIL_AT((__u64)v.iov_base + offset - 5, offset - 5);
+		if (ends_in_buffer(d, &v, done)) {
 			ended = true;
 			break;
 		}
-		done = end;
+		done += v.iov_len;
 	}
 	if (entering)
 		d->total = done;
