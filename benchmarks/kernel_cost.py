@@ -15,7 +15,7 @@ and end) shows per request. --agent runs a given agent build instead
 of building this tree's: run once per build for an A/B.
 
 usage: benchmarks/kernel_cost.py [--server nginx|python|node|go|kestrel] [--seconds 10] [--connections 4]
-                                 [--tls] [--compare] [--access-log] [--close] [--agent DLL]
+                                 [--tls] [--compare] [--access-log] [--close] [--agent DLL] [--path P]
 """
 import argparse
 import json
@@ -103,6 +103,7 @@ def main():
     ap.add_argument("--access-log", action="store_true", help="nginx writes an access log (a file write per request)")
     ap.add_argument("--close", action="store_true", help="a new connection per request (Connection: close)")
     ap.add_argument("--agent", help="a built beyla-agent.dll; default: build this tree's")
+    ap.add_argument("--path", default="/hello/1", help="the path wrk requests (python: /longhead/one/2000 answers with a 2,000-byte head)")
     a = ap.parse_args()
     close = ["-H", "Connection: close"] if a.close else []
     if shutil.which("wrk") is None:
@@ -139,7 +140,7 @@ def main():
     agent = None
     try:
         wait_port(port, nginx, a.server)
-        url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}/hello/1"
+        url = f"{'https' if a.tls else 'http'}://127.0.0.1:{port}{a.path}"
         untraced_rps = None
         if a.compare:
             out = sh("wrk", "-t", "2", "-c", str(a.connections), "-d", f"{a.seconds}s", *close, url)

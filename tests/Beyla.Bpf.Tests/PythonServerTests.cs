@@ -16,5 +16,7 @@ public sealed class PythonServerTests : HttpServerTests
 
     private protected override bool HasPiecesRoute => true;
 
+    private protected override bool HasLongHeadRoute => true;
+
     private protected override void Select(ProcessSelector selector, ServerProcess server) => selector.ProcessId(server.Pid);
 }

@@ -12,6 +12,9 @@ GET /interim/NNN -> an interim response NNN (100, 103) and a 200 in one write
 GET /pieces/HOW/NNN -> status NNN, its head written in one buffer per word and line end (as
                     varnish does), in one os.writev (HOW writev) or socket.sendmsg (sendmsg); or
                     a line per write (writes: Perl's HTTP::Daemon)
+GET /longhead/HOW/N -> 200 with an N-byte head, its Content-Length the last field: head and
+                    body in one write (HOW one), the head in two writes cut in its Content-Length
+                    line's value (split), or a chunked body (chunked)
 GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes);
                     GET /ws?split: the 101's status line and headers in two writes
 anything else    -> 404
@@ -62,6 +65,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_chunked(int(path.split("/")[2]), b"X-Checksum: abc123\r\nX-Count: 2\r\n")
         elif path.startswith("/pieces/"):
             self._send_in_pieces(path.split("/")[2], int(path.split("/")[3]))
+        elif path.startswith("/longhead/"):
+            self._send_long_head(path.split("/")[2], int(path.split("/")[3]))
         elif path == "/ws":
             self._websocket()
         else:
@@ -91,6 +96,30 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.sendall(body)
         else:
             os.writev(self.connection.fileno(), pieces)
+
+    def _send_long_head(self, how, n):
+        # a head of exactly n bytes (filler fields, then a pad field to make up the rest), its
+        # Content-Length (or Transfer-Encoding) the last field
+        body = b"long head\n"
+        last = b"Transfer-Encoding: chunked\r\n" if how == "chunked" else b"Content-Length: %d\r\n" % len(body)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        rest = n - len(head) - len(last) - 2
+        i = 0
+        while rest >= 62 + 10:
+            head += b"X-Filler-%03d: %s\r\n" % (i, b"f" * 46)
+            rest -= 62
+            i += 1
+        head += b"X-Pad: %s\r\n" % (b"p" * (rest - 9)) + last + b"\r\n"
+        assert len(head) == n, (len(head), n)
+        if how == "chunked":
+            self.connection.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        elif how == "split":
+            cut = head.index(b"Content-Length: ") + len(b"Content-Length: 1")
+            self.connection.sendall(head[:cut])
+            time.sleep(0.005)
+            self.connection.sendall(head[cut:] + body)
+        else:
+            self.connection.sendall(head + body)
 
     def _websocket(self):
         if "split" in self.path:

@@ -1222,11 +1222,13 @@ __noinline int beyla_content_length_at(struct scratch *s, __u32 start, __u32 len
 				return -1; /* over 1 GB: treat as unknown */
 			value = value * 10 + (ch - '0');
 			digits = true;
-		} else if (digits || (ch != ' ' && ch != '\t')) {
+		} else if (digits) {
+			return value; /* the value ends where the bytes scanned still go on */
+		} else if (ch != ' ' && ch != '\t') {
 			break;
 		}
 	}
-	return digits ? value : -1;
+	return -1; /* no value, or one cut by the end of the bytes scanned (the next window has it) */
 }
 
 /*
@@ -1363,6 +1365,11 @@ __noinline int beyla_scan_head_chunk(struct conn_state *c, struct scratch *s, __
 	return 0;
 }
 
+#define HEAD_WINDOW (RESPONSE_HEAD_SCAN - 1) /* bytes of a head read and scanned at a time */
+#define HEAD_OVERLAP 32 /* bytes a window shares with the one before: a blank line, or a Content-Length
+			 * line cut by a window's end (its value is not taken then), is whole in one of them */
+#define MAX_HEAD_WINDOWS 32 /* a head is followed up to about 15 KB (HEAD_WINDOW - HEAD_OVERLAP a window) */
+
 /* Scans s->buf[0, len) of a response whose head is open (beyla_scan_head_chunk), a call per 32 bytes. */
 static __always_inline void scan_head_bytes(struct conn_state *c, struct scratch *s, __u32 len, __u64 before)
 {
@@ -1370,6 +1377,21 @@ static __always_inline void scan_head_bytes(struct conn_state *c, struct scratch
 		if (beyla_scan_head_chunk(c, s, g * SCAN_BYTES_PER_CALL, len, before))
 			break;
 	}
+}
+
+/* The bytes of d's first buffer from offset from on, up to HEAD_WINDOW of them, byte-scanned as the
+ * head they go on (before: the response's bytes before the buffer); returns how many, 0 if they
+ * could not be read. Global: verified once. */
+__noinline __u32 beyla_scan_head_window(struct conn_state *c, struct scratch *s, struct io_data *d, __u64 from, __u64 before)
+{
+	if (!c || !s || !d || from >= d->first_len)
+		return 0;
+	__u64 m = d->first_len - from > HEAD_WINDOW ? HEAD_WINDOW : d->first_len - from;
+	MASK_FOR_VERIFIER(m, 511);
+	if (bpf_probe_read_user(s->buf, m, (const void *)(d->first + from)))
+		return 0;
+	scan_head_bytes(c, s, (__u32)m, before + from);
+	return (__u32)m;
 }
 
 /* A response whose head goes on after the bytes seen so far: the byte scan takes over, from the
@@ -1388,7 +1410,7 @@ static __always_inline void open_head(struct conn_state *c)
  * than 12 bytes came, they gather in c->status_line while they may begin one ("HTTP/1.") until
  * its status can be read; not a response after all, or an interim one: the exchange waits for its
  * response as before these bytes, and 1 is returned (the caller begins a response at this piece if
- * it can hold one). Then the byte scan. A piece longer than the scan takes, or in several buffers,
+ * it can hold one). Then the byte scan. A piece longer than MAX_HEAD_WINDOWS windows, or in several buffers,
  * leaves the response's end unknown (the next request or the close ends it). Global: verified once.
  */
 __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct io_data *d)
@@ -1426,7 +1448,17 @@ __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct 
 		c->status = status;
 		c->conn_flags &= ~CONN_STATUS_OPEN;
 	}
-	scan_head_bytes(c, s, (__u32)n, c->response_bytes - d->total);
+	__u64 before = c->response_bytes - d->total;
+	scan_head_bytes(c, s, (__u32)n, before);
+	/* a longer piece: its next windows (a head written in two writes, the first over 511 bytes) */
+	for (int w = 1; w < MAX_HEAD_WINDOWS; w++) {
+		if (!(c->conn_flags & CONN_HEAD_OPEN) || n >= d->first_len)
+			break;
+		__u32 m = beyla_scan_head_window(c, s, d, n, before);
+		if (!m)
+			break;
+		n += m;
+	}
 	if ((c->conn_flags & CONN_HEAD_OPEN) && n < d->total)
 		c->conn_flags &= ~(CONN_HEAD_OPEN | CONN_STATUS_OPEN); /* bytes not looked at: the end stays unknown */
 	return 0;
@@ -1464,6 +1496,58 @@ __noinline __u32 beyla_gather_head(struct scratch *s, struct io_data *d, __u32 l
 		len += n;
 	}
 	return len;
+}
+
+/*
+ * A response head longer than the first window (HEAD_WINDOW bytes, scanned already: length is
+ * what it said) in the first buffer of d: the windows after it, overlapping, scanned as the first
+ * one was, until the blank line, which sets the response's end. A head that goes on after the
+ * buffer's end, where the buffer is all the call moved, goes on in the next writes: the byte scan
+ * takes over at the buffer's last bytes (open_head). Otherwise (a head longer than the windows
+ * reach, or going on in the call's next buffer) the end stays unknown. Global: verified once.
+ */
+/* The n bytes (up to HEAD_WINDOW) of d's first buffer at offset base, read into s->buf and scanned
+ * as a head's first bytes are (parse_response_head, which sets s->head_end): their Content-Length,
+ * or -1; -2 if they could not be read. Global: verified once. */
+__noinline int beyla_parse_head_window(struct scratch *s, struct io_data *d, __u64 base, __u32 n)
+{
+	if (!s || !d)
+		return -2;
+	MASK_FOR_VERIFIER(n, 511);
+	if (bpf_probe_read_user(s->buf, n, (const void *)(d->first + base)))
+		return -2;
+	return parse_response_head(s, n);
+}
+
+__noinline int beyla_scan_long_head(struct conn_state *c, struct scratch *s, struct io_data *d, __s32 length)
+{
+	if (!c || !s || !d)
+		return 0;
+	__u64 base = 0;
+	__u64 n = HEAD_WINDOW;
+	for (int w = 1; w < MAX_HEAD_WINDOWS; w++) {
+		if (base + n >= d->first_len)
+			break;
+		base += n - HEAD_OVERLAP;
+		n = d->first_len - base > HEAD_WINDOW ? HEAD_WINDOW : d->first_len - base;
+		__s32 more = beyla_parse_head_window(s, d, base, (__u32)n);
+		if (more == -2)
+			return 0;
+		if (length < 0)
+			length = more;
+		if (s->head_end) {
+			set_response_end(c, base + s->head_end, length);
+			return 1;
+		}
+	}
+	if (base + n < d->first_len || d->first_len < d->total)
+		return 0;
+	open_head(c);
+	c->scan_length = length;
+	/* a Content-Length line cut by the buffer's end, and the blank line's first bytes, are in
+	 * its last HEAD_OVERLAP bytes; the lines before them were scanned (their state is SCAN_OTHER) */
+	beyla_scan_head_chunk(c, s, (__u32)n - HEAD_OVERLAP, (__u32)n, base);
+	return 0;
 }
 
 /*
@@ -1515,9 +1599,11 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 		c->conn_flags |= CONN_LENGTH_KNOWN;
 	} else if (len == d->total) {
 		/* the head goes on in the next pieces (written a line at a time): scanned byte by byte
-		 * from its start; a longer first piece (a head over 511 bytes) leaves the end unknown */
+		 * from its start */
 		open_head(c);
 		scan_head_bytes(c, s, (__u32)len, 0);
+	} else if (d->first_len > len) {
+		beyla_scan_long_head(c, s, d, length);
 	}
 	return 0;
 }
