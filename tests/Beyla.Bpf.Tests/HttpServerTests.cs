@@ -350,13 +350,15 @@ public abstract class HttpServerTests
     /// A response head longer than the 511 bytes scanned at a time (cookies, security headers):
     /// its Content-Length and end are found past them, also where the blank line or the
     /// Content-Length line crosses from one window to the next (heads of 512, 530, 990, 991
-    /// bytes), where the head comes in two writes cut in its Content-Length value, and for a
-    /// chunked body; each span ends with its response.
+    /// bytes), where the head comes in two writes cut in its Content-Length value, in one writev
+    /// of a buffer per line and line end (varnish), and for a chunked body; each span ends with
+    /// its response.
     /// </summary>
     [BpfTheory]
     [InlineData("one", 512, 530, 990, 991)]
     [InlineData("one", 600, 2000, 8000, 14000)]
     [InlineData("split", 600, 1200, 3000, 5000)]
+    [InlineData("writev", 400, 600, 2000, 8000)]
     [InlineData("chunked", 600, 2000, 990, 991)]
     public async Task ResponseHeadOverFiveHundredElevenBytesIsOneSpan(string how, int a, int b, int c, int d)
     {

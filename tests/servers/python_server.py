@@ -13,8 +13,9 @@ GET /pieces/HOW/NNN -> status NNN, its head written in one buffer per word and l
                     varnish does), in one os.writev (HOW writev) or socket.sendmsg (sendmsg); or
                     a line per write (writes: Perl's HTTP::Daemon)
 GET /longhead/HOW/N -> 200 with an N-byte head, its Content-Length the last field: head and
-                    body in one write (HOW one), the head in two writes cut in its Content-Length
-                    line's value (split), or a chunked body (chunked)
+                    body in one write (HOW one), in one writev of a buffer per line and line end
+                    (writev), the head in two writes cut in its Content-Length line's value
+                    (split), or a chunked body (chunked)
 GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes);
                     GET /ws?split: the 101's status line and headers in two writes
 anything else    -> 404
@@ -113,6 +114,12 @@ class Handler(BaseHTTPRequestHandler):
         assert len(head) == n, (len(head), n)
         if how == "chunked":
             self.connection.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        elif how == "writev":
+            # in one os.writev, a buffer per line and one per line end (as varnish writes its heads)
+            pieces = []
+            for line in head[:-2].split(b"\r\n")[:-1]:
+                pieces += [line, b"\r\n"]
+            os.writev(self.connection.fileno(), pieces + [b"\r\n", body])
         elif how == "split":
             cut = head.index(b"Content-Length: ") + len(b"Content-Length: 1")
             self.connection.sendall(head[:cut])

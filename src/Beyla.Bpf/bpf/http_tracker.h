@@ -134,8 +134,12 @@ struct io_data {
 
 struct scratch {
 	__u8 buf[RESPONSE_HEAD_SCAN * 2]; /* slack: 16-byte reads near the end, and a piece appended at
-					    * a masked offset (beyla_gather_head), stay inside */
+					    * a masked offset (beyla_fill_window), stay inside */
 	__u32 head_end;                     /* set by parse_response_head */
+	__u32 at_iov;                       /* beyla_fill_window: the position in a call's bytes, */
+	__u64 at_offset;                    /* buffer at_iov (0: the first), offset at_offset, */
+	__u64 at_seen;                      /* at_seen bytes from the call's start */
+	__u32 window_len;                   /* beyla_parse_next_window: the window's length */
 	__u32 length_line;                  /* where the first Content-Length line starts; 0: none */
 	__u64 window;                       /* beyla_ends_with_trailers: the last bytes scanned */
 	struct conn_state conn;
@@ -1379,19 +1383,68 @@ static __always_inline void scan_head_bytes(struct conn_state *c, struct scratch
 	}
 }
 
-/* The bytes of d's first buffer from offset from on, up to HEAD_WINDOW of them, byte-scanned as the
- * head they go on (before: the response's bytes before the buffer); returns how many, 0 if they
- * could not be read. Global: verified once. */
-__noinline __u32 beyla_scan_head_window(struct conn_state *c, struct scratch *s, struct io_data *d, __u64 from, __u64 before)
+/* Starts beyla_fill_window at the call's first byte, or after the first len bytes of its first buffer. */
+static __always_inline void fill_from(struct scratch *s, __u64 len)
 {
-	if (!c || !s || !d || from >= d->first_len)
+	s->at_iov = 0;
+	s->at_offset = len;
+	s->at_seen = len;
+}
+
+/*
+ * Appends to s->buf[0, len) the bytes of d's call from the position in s (fill_from), across its
+ * buffers (the first is d->first; then d->iov's), up to HEAD_WINDOW bytes in all, the end of the
+ * call's bytes or MAX_HEAD_IOVECS buffers (a head written from many, as varnish writes one per
+ * word and line end); moves the position on and returns the new length. Global: verified once.
+ */
+__noinline __u32 beyla_fill_window(struct scratch *s, struct io_data *d, __u32 len)
+{
+	if (!s || !d)
 		return 0;
-	__u64 m = d->first_len - from > HEAD_WINDOW ? HEAD_WINDOW : d->first_len - from;
-	MASK_FOR_VERIFIER(m, 511);
-	if (bpf_probe_read_user(s->buf, m, (const void *)(d->first + from)))
+	for (int k = 0; k < MAX_HEAD_IOVECS; k++) {
+		if (len >= HEAD_WINDOW || s->at_seen >= d->total)
+			break;
+		__u32 i = s->at_iov;
+		struct iovec v = {.iov_base = (void *)d->first, .iov_len = d->first_len};
+		if (i && (!d->iov || i >= d->iov_count || read_iovec(d, i, &v)))
+			break;
+		if (s->at_offset >= v.iov_len) {
+			s->at_iov = i + 1;
+			s->at_offset = 0;
+			continue;
+		}
+		__u64 n = v.iov_len - s->at_offset;
+		if (n > d->total - s->at_seen)
+			n = d->total - s->at_seen;
+		if (n > HEAD_WINDOW - len)
+			n = HEAD_WINDOW - len;
+		__u32 at = len & (RESPONSE_HEAD_SCAN - 1);
+		MASK_FOR_VERIFIER(n, 511); /* n <= 511 - len: the mask changes nothing */
+		if (bpf_probe_read_user(s->buf + at, n, (const void *)((__u64)v.iov_base + s->at_offset)))
+			break;
+		len += n;
+		s->at_seen += n;
+		s->at_offset += n;
+		if (s->at_offset >= v.iov_len) {
+			s->at_iov = i + 1; /* not read again for nothing */
+			s->at_offset = 0;
+		}
+	}
+	return len;
+}
+
+/* The call's next window of bytes (beyla_fill_window) byte-scanned as the head they go on (before:
+ * the response's bytes before the call); returns how many, 0 when none could be read. Global:
+ * verified once. */
+__noinline __u32 beyla_scan_next_window(struct conn_state *c, struct scratch *s, struct io_data *d, __u64 before)
+{
+	if (!c || !s || !d)
 		return 0;
-	scan_head_bytes(c, s, (__u32)m, before + from);
-	return (__u32)m;
+	__u64 from = s->at_seen;
+	__u32 len = beyla_fill_window(s, d, 0);
+	if (len)
+		scan_head_bytes(c, s, len, before + from);
+	return len;
 }
 
 /* A response whose head goes on after the bytes seen so far: the byte scan takes over, from the
@@ -1410,16 +1463,16 @@ static __always_inline void open_head(struct conn_state *c)
  * than 12 bytes came, they gather in c->status_line while they may begin one ("HTTP/1.") until
  * its status can be read; not a response after all, or an interim one: the exchange waits for its
  * response as before these bytes, and 1 is returned (the caller begins a response at this piece if
- * it can hold one). Then the byte scan. A piece longer than MAX_HEAD_WINDOWS windows, or in several buffers,
- * leaves the response's end unknown (the next request or the close ends it). Global: verified once.
+ * it can hold one). Then the byte scan, across the piece's buffers. A piece longer than
+ * MAX_HEAD_WINDOWS windows leaves the response's end unknown (the next request or the close ends it). Global: verified once.
  */
 __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct io_data *d)
 {
 	if (!c || !s || !d)
 		return 0;
-	__u64 n = d->first_len > RESPONSE_HEAD_SCAN - 1 ? RESPONSE_HEAD_SCAN - 1 : d->first_len;
-	MASK_FOR_VERIFIER(n, 511);
-	if (!n || bpf_probe_read_user(s->buf, n, (const void *)d->first)) {
+	fill_from(s, 0);
+	__u32 n = beyla_fill_window(s, d, 0);
+	if (!n) {
 		c->conn_flags &= ~(CONN_HEAD_OPEN | CONN_STATUS_OPEN);
 		return 0;
 	}
@@ -1449,104 +1502,77 @@ __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct 
 		c->conn_flags &= ~CONN_STATUS_OPEN;
 	}
 	__u64 before = c->response_bytes - d->total;
-	scan_head_bytes(c, s, (__u32)n, before);
+	scan_head_bytes(c, s, n, before);
 	/* a longer piece: its next windows (a head written in two writes, the first over 511 bytes) */
 	for (int w = 1; w < MAX_HEAD_WINDOWS; w++) {
-		if (!(c->conn_flags & CONN_HEAD_OPEN) || n >= d->first_len)
+		if (!(c->conn_flags & CONN_HEAD_OPEN) || s->at_seen >= d->total)
 			break;
-		__u32 m = beyla_scan_head_window(c, s, d, n, before);
-		if (!m)
+		if (!beyla_scan_next_window(c, s, d, before))
 			break;
-		n += m;
 	}
-	if ((c->conn_flags & CONN_HEAD_OPEN) && n < d->total)
+	if ((c->conn_flags & CONN_HEAD_OPEN) && s->at_seen < d->total)
 		c->conn_flags &= ~(CONN_HEAD_OPEN | CONN_STATUS_OPEN); /* bytes not looked at: the end stays unknown */
 	return 0;
 }
 
 /*
- * Appends to s->buf[0, len), which holds the first of d's iovecs, the bytes of the iovecs after it,
- * up to RESPONSE_HEAD_SCAN - 1 in all, and returns the new length: a head written from many
- * buffers (varnish writes "HTTP/1.1", " ", "200", " ", "OK", "\r\n", then each header and each
- * line end as buffers of their own). Global: verified once.
+ * The next window of a head longer than one: the last HEAD_OVERLAP bytes of the window
+ * s->buf[0, len) moved to its start and the call's next bytes after them (beyla_fill_window);
+ * s->window_len is the new window's length. Scanned as the first window was (parse_response_head,
+ * which sets s->head_end): returns its Content-Length or -1, and -2 when no new bytes came.
+ * Global: verified once.
  */
-__noinline __u32 beyla_gather_head(struct scratch *s, struct io_data *d, __u32 len)
+__noinline int beyla_parse_next_window(struct scratch *s, struct io_data *d, __u32 len)
 {
-	if (!s || !d)
-		return 0;
-	__u64 seen = d->first_len;
-	for (int i = 1; i < MAX_HEAD_IOVECS; i++) {
-		if (i >= d->iov_count || len >= RESPONSE_HEAD_SCAN - 1 || seen >= d->total)
-			break;
-		struct iovec v = {};
-		if (read_iovec(d, i, &v))
-			break;
-		__u64 n = v.iov_len;
-		if (n > d->total - seen)
-			n = d->total - seen;
-		seen += n;
-		if (n > RESPONSE_HEAD_SCAN - 1 - len)
-			n = RESPONSE_HEAD_SCAN - 1 - len;
-		if (!n)
-			continue;
-		__u32 at = len & (RESPONSE_HEAD_SCAN - 1);
-		MASK_FOR_VERIFIER(n, 511); /* n <= 511 - len: the mask changes nothing */
-		if (bpf_probe_read_user(s->buf + at, n, v.iov_base))
-			break;
-		len += n;
-	}
-	return len;
+	if (!s || !d || len < HEAD_OVERLAP)
+		return -2;
+	__u64 kept[HEAD_OVERLAP / 8];
+#pragma unroll
+	for (int k = 0; k < HEAD_OVERLAP / 8; k++)
+		kept[k] = *(const __u64 *)(s->buf + ((len - HEAD_OVERLAP + k * 8) & HEAD_MASK));
+#pragma unroll
+	for (int k = 0; k < HEAD_OVERLAP / 8; k++)
+		*(__u64 *)(s->buf + k * 8) = kept[k];
+	len = beyla_fill_window(s, d, HEAD_OVERLAP);
+	s->window_len = len;
+	if (len <= HEAD_OVERLAP)
+		return -2;
+	return parse_response_head(s, len);
 }
 
 /*
- * A response head longer than the first window (HEAD_WINDOW bytes, scanned already: length is
- * what it said) in the first buffer of d: the windows after it, overlapping, scanned as the first
- * one was, until the blank line, which sets the response's end. A head that goes on after the
- * buffer's end, where the buffer is all the call moved, goes on in the next writes: the byte scan
- * takes over at the buffer's last bytes (open_head). Otherwise (a head longer than the windows
- * reach, or going on in the call's next buffer) the end stays unknown. Global: verified once.
+ * A response head longer than the first window s->buf[0, len) (scanned already: length is what
+ * it said), the call's bytes after it from the position in s (beyla_fill_window): the windows
+ * after it, overlapping, scanned as the first one was, until the blank line, which sets the
+ * response's end. A head that goes on after the call's bytes goes on in the next writes: the byte
+ * scan takes over at their last bytes (open_head). A head longer than MAX_HEAD_WINDOWS windows (or
+ * bytes that could not be read) leaves the end unknown. Global: verified once.
  */
-/* The n bytes (up to HEAD_WINDOW) of d's first buffer at offset base, read into s->buf and scanned
- * as a head's first bytes are (parse_response_head, which sets s->head_end): their Content-Length,
- * or -1; -2 if they could not be read. Global: verified once. */
-__noinline int beyla_parse_head_window(struct scratch *s, struct io_data *d, __u64 base, __u32 n)
-{
-	if (!s || !d)
-		return -2;
-	MASK_FOR_VERIFIER(n, 511);
-	if (bpf_probe_read_user(s->buf, n, (const void *)(d->first + base)))
-		return -2;
-	return parse_response_head(s, n);
-}
-
-__noinline int beyla_scan_long_head(struct conn_state *c, struct scratch *s, struct io_data *d, __s32 length)
+__noinline int beyla_scan_long_head(struct conn_state *c, struct scratch *s, struct io_data *d, __s32 length, __u32 len)
 {
 	if (!c || !s || !d)
 		return 0;
-	__u64 base = 0;
-	__u64 n = HEAD_WINDOW;
 	for (int w = 1; w < MAX_HEAD_WINDOWS; w++) {
-		if (base + n >= d->first_len)
+		if (s->at_seen >= d->total)
 			break;
-		base += n - HEAD_OVERLAP;
-		n = d->first_len - base > HEAD_WINDOW ? HEAD_WINDOW : d->first_len - base;
-		__s32 more = beyla_parse_head_window(s, d, base, (__u32)n);
+		__s32 more = beyla_parse_next_window(s, d, len);
 		if (more == -2)
 			return 0;
+		len = s->window_len;
 		if (length < 0)
 			length = more;
 		if (s->head_end) {
-			set_response_end(c, base + s->head_end, length);
+			set_response_end(c, s->at_seen - len + s->head_end, length);
 			return 1;
 		}
 	}
-	if (base + n < d->first_len || d->first_len < d->total)
+	if (s->at_seen < d->total || len < HEAD_OVERLAP)
 		return 0;
 	open_head(c);
 	c->scan_length = length;
-	/* a Content-Length line cut by the buffer's end, and the blank line's first bytes, are in
-	 * its last HEAD_OVERLAP bytes; the lines before them were scanned (their state is SCAN_OTHER) */
-	beyla_scan_head_chunk(c, s, (__u32)n - HEAD_OVERLAP, (__u32)n, base);
+	/* a Content-Length line cut by the call's end, and the blank line's first bytes, are in its
+	 * last HEAD_OVERLAP bytes; the lines before them were scanned (their state is SCAN_OTHER) */
+	beyla_scan_head_chunk(c, s, len - HEAD_OVERLAP, len, s->at_seen - len);
 	return 0;
 }
 
@@ -1572,8 +1598,11 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	s->head_end = 0;
 	if (len >= 12)
 		length = parse_response_head(s, len);
-	if (!s->head_end && d->iov && d->iov_count > 1 && len < d->total && len < RESPONSE_HEAD_SCAN - 1) {
-		len = beyla_gather_head(s, d, (__u32)len);
+	bool gathered = !s->head_end && d->iov && d->iov_count > 1 && len < d->total && len < HEAD_WINDOW;
+	if (gathered) {
+		/* a head written from many buffers (varnish writes one per word and line end) */
+		fill_from(s, len);
+		len = beyla_fill_window(s, d, (__u32)len);
 		length = parse_response_head(s, len);
 	}
 	__u16 status = len >= 12 ? status_line_status(s->buf) : 0;
@@ -1602,8 +1631,11 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 		 * from its start */
 		open_head(c);
 		scan_head_bytes(c, s, (__u32)len, 0);
-	} else if (d->first_len > len) {
-		beyla_scan_long_head(c, s, d, length);
+	} else {
+		/* a head longer than the first window (cookies, security headers; or from many buffers) */
+		if (!gathered)
+			fill_from(s, len);
+		beyla_scan_long_head(c, s, d, length, (__u32)len);
 	}
 	return 0;
 }
