@@ -104,8 +104,8 @@ _Static_assert(sizeof(struct conn_state) == 416, "conn_state layout: update Dead
 _Static_assert(__builtin_offsetof(struct conn_state, req.used) == 119, "conn_state layout: update DeadProcessSweeper.cs");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key layout: update DeadProcessSweeper.cs");
 
-#define MAX_QUEUED 8       /* requests waiting behind the current one, per connection */
-#define MAX_PIPELINED 4    /* requests taken from one read */
+#define MAX_QUEUED 16      /* requests waiting behind the current one, per connection */
+#define MAX_PIPELINED 16   /* requests taken from one read (HTTP benchmarks pipeline 16 deep) */
 
 struct queue_key {
 	__u32 tgid;
@@ -253,7 +253,7 @@ static __always_inline void forget_socket(__u64 sk, __u32 tgid, __u32 fd)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 8192);
 	__type(key, struct queue_key);
 	__type(value, struct request_slot);
 } queued_requests SEC(".maps");
@@ -806,9 +806,12 @@ static __always_inline void finish_exchange(struct conn_state *c, __u8 end_reaso
 	take_queued_request(c);
 }
 
-/* Forgets the requests queued on c (on an upgraded connection: another protocol's bytes). */
-static __always_inline void drop_queued_requests(struct conn_state *c)
+/* Forgets the requests queued on c (on an upgraded connection: another protocol's bytes).
+ * Global: verified once (its loop would be verified again at every place it is used). */
+__noinline int beyla_drop_queued_requests(struct conn_state *c)
 {
+	if (!c)
+		return 0;
 	for (int i = 0; i < MAX_QUEUED; i++) {
 		if ((__s32)(c->queue_tail - c->queue_head) <= 0)
 			break;
@@ -817,6 +820,7 @@ static __always_inline void drop_queued_requests(struct conn_state *c)
 		c->queue_head++;
 	}
 	c->queue_head = c->queue_tail;
+	return 0;
 }
 
 /* Whether r's captured head asks to switch to HTTP/2 in cleartext: an "h2c" token (Upgrade: h2c).
@@ -860,7 +864,7 @@ static __always_inline void upgrade(struct conn_state *c)
 	if (beyla_asks_h2c(&c->req))
 		notify_once(&http2_reported, c->tgid, NOTICE_HTTP2, c->kind == SPAN_KIND_SERVER ? DIR_INGRESS : DIR_EGRESS);
 	bool client_tunnel = c->kind == SPAN_KIND_CLIENT && c->status != 101;
-	drop_queued_requests(c);
+	beyla_drop_queued_requests(c);
 	finish_exchange(c, END_BY_LENGTH); /* with the queue empty, nothing is taken after it */
 	c->phase = PHASE_UPGRADED;
 	if (client_tunnel) {
@@ -1017,9 +1021,55 @@ static __always_inline bool has_no_body(const struct request_slot *r)
 #define TAKE_RECORDED 2 /* the same, and record_request(&c->req, d, now) was done already */
 
 /*
- * Takes the requests that start at d: the first becomes the current exchange or waits in the
- * queue (how: TAKE_*); bodiless requests pipelined behind it in the same read are queued too.
- * Global: verified once.
+ * Takes request i of those that start at d: the first becomes the current exchange or waits in
+ * the queue (how: TAKE_*), the others wait in the queue. 1 when a bodiless request's head ends
+ * before the read's bytes and another request begins there (pipelined): d is moved to it.
+ */
+static __always_inline int take_request(struct conn_state *c, struct io_data *d, __u64 now, int how, int i, struct scratch *s)
+{
+	__u8 p[8] = {};
+	bool current = how != TAKE_QUEUED && i == 0;
+	struct request_slot *r = current ? &c->req : &s->slot;
+	if (!(how == TAKE_RECORDED && i == 0))
+		record_request(r, d, now);
+	__u32 end = request_head_end(r);
+	bool more = false;
+	if (end && end < d->total && end + 8 <= d->first_len && has_no_body(r) &&
+	    !bpf_probe_read_user(p, 8, (const void *)(d->first + end)) && is_request_start(p)) {
+		/* d moves to the next request: the rest of its first buffer (no stack copy of d: this
+		 * is inlined in two frames of one call chain) */
+		more = true;
+		r->bytes = end;
+		d->first += end;
+		d->first_len -= end;
+		d->total -= end;
+		d->iov = 0;
+		d->iov_count = 0;
+		d->sk = 0;
+	}
+	if (!current) {
+		if (c->queue_tail - c->queue_head >= MAX_QUEUED) {
+			stat_inc(STAT_REQUESTS_DROPPED);
+		} else {
+			struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail};
+			bpf_map_update_elem(&queued_requests, &key, r, BPF_ANY);
+			c->queue_tail++;
+		}
+	}
+	return more;
+}
+
+/* take_request for a request pipelined behind another in the same read. Global: verified once. */
+__noinline int beyla_take_pipelined(struct conn_state *c, struct io_data *d, __u64 now, struct scratch *s)
+{
+	if (!c || !d || !s)
+		return 0;
+	return take_request(c, d, now, TAKE_QUEUED, 1, s);
+}
+
+/*
+ * Takes the requests that start at d (take_request): the first, and bodiless requests pipelined
+ * behind it in the same read, up to MAX_PIPELINED. Global: verified once.
  */
 __noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u64 now, int how)
 {
@@ -1027,34 +1077,10 @@ __noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u6
 		return 0;
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
-	if (!s)
+	if (!s || !take_request(c, d, now, how, 0, s))
 		return 0;
-	__u8 p[16] = {};
-	for (int i = 0; i < MAX_PIPELINED; i++) {
-		bool current = how != TAKE_QUEUED && i == 0;
-		struct request_slot *r = current ? &c->req : &s->slot;
-		if (!(how == TAKE_RECORDED && i == 0))
-			record_request(r, d, now);
-		__u32 end = request_head_end(r);
-		bool more = false;
-		if (end && end < d->total && end < d->first_len && has_no_body(r)) {
-			struct io_data rest = {.first = d->first + end, .first_len = d->first_len - end, .tail = d->tail, .total = d->total - end};
-			if (rest.first_len >= 8 && read_prefix(p, &rest) && is_request_start(p)) {
-				more = true;
-				r->bytes = end;
-				*d = rest;
-			}
-		}
-		if (!current) {
-			if (c->queue_tail - c->queue_head >= MAX_QUEUED) {
-				stat_inc(STAT_REQUESTS_DROPPED);
-			} else {
-				struct queue_key key = {.tgid = c->tgid, .fd = c->fd, .seq = c->queue_tail};
-				bpf_map_update_elem(&queued_requests, &key, r, BPF_ANY);
-				c->queue_tail++;
-			}
-		}
-		if (!more)
+	for (int i = 1; i < MAX_PIPELINED; i++) {
+		if (!beyla_take_pipelined(c, d, now, s))
 			break;
 	}
 	return 0;
@@ -1804,6 +1830,48 @@ static __always_inline struct conn_state *start_tracking(const struct conn_key *
  * the fd (tls true; write_ns is when SSL_write was entered). c is the fd's tracked connection,
  * or null.
  */
+/*
+ * The response in progress on c, complete with the bytes of d: its exchange is finished. Where d
+ * goes past its declared end, the next response begins there (d moves to it) and 1 is returned
+ * when that one is complete too.
+ */
+static __always_inline int end_response(struct conn_state *c, struct io_data *d, __u64 now)
+{
+	__u64 excess = 0;
+	if ((c->conn_flags & CONN_LENGTH_KNOWN) && c->response_bytes > c->response_expected) {
+		excess = c->response_bytes - c->response_expected;
+		c->response_bytes = c->response_expected;
+	}
+	if (switches_protocol(c)) {
+		upgrade(c);
+		return 0;
+	}
+	finish_exchange(c, END_BY_LENGTH);
+	if (!excess || excess > d->total || c->phase != PHASE_REQUEST)
+		return 0;
+	__u64 offset = d->total - excess;
+	if (offset + 12 > d->first_len)
+		return 0;
+	d->first += offset;
+	d->first_len -= offset;
+	d->total = excess;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	beyla_begin_response(c, s, d, now);
+	return c->phase == PHASE_RESPONSE && response_complete(c, d);
+}
+
+/* end_response for the second and later responses in one write (answers to pipelined requests).
+ * Global: verified once. */
+__noinline int beyla_end_response(struct conn_state *c, struct io_data *d, __u64 now)
+{
+	if (!c || !d)
+		return 0;
+	return end_response(c, d, now);
+}
+
 static __always_inline int track_io(const struct conn_key *key, struct conn_state *c, __u8 dir, const struct io_data *d, bool tls, __u64 write_ns)
 {
 	__u64 now;
@@ -1978,34 +2046,14 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 	}
 	/* One write may hold several responses (answers to pipelined requests): what goes
 	 * past the declared end of one is the start of the next. */
+	if (c->phase != PHASE_RESPONSE || !response_complete(c, d))
+		return 0;
 	struct io_data rest = *d;
-	for (int i = 0; i < MAX_PIPELINED; i++) {
-		if (c->phase != PHASE_RESPONSE || !response_complete(c, &rest))
+	if (!end_response(c, &rest, now))
+		return 0;
+	for (int i = 1; i < MAX_PIPELINED; i++) {
+		if (!beyla_end_response(c, &rest, now))
 			break;
-		__u64 excess = 0;
-		if ((c->conn_flags & CONN_LENGTH_KNOWN) && c->response_bytes > c->response_expected) {
-			excess = c->response_bytes - c->response_expected;
-			c->response_bytes = c->response_expected;
-		}
-		if (switches_protocol(c)) {
-			upgrade(c);
-			break;
-		}
-		finish_exchange(c, END_BY_LENGTH);
-		if (!excess || excess > rest.total || c->phase != PHASE_REQUEST)
-			break;
-		__u64 offset = rest.total - excess;
-		if (offset + 12 > rest.first_len)
-			break;
-		rest.first += offset;
-		rest.first_len -= offset;
-		rest.total = excess;
-		if (!s) {
-			s = bpf_map_lookup_elem(&scratch_space, &zero);
-			if (!s)
-				break;
-		}
-		beyla_begin_response(c, s, &rest, now);
 	}
 	return 0;
 }
@@ -2093,6 +2141,20 @@ static __always_inline void track_write_failed(struct conn_state *c)
 	}
 }
 
+/* The request in progress on c and those queued behind it got no response: each is a span so.
+ * Global: verified once. */
+__noinline int beyla_finish_unanswered(struct conn_state *c)
+{
+	if (!c)
+		return 0;
+	for (int i = 0; i <= MAX_QUEUED; i++) {
+		if (c->phase != PHASE_REQUEST)
+			break;
+		finish_exchange(c, END_NO_RESPONSE);
+	}
+	return 0;
+}
+
 /* The connection on fd is going away: report what is in flight, forget the rest. */
 static __always_inline void track_close(__u32 tgid, __u32 fd)
 {
@@ -2101,16 +2163,11 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 	if (!c)
 		return;
 	if (c->phase == PHASE_UPGRADED)
-		drop_queued_requests(c); /* queued by a thread that raced the upgrade */
+		beyla_drop_queued_requests(c); /* queued by a thread that raced the upgrade */
 	if (c->phase == PHASE_RESPONSE)
 		finish_exchange(c, END_BY_CLOSE);
 	take_queued_request(c);
-	/* the request in progress and those queued behind it got no response */
-	for (int i = 0; i <= MAX_QUEUED; i++) {
-		if (c->phase != PHASE_REQUEST)
-			break;
-		finish_exchange(c, END_NO_RESPONSE);
-	}
+	beyla_finish_unanswered(c);
 	forget_socket(c->sk, tgid, fd);
 	bpf_map_delete_elem(&connections, &key);
 }
