@@ -1398,7 +1398,8 @@ __noinline int beyla_scan_head_chunk(struct conn_state *c, struct scratch *s, __
 #define HEAD_WINDOW (RESPONSE_HEAD_SCAN - 1) /* bytes of a head read and scanned at a time */
 #define HEAD_OVERLAP 32 /* bytes a window shares with the one before: a blank line, or a Content-Length
 			 * line cut by a window's end (its value is not taken then), is whole in one of them */
-#define MAX_HEAD_WINDOWS 32 /* a head is followed up to about 15 KB (HEAD_WINDOW - HEAD_OVERLAP a window) */
+#define MAX_HEAD_WINDOWS 32 /* a head is followed up to about 15 KB (HEAD_WINDOW - HEAD_OVERLAP a window;
+			     * less where its buffers are tiny: MAX_HEAD_IOVECS buffers fill a window) */
 
 /* Scans s->buf[0, len) of a response whose head is open (beyla_scan_head_chunk), a call per 32 bytes. */
 static __always_inline void scan_head_bytes(struct conn_state *c, struct scratch *s, __u32 len, __u64 before)
@@ -1420,8 +1421,9 @@ static __always_inline void fill_from(struct scratch *s, __u64 len)
 /*
  * Appends to s->buf[0, len) the bytes of d's call from the position in s (fill_from), across its
  * buffers (the first is d->first; then d->iov's), up to HEAD_WINDOW bytes in all, the end of the
- * call's bytes or MAX_HEAD_IOVECS buffers (a head written from many, as varnish writes one per
- * word and line end); moves the position on and returns the new length. Global: verified once.
+ * call's bytes or MAX_HEAD_IOVECS buffers a window (a head written from many, as varnish writes
+ * one per word and line end); moves the position on and returns the new length. Global: verified
+ * once.
  */
 __noinline __u32 beyla_fill_window(struct scratch *s, struct io_data *d, __u32 len)
 {
@@ -1545,8 +1547,8 @@ __noinline int beyla_head_piece(struct conn_state *c, struct scratch *s, struct 
  * The next window of a head longer than one: the last HEAD_OVERLAP bytes of the window
  * s->buf[0, len) moved to its start and the call's next bytes after them (beyla_fill_window);
  * s->window_len is the new window's length. Scanned as the first window was (parse_response_head,
- * which sets s->head_end): returns its Content-Length or -1, and -2 when no new bytes came.
- * Global: verified once.
+ * which sets s->head_end): returns its Content-Length or -1, and -2 when no new bytes came (or
+ * len was shorter than the overlap). Global: verified once.
  */
 __noinline int beyla_parse_next_window(struct scratch *s, struct io_data *d, __u32 len)
 {
@@ -1825,12 +1827,6 @@ static __always_inline struct conn_state *start_tracking(const struct conn_key *
 }
 
 /*
- * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on key's fd by the current
- * task: plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on
- * the fd (tls true; write_ns is when SSL_write was entered). c is the fd's tracked connection,
- * or null.
- */
-/*
  * The response in progress on c, complete with the bytes of d: its exchange is finished. Where d
  * goes past its declared end, the next response begins there (d moves to it) and 1 is returned
  * when that one is complete too.
@@ -1872,6 +1868,12 @@ __noinline int beyla_end_response(struct conn_state *c, struct io_data *d, __u64
 	return end_response(c, d, now);
 }
 
+/*
+ * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on key's fd by the current
+ * task: plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on
+ * the fd (tls true; write_ns is when SSL_write was entered). c is the fd's tracked connection,
+ * or null.
+ */
 static __always_inline int track_io(const struct conn_key *key, struct conn_state *c, __u8 dir, const struct io_data *d, bool tls, __u64 write_ns)
 {
 	__u64 now;
