@@ -15,7 +15,7 @@ and end) shows per request. --agent runs a given agent build instead
 of building this tree's: run once per build for an A/B.
 
 usage: benchmarks/kernel_cost.py [--server nginx|python|node|go|kestrel] [--seconds 10] [--connections 4]
-                                 [--tls] [--compare] [--access-log] [--close] [--agent DLL] [--path P]
+                                 [--tls] [--compare] [--access-log] [--close] [--agent DLL] [--path P] [--pipeline N]
 """
 import argparse
 import json
@@ -103,6 +103,8 @@ def main():
     ap.add_argument("--access-log", action="store_true", help="nginx writes an access log (a file write per request)")
     ap.add_argument("--close", action="store_true", help="a new connection per request (Connection: close)")
     ap.add_argument("--agent", help="a built beyla-agent.dll; default: build this tree's")
+    ap.add_argument("--pipeline", type=int, default=1, help="requests pipelined per write (wrk counts responses: "
+                    "up to this many per connection are in flight when it stops)")
     ap.add_argument("--path", default="/hello/1", help="the path wrk requests (python: /longhead/one/2000 answers with a 2,000-byte head)")
     a = ap.parse_args()
     close = ["-H", "Connection: close"] if a.close else []
@@ -117,6 +119,12 @@ def main():
     with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
         f.write("1")
     work = tempfile.mkdtemp(prefix="beyla-cost-")
+    if a.pipeline > 1:
+        with open(os.path.join(work, "pipeline.lua"), "w") as f:
+            f.write("init = function(args)\n  local r = {}\n"
+                    f"  for i = 1, {a.pipeline} do r[i] = wrk.format(nil) end\n"
+                    "  req = table.concat(r)\nend\nrequest = function() return req end\n")
+        close += ["-s", os.path.join(work, "pipeline.lua")]
     port = free_port()
     if a.tls and a.server == "go":
         raise SystemExit("--tls: the Go test server serves plain HTTP only")
