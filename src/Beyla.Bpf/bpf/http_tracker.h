@@ -13,6 +13,7 @@
 #define RESPONSE_HEAD_SCAN 512 /* bytes of a response head searched for Content-Length */
 #define MAX_IOVECS 8
 #define MAX_HEAD_IOVECS 32 /* buffers of one write that a head split into many is gathered from */
+#define IOVS_AT_ONCE 16    /* iovecs read in one go where a head is gathered from many buffers */
 
 #define DIR_INGRESS 1 /* bytes read by the traced process */
 #define DIR_EGRESS 2  /* bytes written by the traced process */
@@ -140,6 +141,9 @@ struct scratch {
 	__u64 at_offset;                    /* buffer at_iov (0: the first), offset at_offset, */
 	__u64 at_seen;                      /* at_seen bytes from the call's start */
 	__u32 window_len;                   /* beyla_parse_next_window: the window's length */
+	__u32 iovs_first;                   /* beyla_fill_window: the call's iovecs [iovs_first, */
+	__u32 iovs_count;                   /* iovs_first + iovs_count) are in iovs */
+	struct iovec iovs[IOVS_AT_ONCE];
 	__u32 length_line;                  /* where the first Content-Length line starts; 0: none */
 	__u64 window;                       /* beyla_ends_with_trailers: the last bytes scanned */
 	struct conn_state conn;
@@ -1413,6 +1417,7 @@ static __always_inline void scan_head_bytes(struct conn_state *c, struct scratch
 /* Starts beyla_fill_window at the call's first byte, or after the first len bytes of its first buffer. */
 static __always_inline void fill_from(struct scratch *s, __u64 len)
 {
+	s->iovs_count = 0;
 	s->at_iov = 0;
 	s->at_offset = len;
 	s->at_seen = len;
@@ -1434,8 +1439,22 @@ __noinline __u32 beyla_fill_window(struct scratch *s, struct io_data *d, __u32 l
 			break;
 		__u32 i = s->at_iov;
 		struct iovec v = {.iov_base = (void *)d->first, .iov_len = d->first_len};
-		if (i && (!d->iov || i >= d->iov_count || read_iovec(d, i, &v)))
-			break;
+		if (i) {
+			if (!d->iov || i >= d->iov_count)
+				break;
+			if (i - s->iovs_first >= s->iovs_count) {
+				/* the next IOVS_AT_ONCE iovecs in one read, not one read each */
+				__u64 n = d->iov_count - i < IOVS_AT_ONCE ? d->iov_count - i : IOVS_AT_ONCE;
+				__u64 size = n * sizeof(struct iovec);
+				MASK_FOR_VERIFIER(size, 511);
+				if (size > sizeof(s->iovs) ||
+				    bpf_probe_read_user(s->iovs, size, (const void *)(d->iov + i * sizeof(struct iovec))))
+					break;
+				s->iovs_first = i;
+				s->iovs_count = (__u32)n;
+			}
+			v = s->iovs[(i - s->iovs_first) & (IOVS_AT_ONCE - 1)];
+		}
 		if (s->at_offset >= v.iov_len) {
 			s->at_iov = i + 1;
 			s->at_offset = 0;
