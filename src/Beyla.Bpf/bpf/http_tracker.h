@@ -1025,16 +1025,16 @@ static __always_inline bool has_no_body(const struct request_slot *r)
 #define TAKE_RECORDED 2 /* the same, and record_request(&c->req, d, now) was done already */
 
 /*
- * Takes request i of those that start at d: the first becomes the current exchange or waits in
- * the queue (how: TAKE_*), the others wait in the queue. 1 when a bodiless request's head ends
- * before the read's bytes and another request begins there (pipelined): d is moved to it.
+ * Takes the request that starts at d: it becomes the current exchange or waits in the queue
+ * (how: TAKE_*; one pipelined behind another waits: TAKE_QUEUED). 1 when a bodiless request's
+ * head ends before the read's bytes and another request begins there (pipelined): d is moved to it.
  */
-static __always_inline int take_request(struct conn_state *c, struct io_data *d, __u64 now, int how, int i, struct scratch *s)
+static __always_inline int take_request(struct conn_state *c, struct io_data *d, __u64 now, int how, struct scratch *s)
 {
 	__u8 p[8] = {};
-	bool current = how != TAKE_QUEUED && i == 0;
+	bool current = how != TAKE_QUEUED;
 	struct request_slot *r = current ? &c->req : &s->slot;
-	if (!(how == TAKE_RECORDED && i == 0))
+	if (how != TAKE_RECORDED)
 		record_request(r, d, now);
 	__u32 end = request_head_end(r);
 	bool more = false;
@@ -1068,7 +1068,7 @@ __noinline int beyla_take_pipelined(struct conn_state *c, struct io_data *d, __u
 {
 	if (!c || !d || !s)
 		return 0;
-	return take_request(c, d, now, TAKE_QUEUED, 1, s);
+	return take_request(c, d, now, TAKE_QUEUED, s);
 }
 
 /*
@@ -1081,7 +1081,7 @@ __noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u6
 		return 0;
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
-	if (!s || !take_request(c, d, now, how, 0, s))
+	if (!s || !take_request(c, d, now, how, s))
 		return 0;
 	for (int i = 1; i < MAX_PIPELINED; i++) {
 		if (!beyla_take_pipelined(c, d, now, s))
@@ -1654,8 +1654,8 @@ __noinline int beyla_begin_response(struct conn_state *c, struct scratch *s, str
 	}
 	__u16 status = len >= 12 ? status_line_status(s->buf) : 0;
 	if (status < 200 && status != 101) {
-		/* not a status line (status 0), or an interim response */
-		/* an interim response; where the final one follows in the same buffer, where it begins */
+		/* not a status line (status 0), or an interim response: where the final one follows it
+		 * in the same buffer, where that begins */
 		__u32 interim = s->head_end;
 		return status && interim && interim + 12 <= d->first_len ? (int)interim : 0;
 	}
