@@ -5,6 +5,7 @@ namespace Beyla.Bpf.Tests;
 /// <summary>
 /// A client span whatever pair of syscalls moves the bytes (the server: Kestrel), also when
 /// the request's first buffer alone is too short to tell a request (":N": split after N bytes),
+/// or its request line comes a byte per buffer (":bytesN": the first N bytes),
 /// or its page (or the page it ends in) is not in memory until the write brings it in; a write
 /// that fails sends no request, and a request written in short writes is counted whole. Each
 /// case runs with the hooks this kernel has (the socket layer's tracepoints) and with the
@@ -20,6 +21,8 @@ public sealed class SyscallPathTests
         ("sendmsg-recvmsg", "/status/404", 404),
         ("writev-readv:3", "/status/404", 404),
         ("sendmsg-recvmsg:1", "/status/404", 404),
+        ("writev-readv:bytes30", "/status/404", 404),
+        ("sendmsg-recvmsg:bytes30", "/status/404", 404),
         ("mmap-send-recv", "/status/404", 404),
         ("mmap-straddle-send-recv", "/status/404", 404),
         ("failed-send-then-send-recv", "/status/404", 404),

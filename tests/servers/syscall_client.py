@@ -14,7 +14,8 @@ Usage: syscall_client.py PORT PATH MODE, MODE one of:
   nonblocking-post  a POST of a 4 MiB body on a non-blocking socket: sends that move part of
                   what they were given, and sends that fail with EAGAIN, between them / recv
 The two pieces are split after 10 bytes, or after N with MODE:N (writev-readv:3: the first
-piece alone is too short to tell a request).
+piece alone is too short to tell a request); MODE:bytesN writes the head's first N bytes a
+byte per buffer, then the rest in one (a request line gathered from many buffers).
 Waits for a line on stdin first (after printing "ready"), then prints
 "STATUS REQUEST_BYTES RESPONSE_BYTES START_NS END_NS".
 """
@@ -25,11 +26,16 @@ import time
 
 port, path, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 mode, _, split = mode.partition(":")
-split = int(split or 10)
 head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
 if mode == "nonblocking-post":
     body = b"x" * (4 << 20)
     head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+if split.startswith("bytes"):
+    n = int(split[len("bytes"):])
+    pieces = [head[i:i + 1] for i in range(n)] + [head[n:]]
+else:
+    n = int(split or 10)
+    pieces = [head[:n], head[n:]]
 s = socket.create_connection(("127.0.0.1", port))
 if mode.startswith("mmap-"):
     import ctypes
@@ -81,7 +87,7 @@ if mode == "write-read":
 elif mode == "sendto-recvfrom":
     s.send(head)
 elif mode == "writev-readv":
-    os.writev(fd, [head[:split], head[split:]])
+    os.writev(fd, pieces)
 elif mode.startswith("mmap-"):
     s.send(request)
 elif mode == "failed-send-then-send-recv":
@@ -114,7 +120,7 @@ elif mode == "nonblocking-post":
         sys.exit(f"precondition not met: {short} short sends, {again} sends failed with EAGAIN")
     s.setblocking(True)
 else:
-    s.sendmsg([head[:split], head[split:]])
+    s.sendmsg(pieces)
 
 response = b""
 while True:

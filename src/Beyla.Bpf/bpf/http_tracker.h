@@ -1090,36 +1090,6 @@ __noinline int beyla_take_requests(struct conn_state *c, struct io_data *d, __u6
 	return 0;
 }
 
-/* Appends to r's head what the second and later iovecs of d carried. Global: verified once. */
-__noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d)
-{
-	if (!r || !d)
-		return 0;
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
-	if (!s)
-		return 0;
-	__u64 seen = d->first_len;
-	for (int i = 1; i < MAX_HEAD_IOVECS; i++) {
-		if (i >= d->iov_count || r->head_len >= REQUEST_HEAD_CAPTURE || seen >= d->total)
-			break;
-		struct iovec v = {};
-		if (read_iovec(d, i, &v))
-			break;
-		__u64 n = v.iov_len;
-		if (n > d->total - seen)
-			n = d->total - seen;
-		if (n > REQUEST_HEAD_CAPTURE - r->head_len)
-			n = REQUEST_HEAD_CAPTURE - r->head_len;
-		seen += v.iov_len;
-		MASK_FOR_VERIFIER(n, 255);
-		if (!n || bpf_probe_read_user(s->buf, n, v.iov_base))
-			continue;
-		beyla_append_head(r, s, (__u32)n);
-	}
-	return 0;
-}
-
 static __always_inline void append_request_bytes(struct request_slot *r, const struct io_data *d)
 {
 	r->bytes += d->total;
@@ -1427,8 +1397,9 @@ static __always_inline void fill_from(struct scratch *s, __u64 len)
  * Appends to s->buf[0, len) the bytes of d's call from the position in s (fill_from), across its
  * buffers (the first is d->first; then d->iov's), up to HEAD_WINDOW bytes in all, the end of the
  * call's bytes or MAX_HEAD_IOVECS buffers a window (a head written from many, as varnish writes
- * one per word and line end); moves the position on and returns the new length. Global: verified
- * once.
+ * one per word and line end); stops at a buffer it cannot read; moves the position on and
+ * returns the new length. Global: verified once (a limit passed in, not this constant, made every
+ * program that calls it verify about 70,000 instructions more).
  */
 __noinline __u32 beyla_fill_window(struct scratch *s, struct io_data *d, __u32 len)
 {
@@ -1478,6 +1449,22 @@ __noinline __u32 beyla_fill_window(struct scratch *s, struct io_data *d, __u32 l
 		}
 	}
 	return len;
+}
+
+/* Appends to r's head, as far as its capture goes, what d's call carried after its first buffer:
+ * a window of it (beyla_fill_window from there), of which beyla_append_head keeps what fits.
+ * Global: verified once. */
+__noinline int beyla_append_iovecs(struct request_slot *r, struct io_data *d)
+{
+	if (!r || !d || r->head_len >= REQUEST_HEAD_CAPTURE)
+		return 0;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_space, &zero);
+	if (!s)
+		return 0;
+	fill_from(s, d->first_len);
+	beyla_append_head(r, s, beyla_fill_window(s, d, 0));
+	return 0;
 }
 
 /* The call's next window of bytes (beyla_fill_window) byte-scanned as the head they go on (before:
