@@ -55,13 +55,21 @@ and p99 then measures those slices (0.36 ms untraced against 7.3 ms traced on 20
 either build: tracing made the workers busy enough to stop blocking); with one worker it was
 0.24 ms untraced against 2.3 ms traced.
 
+With --server-cpu PCT (with --pin) the server's processes run in a cgroup whose CPU quota is PCT %
+of one CPU (cgroup v1's cpu controller, or v2's where it has one), so that the server, not wrk, is
+what saturates, as a server with a CPU limit (a container's) does: wrk has a core of its own and
+room to spare. The BPF programs run in the server's syscalls and count against its quota; the
+agent runs outside it (on CPU 0 with the server, or with --pin-agent load on CPU 1). Without it,
+on a machine where wrk needs more CPU per request than the server (2026-12-06: 13.1 against
+11.8 ms per 1,000 requests), the pinned runs measure wrk's saturation, not the server's.
+
 With --agent DLL given more than once, every round traces each server with each of those agent
 builds in turn ("traced <checkout>" rows): an A/B of two commits in one run, on the same noise.
 
 usage: sudo python3 benchmarks/overhead.py [--seconds 8] [--rounds 3] [--servers nginx,kestrel]
            [--connections 32] [--threads 2] [--warmup 5] [--tls] [--agent-warmup 3] [--quiet-wait 15] [--redo 4] [--no-bpf-stats]
            [--agent CHECKOUT/samples/Beyla.Agent/bin/Release/net10.0/beyla-agent.dll ...] [--floor]
-           [--pin [--pin-agent server|load]] [--close]
+           [--pin [--pin-agent server|load] [--server-cpu PCT]] [--close]
 """
 import argparse
 import os
@@ -117,6 +125,52 @@ LOAD_CPU = []
 AGENT_CPU = []  # the agent's: the server's CPU, or with --pin-agent load wrk's
 
 
+class CpuQuota:
+    """A cgroup whose processes get at most pct % of one CPU: v1's cpu controller where it is
+    mounted on its own (/sys/fs/cgroup/cpu), else v2's (/sys/fs/cgroup, or its unified
+    mount) where it offers cpu."""
+
+    def __init__(self, name, pct):
+        period = 100_000
+        quota = int(period * pct / 100)
+        v1 = "/sys/fs/cgroup/cpu"
+        if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
+            self.path = os.path.join(v1, name)
+            os.makedirs(self.path, exist_ok=True)
+            write(os.path.join(self.path, "cpu.cfs_period_us"), str(period))
+            write(os.path.join(self.path, "cpu.cfs_quota_us"), str(quota))
+            return
+        for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+            controllers = os.path.join(root, "cgroup.controllers")
+            if os.path.exists(controllers) and "cpu" in open(controllers).read().split():
+                write(os.path.join(root, "cgroup.subtree_control"), "+cpu")
+                self.path = os.path.join(root, name)
+                os.makedirs(self.path, exist_ok=True)
+                write(os.path.join(self.path, "cpu.max"), f"{quota} {period}")
+                return
+        raise SystemExit("--server-cpu: this machine has no cgroup cpu controller (v1 or v2) to set a quota with")
+
+    def add(self, pid):
+        write(os.path.join(self.path, "cgroup.procs"), str(pid))
+
+    def remove(self):
+        """Removes the cgroup (its processes have exited)."""
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+SERVER_QUOTA = []  # --server-cpu: [CpuQuota] the servers' processes go into
+
+
 class Server:
     """A server under test: its processes, its port, and what was sent to it."""
 
@@ -125,6 +179,8 @@ class Server:
         self.port = port
         self.out = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([*SERVER_CPU, *command], stdout=self.out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        if SERVER_QUOTA:  # before it forks workers, which stay in their parent's cgroup
+            SERVER_QUOTA[0].add(self.proc.pid)
         wait_port(port, self.proc, name)
         self.sent_total = 0
 
@@ -151,6 +207,8 @@ def start_nginx(work, workers, tls):
         if len(server.pids()) >= 1 + workers:
             break
         time.sleep(0.1)
+    for pid in server.pids() if SERVER_QUOTA else []:  # any forked before the master was moved
+        SERVER_QUOTA[0].add(pid)
     return server
 
 
@@ -296,7 +354,12 @@ def main():
                          "the bimodal scheduling of a saturated 2-core machine out of the ratios")
     ap.add_argument("--pin-agent", choices=["server", "load"], default="server",
                     help="with --pin, the agent's CPU: the server's (default; what it takes, the server loses) or wrk's")
+    ap.add_argument("--server-cpu", type=float, metavar="PCT",
+                    help="with --pin, the server's processes in a cgroup with a quota of PCT %% of one CPU: the server, "
+                         "not wrk, saturates (as under a container's CPU limit)")
     a = ap.parse_args()
+    if a.server_cpu is not None and (not a.pin or not 0 < a.server_cpu <= 100):
+        ap.error("--server-cpu takes a percentage in (0, 100] and needs --pin")
     if a.tls:
         SCHEME[0] = "https"
     if a.pin:
@@ -339,6 +402,8 @@ def main():
     results = {}  # (server, config) -> [round results]
     floors = list(FLOORS) if a.floor else []
     loader = build_floor(work) if a.floor else None
+    if a.server_cpu is not None:
+        SERVER_QUOTA.append(CpuQuota(f"beyla-overhead-{os.getpid()}", a.server_cpu))
     try:
         if not a.no_bpf_stats:
             with open(stats_path, "w") as f:
@@ -400,6 +465,8 @@ def main():
         with open(stats_path, "w") as f:
             f.write(previous_stats)
         shutil.rmtree(work, ignore_errors=True)
+        for quota in SERVER_QUOTA:
+            quota.remove()
 
     # The table.
     rows = []
@@ -451,6 +518,8 @@ def main():
     pinning = ""
     if a.pin:
         pinning = f"; pinned: server (nginx: 1 worker) and loader on CPU 0, wrk on CPU 1, agent on CPU {0 if a.pin_agent == 'server' else 1}"
+        if a.server_cpu is not None:
+            pinning += f"; the server's CPU quota {a.server_cpu:g} % of one CPU"
     print()
     print(f"{time.strftime('%Y-%m-%d')}, {os.uname().release}, {os.cpu_count()} cores; wrk -t{a.threads} -c{a.connections}, "
           f"{a.rounds} rounds of {a.seconds} s interleaved{pinning}; agent: {agent_desc}; bpf_stats {'off' if a.no_bpf_stats else 'on'}; "
