@@ -42,6 +42,18 @@ public sealed class ScriptedClientTests
         RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", "bytewise", "/hello/1", "/chunked/100", "/missing/2", "/chunked/7", "/hello/5"]),
             [("/hello/1", 200), ("/chunked/100", 200), ("/missing/2", 404), ("/chunked/7", 200), ("/hello/5", 200)], responsesComplete: true);
 
+    /// <summary>
+    /// A client that writes its next request when the response before it has only part of its
+    /// head in (5 bytes: not yet a status line; 20: the status line and part of a header): each
+    /// response still ends where it ends, and the next request waits for it.
+    /// </summary>
+    [BpfTheory]
+    [InlineData(5)]
+    [InlineData(20)]
+    public Task PythonWritingTheNextRequestWithinAResponseHead(int readFirst) =>
+        RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", $"early-next:{readFirst}", "/hello/1", "/missing/2", "/hello/5", "/hello/3"]),
+            [("/hello/1", 200), ("/missing/2", 404), ("/hello/5", 200), ("/hello/3", 200)], responsesComplete: true);
+
     [BpfFact]
     public Task NodeFetch() => RunAsync("node", "node_client.js", "fetch");
 
@@ -87,6 +99,8 @@ public sealed class ScriptedClientTests
             Assert.True(span.RequestBytes > 0 && span.ResponseBytes > 0);
             if (responsesComplete)
                 Assert.Equal(SpanEndReason.ResponseComplete, span.EndReason);
+            if (measured[i].Length > 3) // the client counted the response's bytes
+                Assert.Equal(measured[i][3], span.ResponseBytes);
             Assert.True(span.StartTimestamp >= measured[i][1], $"{span.Path}: span starts before the client's request");
             Assert.True(span.StartTimestamp + span.DurationNanoseconds <= measured[i][2], $"{span.Path}: span ends after the client had the response");
             if (requests[i].Path.StartsWith("/slow/", StringComparison.Ordinal))

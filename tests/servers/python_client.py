@@ -5,9 +5,13 @@ MODE: urllib (a fresh connection per request), keepalive (http.client, one conne
 pipelined (one socket: the first request alone, then all the others in one send, their
 responses read after it) or websocket (three paths: a GET of the first, then a WebSocket
 handshake at the second and three text frames echoed, whose payloads read like HTTP and are
-sent apart from their headers, then a close; the third on a new connection), or bytewise (one
-connection, every response read a byte at a time: its head, then its Content-Length or chunks).
-Prints "ready" first, then per request: "STATUS START_NS END_NS" (CLOCK_MONOTONIC).
+sent apart from their headers, then a close; the third on a new connection), bytewise (one
+connection, every response read a byte at a time: its head, then its Content-Length or chunks),
+or early-next:N (one connection; the first N bytes of each response are read a byte at a time,
+then the next request is written, then the rest of the response is read: a request sent while
+the response before it has only part of its head in; Content-Length responses only).
+Prints "ready" first, then per request: "STATUS START_NS END_NS" (CLOCK_MONOTONIC), and in
+early-next mode " RESPONSE_BYTES" after them.
 """
 import http.client
 import sys
@@ -145,6 +149,45 @@ def bytewise():
         print(status, start, time.monotonic_ns(), flush=True)
 
 
+def early_next(n):
+    import socket
+    u = urllib.parse.urlsplit(base)
+    s = socket.create_connection((u.hostname, u.port))
+
+    def send(path):
+        starts.append(time.monotonic_ns())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode())
+
+    def byte():
+        b = s.recv(1)
+        if not b:
+            sys.exit("closed")
+        return b
+
+    starts = []
+    send(paths[0])
+    for i in range(len(paths)):
+        data = b"".join(byte() for _ in range(n))
+        if i + 1 < len(paths):
+            send(paths[i + 1])
+        while not data.endswith(b"\r\n\r\n"):  # a byte at a time: nothing of the next response
+            data += byte()
+        lines = data[:-4].split(b"\r\n")
+        length = next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), None)
+        if length is None:
+            sys.exit("early-next mode needs Content-Length responses")
+        size = len(data) + length
+        while length:
+            chunk = s.recv(length)
+            if not chunk:
+                sys.exit("closed")
+            length -= len(chunk)
+        print(int(lines[0].split()[1]), starts[i], time.monotonic_ns(), size, flush=True)
+
+
+if mode.startswith("early-next:"):
+    early_next(int(mode.partition(":")[2]))
+    sys.exit(0)
 if mode == "pipelined":
     pipelined()
     sys.exit(0)

@@ -28,6 +28,9 @@
 #define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
 #define CONN_HEAD_OPEN 0x8   /* the response's head did not end in its first piece: the next pieces are scanned byte by byte (beyla_scan_head_chunk) */
 #define CONN_STATUS_OPEN 0x10 /* the response began with fewer bytes than a status line: they gather in status_line */
+/* A response whose end is known, or will be once its head has come whole (a head in pieces): a
+ * request seen before it ends is the next one, and waits. */
+#define CONN_END_DUE (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK | CONN_HEAD_OPEN | CONN_STATUS_OPEN)
 
 /* Masks v in the very register that is used next, so that the verifier sees the bound even
  * where the compiler has proven it and would otherwise drop the check. */
@@ -1980,8 +1983,8 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 			return 0;
 		}
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
-		if (c->phase == PHASE_REQUEST || (c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK))) {
-			/* a response is still due for the current request */
+		if (c->phase == PHASE_REQUEST || (c->conn_flags & CONN_END_DUE)) {
+			/* a response is still due for the current request, or its end (its head is in pieces) */
 			struct io_data taken = *d;
 			if (starts)
 				beyla_take_requests(c, &taken, now, TAKE_QUEUED);
@@ -2083,10 +2086,11 @@ static __always_inline void track_write_enter(struct conn_state *c, __u32 tid, _
 		c->request_writer = 0; /* this thread's, from a write whose exit was not seen */
 }
 
-/* A response whose end is not known (no Content-Length seen, not chunked): the next request ends it. */
+/* A response whose end is not known (its head came whole with no Content-Length, not chunked):
+ * the next request ends it. */
 static __always_inline bool response_without_end(const struct conn_state *c)
 {
-	return c->phase == PHASE_RESPONSE && !(c->conn_flags & (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK));
+	return c->phase == PHASE_RESPONSE && !(c->conn_flags & CONN_END_DUE);
 }
 
 /* Whether a write entering on c (not null) may start the next request (see track_write_enter). */
