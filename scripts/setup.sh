@@ -17,6 +17,7 @@ packages=(
   python3       # kernel tests trace Python's http.server; test summary
   wrk           # benchmarks/overhead.py and kernel_cost.py drive servers with wrk
   prometheus    # kernel tests scrape the exporter with a real Prometheus; promtool checks the exposition
+  busybox       # kernel tests trace busybox httpd (it answers on a duplicate of the request's fd)
 )
 
 missing=()

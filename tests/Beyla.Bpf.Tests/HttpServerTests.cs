@@ -260,7 +260,7 @@ public abstract class HttpServerTests
     /// GETs each path, in order, on one keep-alive connection: each is one span that matches what
     /// the client saw and ended with its response, and nothing is lost.
     /// </summary>
-    private async Task AssertEachIsOneCompleteSpanAsync(params string[] paths)
+    private protected async Task AssertEachIsOneCompleteSpanAsync(params string[] paths)
     {
         await using TracedServer traced = StartTraced();
         ServerProcess server = traced.Server;

@@ -8,7 +8,7 @@ namespace Beyla.Bpf.Tests;
 /// <summary>
 /// A minimal HTTP/1.1 client on one keep-alive connection that measures each exchange
 /// itself, writes requests in as many pieces as asked, and reads Content-Length or chunked
-/// responses.
+/// responses, or a response that runs to the close (the connection is then done).
 /// </summary>
 internal sealed class KeepAliveClient : IDisposable
 {
@@ -228,7 +228,15 @@ internal sealed class KeepAliveClient : IDisposable
             return (status, total + length);
         }
         if (!chunked)
-            throw new InvalidOperationException("response with neither Content-Length nor chunked encoding");
+        {
+            // neither Content-Length nor chunked: the body runs to the close (RFC 9112 6.3)
+            total += _buffered;
+            _buffered = 0;
+            int n;
+            while ((n = _socket.Receive(_buffer)) > 0)
+                total += n;
+            return (status, total);
+        }
         while (true)
         {
             string sizeLine = ReadLine(ref total);

@@ -16,6 +16,10 @@ GET /longhead/HOW/N -> 200 with an N-byte head, its Content-Length the last fiel
                     body in one write (HOW one), in one writev of a buffer per line and line end
                     (writev), the head in two writes cut in its Content-Length line's value
                     (split), or a chunked body (chunked)
+GET /splice/N    -> 200 with an N-byte body that goes from a pipe to the socket by splice (as
+                    haproxy's splice-response moves bodies), the head written before it
+GET /dup/N       -> 200 with an N-byte body, head and body written on a duplicate of the
+                    connection's fd (os.dup, closed after: as inetd-style servers answer on fd 1)
 GET /ws          -> 101, then echoes WebSocket frames (a minimal one: payloads under 126 bytes);
                     GET /ws?split: the 101's status line and headers in two writes
 anything else    -> 404
@@ -68,6 +72,17 @@ class Handler(BaseHTTPRequestHandler):
             self._send_in_pieces(path.split("/")[2], int(path.split("/")[3]))
         elif path.startswith("/longhead/"):
             self._send_long_head(path.split("/")[2], int(path.split("/")[3]))
+        elif path.startswith("/splice/"):
+            self._send_spliced(int(path.split("/")[2]))
+        elif path.startswith("/dup/"):
+            n = int(path.split("/")[2])
+            data = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (n, b"d" * n)
+            fd = os.dup(self.connection.fileno())
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            finally:
+                os.close(fd)
         elif path == "/ws":
             self._websocket()
         else:
@@ -81,6 +96,21 @@ class Handler(BaseHTTPRequestHandler):
             if size:
                 self.wfile.write(b"%x\r\n%s\r\n" % (size, b"c" * size))
         self.wfile.write(b"0\r\n" + trailers + b"\r\n")
+
+    def _send_spliced(self, n):
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % n)
+        r, w = os.pipe()
+        try:
+            left = n
+            while left:
+                piece = os.write(w, b"s" * min(left, 65536))
+                while piece:
+                    moved = os.splice(r, self.connection.fileno(), piece)
+                    piece -= moved
+                    left -= moved
+        finally:
+            os.close(r)
+            os.close(w)
 
     def _send_in_pieces(self, how, status):
         body = b"pieces\n"

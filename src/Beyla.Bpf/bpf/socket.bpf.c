@@ -21,7 +21,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define IO_PLAIN 1 /* (fd, buf, len, ...) */
 #define IO_IOVEC 2 /* (fd, iov, iovcnt) */
 #define IO_MSG 3   /* (fd, msghdr, flags) */
-#define IO_FILE 4  /* sendfile(out_fd, in_fd, offset, count): bytes the process never sees */
+#define IO_FILE 4  /* sendfile(out_fd, in_fd, offset, count), splice(pipe, 0, socket, ...): bytes the process never sees */
 
 /* Traced processes already reported for moving socket data through io_uring, and for beginning
  * a TLS handshake with no SSL call seen before it (forgotten when the process execs another
@@ -209,9 +209,8 @@ static __always_inline struct conn_state *connection_of(const struct conn_key *k
  * the user registers saved at the syscall's entry, which hold its arguments; sk is the socket
  * the bytes moved on when the hook is told it (else 0).
  */
-static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u8 shape, __u8 dir, unsigned long flags, __u64 sk)
+static __always_inline int on_data(__u64 id, struct pt_regs *regs, __u32 fd, long ret, __u8 shape, __u8 dir, unsigned long flags, __u64 sk)
 {
-	__u32 fd = (__u32)regs->di;
 	struct conn_key key = {.tgid = (__u32)(id >> 32), .fd = fd};
 	bool foreign;
 	struct conn_state *c;
@@ -280,8 +279,9 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, long ret, __u
  * after each receive and send on a socket, and only there, so reads and writes of files and
  * pipes pay nothing; raw, they cost a program call and build no perf record. The syscall is
  * told by its number in the user registers; a send or receive made for another syscall
- * (splice, sendmmsg, io_uring's) or by a kernel thread is left alone. sendfile reaches the
- * socket in pieces, each a send of its own. Kernels without these tracepoints (or without
+ * (sendmmsg, io_uring's) or by a kernel thread is left alone. sendfile and splice (from a pipe)
+ * reach the socket in pieces, each a send of its own, counted as bytes the process never saw;
+ * a splice from a socket into a pipe passes neither tracepoint. Kernels without these tracepoints (or without
  * tcp_sendmsg_locked, below), and BEYLA_SYSCALL_HOOKS=1, use the syscall exits and entries
  * further down instead: SocketProbeSet leaves one set or the other out.
  */
@@ -305,6 +305,7 @@ struct raw_sock_length_args {
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
 #define NR_SENDFILE 40
+#define NR_SPLICE 275
 
 /* The user registers of task's syscall, or null for a task that makes none here (a kernel
  * thread, an io_uring worker: their registers are not a syscall's), or a 32-bit one (other
@@ -345,11 +346,11 @@ int sock_recv(struct raw_sock_length_args *ctx)
 	switch (regs->orig_ax) {
 	case NR_READ:
 	case NR_RECVFROM:
-		return on_data(id, regs, ret, IO_PLAIN, DIR_INGRESS, flags, ctx->sk);
+		return on_data(id, regs, (__u32)regs->di, ret, IO_PLAIN, DIR_INGRESS, flags, ctx->sk);
 	case NR_READV:
-		return on_data(id, regs, ret, IO_IOVEC, DIR_INGRESS, flags, ctx->sk);
+		return on_data(id, regs, (__u32)regs->di, ret, IO_IOVEC, DIR_INGRESS, flags, ctx->sk);
 	case NR_RECVMSG:
-		return on_data(id, regs, ret, IO_MSG, DIR_INGRESS, flags, ctx->sk);
+		return on_data(id, regs, (__u32)regs->di, ret, IO_MSG, DIR_INGRESS, flags, ctx->sk);
 	}
 	return 0;
 }
@@ -365,14 +366,17 @@ int sock_send(struct raw_sock_length_args *ctx)
 	switch (regs->orig_ax) {
 	case NR_WRITE:
 	case NR_SENDTO:
-		return on_data(id, regs, ret, IO_PLAIN, DIR_EGRESS, 0, ctx->sk);
+		return on_data(id, regs, (__u32)regs->di, ret, IO_PLAIN, DIR_EGRESS, 0, ctx->sk);
 	case NR_WRITEV:
-		return on_data(id, regs, ret, IO_IOVEC, DIR_EGRESS, 0, ctx->sk);
+		return on_data(id, regs, (__u32)regs->di, ret, IO_IOVEC, DIR_EGRESS, 0, ctx->sk);
 	case NR_SENDMSG:
-		return on_data(id, regs, ret, IO_MSG, DIR_EGRESS, 0, ctx->sk);
+		return on_data(id, regs, (__u32)regs->di, ret, IO_MSG, DIR_EGRESS, 0, ctx->sk);
 	case NR_SENDFILE:
 		/* a piece of the file (splice): no bytes to look at, only their count */
-		return on_data(id, regs, ret, IO_FILE, DIR_EGRESS, 0, ctx->sk);
+		return on_data(id, regs, (__u32)regs->di, ret, IO_FILE, DIR_EGRESS, 0, ctx->sk);
+	case NR_SPLICE:
+		/* from a pipe (haproxy's splice-response): the socket is fd_out, the third argument */
+		return on_data(id, regs, (__u32)regs->dx, ret, IO_FILE, DIR_EGRESS, 0, ctx->sk);
 	}
 	return 0;
 }
@@ -387,7 +391,7 @@ static __always_inline int on_data_exit(struct syscall_exit_ctx *ctx, __u8 shape
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	unsigned long flags = flags_at == FLAGS_IN_R10 ? regs->r10 : flags_at == FLAGS_IN_DX ? regs->dx : 0;
-	return on_data(id, regs, ctx->ret, shape, dir, flags, 0);
+	return on_data(id, regs, (__u32)regs->di, ctx->ret, shape, dir, flags, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
@@ -514,6 +518,8 @@ int tcp_send_enter(struct raw_tcp_sendmsg_args *ctx)
 	case NR_SENDFILE:
 		/* in pieces: each notes the time, so the last one's is when the body's end went */
 		return on_write_enter(id, regs->di, 0, 0, IO_FILE, ctx->sk, ctx->msg);
+	case NR_SPLICE:
+		return on_write_enter(id, regs->dx, 0, 0, IO_FILE, ctx->sk, ctx->msg);
 	}
 	return 0;
 }
