@@ -6,7 +6,11 @@ public enum SpanEndReason
     /// <summary>The response reached its declared length (Content-Length, last chunk, or no body).</summary>
     ResponseComplete = 1,
 
-    /// <summary>The response's length was unknown and the next request on the connection started.</summary>
+    /// <summary>
+    /// The next request on the connection started before the response's end was seen: its length
+    /// was unknown, or (a client) its last bytes were read where no hook sees them, as by splice
+    /// into a pipe. The span ends at the last response bytes seen.
+    /// </summary>
     NextRequest = 2,
 
     /// <summary>The connection was closed after (part of) a response.</summary>

@@ -54,6 +54,22 @@ public sealed class ScriptedClientTests
         RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", $"early-next:{readFirst}", "/hello/1", "/missing/2", "/hello/5", "/hello/3"]),
             [("/hello/1", 200), ("/missing/2", 404), ("/hello/5", 200), ("/hello/3", 200)], responsesComplete: true);
 
+    /// <summary>
+    /// A client that moves each response's body from the socket into a pipe by splice after
+    /// reading its head (haproxy's splice-response): no hook sees those bytes, but the socket's
+    /// consumed count shows the response ended, so the next request is a span of its own and
+    /// not queued behind a response that never completes. The spliced responses end at the next
+    /// request, or the last one at the close (their last bytes' time is not seen), with all their
+    /// bytes.
+    /// </summary>
+    [BpfTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task PythonSplicingResponseBodiesIntoAPipe(bool lastToo) =>
+        RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", lastToo ? "splice-body:all" : "splice-body", "/big/300000", "/big/200000", "/missing/1", "/big/100000"]),
+            [("/big/300000", 200), ("/big/200000", 200), ("/missing/1", 404), ("/big/100000", 200)],
+            ends: [SpanEndReason.NextRequest, SpanEndReason.NextRequest, SpanEndReason.ResponseComplete, lastToo ? SpanEndReason.ConnectionClosed : SpanEndReason.ResponseComplete]);
+
     [BpfFact]
     public Task NodeFetch() => RunAsync("node", "node_client.js", "fetch");
 
@@ -71,7 +87,7 @@ public sealed class ScriptedClientTests
     private static Task RunAsync(string interpreter, string script, string mode) =>
         RunAsync(port => GatedClient.StartAsync(interpreter, script, [$"http://127.0.0.1:{port}", mode, .. s_requests.Select(r => r.Path)]));
 
-    private static async Task RunAsync(Func<int, Task<GatedClient>> startClient, (string Path, int Status)[]? requests = null, bool responsesComplete = false)
+    private static async Task RunAsync(Func<int, Task<GatedClient>> startClient, (string Path, int Status)[]? requests = null, bool responsesComplete = false, SpanEndReason[]? ends = null)
     {
         requests ??= s_requests;
         int port = FreePort.Next();
@@ -99,6 +115,8 @@ public sealed class ScriptedClientTests
             Assert.True(span.RequestBytes > 0 && span.ResponseBytes > 0);
             if (responsesComplete)
                 Assert.Equal(SpanEndReason.ResponseComplete, span.EndReason);
+            if (ends is not null)
+                Assert.Equal(ends[i], span.EndReason);
             if (measured[i].Length > 3) // the client counted the response's bytes
                 Assert.Equal(measured[i][3], span.ResponseBytes);
             Assert.True(span.StartTimestamp >= measured[i][1], $"{span.Path}: span starts before the client's request");

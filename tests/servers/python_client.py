@@ -9,11 +9,16 @@ sent apart from their headers, then a close; the third on a new connection), byt
 connection, every response read a byte at a time: its head, then its Content-Length or chunks),
 or early-next:N (one connection; the first N bytes of each response are read a byte at a time,
 then the next request is written, then the rest of the response is read: a request sent while
-the response before it has only part of its head in; Content-Length responses only).
+the response before it has only part of its head in; Content-Length responses only), or
+splice-body (one connection; each response's head read with recv, the rest of its body moved
+from the socket into a pipe by splice, as haproxy's splice-response does, except the last
+response's, read with recv (splice-body:all: that one's too; then the client closes);
+Content-Length responses only).
 Prints "ready" first, then per request: "STATUS START_NS END_NS" (CLOCK_MONOTONIC), and in
-early-next mode " RESPONSE_BYTES" after them.
+early-next and splice-body modes " RESPONSE_BYTES" after them.
 """
 import http.client
+import os
 import sys
 import time
 import urllib.error
@@ -185,6 +190,44 @@ def early_next(n):
         print(int(lines[0].split()[1]), starts[i], time.monotonic_ns(), size, flush=True)
 
 
+def splice_body(all_of_them):
+    import socket
+    u = urllib.parse.urlsplit(base)
+    s = socket.create_connection((u.hostname, u.port))
+    r, w = os.pipe()
+    for i, path in enumerate(paths):
+        start = time.monotonic_ns()
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                sys.exit("closed")
+            data += chunk
+        head = data[:data.index(b"\r\n\r\n") + 4]
+        lines = head[:-4].split(b"\r\n")
+        length = next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), None)
+        if length is None:
+            sys.exit("splice-body mode needs Content-Length responses")
+        left = length - (len(data) - len(head))
+        while left:
+            if all_of_them or i + 1 < len(paths):  # into a pipe, then out of it: the bytes never pass a read of the socket
+                moved = os.splice(s.fileno(), w, min(left, 65536))
+                n = moved
+                while n:
+                    n -= len(os.read(r, n))
+            else:
+                moved = len(s.recv(left))
+            if not moved:
+                sys.exit("closed")
+            left -= moved
+        print(int(lines[0].split()[1]), start, time.monotonic_ns(), len(head) + length, flush=True)
+    s.close()
+
+
+if mode in ("splice-body", "splice-body:all"):
+    splice_body(mode.endswith(":all"))
+    sys.exit(0)
 if mode.startswith("early-next:"):
     early_next(int(mode.partition(":")[2]))
     sys.exit(0)

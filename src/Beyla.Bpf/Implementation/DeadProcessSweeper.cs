@@ -22,7 +22,7 @@ internal sealed unsafe class DeadProcessSweeper
     // socket_conns: key struct sock * (u64), value struct conn_key
     private const int SocketKeySize = 8;
     // struct conn_state: req.used is at 119 (layout in bpf/http_tracker.h; checked by value size)
-    private const int ConnStateSize = 416;
+    private const int ConnStateSize = 424;
     private const int RequestUsedOffset = 119;
 
     private readonly int _connections;

@@ -28,6 +28,7 @@
 #define CONN_AWAIT_LAST_CHUNK 0x4 /* no Content-Length: watch for the terminating chunk */
 #define CONN_HEAD_OPEN 0x8   /* the response's head did not end in its first piece: the next pieces are scanned byte by byte (beyla_scan_head_chunk) */
 #define CONN_STATUS_OPEN 0x10 /* the response began with fewer bytes than a status line: they gather in status_line */
+#define CONN_RX_BASE 0x20 /* a client's response read in several reads: rx_base is where it begins in its socket's byte stream */
 /* A response whose end is known, or will be once its head has come whole (a head in pieces): a
  * request seen before it ends is the next one, and waits. */
 #define CONN_END_DUE (CONN_LENGTH_KNOWN | CONN_AWAIT_LAST_CHUNK | CONN_HEAD_OPEN | CONN_STATUS_OPEN)
@@ -101,10 +102,11 @@ struct conn_state {
 	__u8 status_len;          /* bytes in status_line (CONN_STATUS_OPEN) */
 	__u8 pad;
 	__u8 status_line[16];
+	__u32 rx_base;            /* CONN_RX_BASE: the sequence number of the response's first byte (tcp_sock.copied_seq) */
 };
 
 /* DeadProcessSweeper.cs reads conn_state by offset and the map keys by size: keep them in step. */
-_Static_assert(sizeof(struct conn_state) == 416, "conn_state layout: update DeadProcessSweeper.cs");
+_Static_assert(sizeof(struct conn_state) == 424, "conn_state layout: update DeadProcessSweeper.cs");
 _Static_assert(__builtin_offsetof(struct conn_state, req.used) == 119, "conn_state layout: update DeadProcessSweeper.cs");
 _Static_assert(sizeof(struct conn_key) == 8, "conn_key layout: update DeadProcessSweeper.cs");
 
@@ -1877,6 +1879,25 @@ __noinline int beyla_end_response(struct conn_state *c, struct io_data *d, __u64
 	return end_response(c, d, now);
 }
 
+/* How far the reader of c's socket (TCP: tracked connections are) has consumed its byte stream. */
+static __always_inline __u32 consumed_seq(const struct conn_state *c)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)c->sk; /* apart: inside BPF_CORE_READ c->sk would be relocated too */
+	return BPF_CORE_READ(tp, copied_seq);
+}
+
+/*
+ * Whether client c's response, of known length, was consumed whole by its reader though the
+ * reads seen did not reach its end: the rest went where no hook sees it (splice from the socket
+ * into a pipe, as haproxy's splice-response does). Needs CONN_RX_BASE: responses read in one
+ * read never get there.
+ */
+static __always_inline bool response_consumed_unseen(const struct conn_state *c)
+{
+	return c->phase == PHASE_RESPONSE && (c->conn_flags & CONN_RX_BASE) && (c->conn_flags & CONN_LENGTH_KNOWN) &&
+	       c->response_bytes < c->response_expected && (__u64)(__u32)(consumed_seq(c) - c->rx_base) >= c->response_expected;
+}
+
 /*
  * The connection that socket sk (0: not told) is tracked under in key's process when that is on
  * another fd than key's: a duplicate of it (inetd-style servers such as busybox httpd read the
@@ -2007,6 +2028,11 @@ tracked:
 			return 0;
 		}
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
+		if (starts && response_consumed_unseen(c)) {
+			/* its last bytes were read unseen: it ended, and this request is the next one */
+			c->response_bytes = c->response_expected;
+			c->conn_flags &= ~CONN_END_DUE;
+		}
 		if (c->phase == PHASE_REQUEST || (c->conn_flags & CONN_END_DUE)) {
 			/* a response is still due for the current request, or its end (its head is in pieces) */
 			struct io_data taken = *d;
@@ -2029,6 +2055,7 @@ tracked:
 	 * other finished the previous exchange (the connection's state is not locked). The queued
 	 * request is the one this response answers. */
 	take_queued_request(c);
+	__u64 began = 0; /* bytes of a response that began in this read, from its first */
 	if (c->phase == PHASE_REQUEST) {
 		s = bpf_map_lookup_elem(&scratch_space, &zero);
 		if (!s)
@@ -2060,6 +2087,7 @@ tracked:
 				head.total -= interim;
 			}
 		}
+		began = head.total;
 	} else if (c->phase == PHASE_RESPONSE) {
 		c->response_bytes += d->total;
 		c->end_ns = now;
@@ -2081,8 +2109,15 @@ tracked:
 	}
 	/* One write may hold several responses (answers to pipelined requests): what goes
 	 * past the declared end of one is the start of the next. */
-	if (c->phase != PHASE_RESPONSE || !response_complete(c, d))
+	if (c->phase != PHASE_RESPONSE || !response_complete(c, d)) {
+		if (began && c->phase == PHASE_RESPONSE && c->kind == SPAN_KIND_CLIENT && !tls) {
+			/* a client's response that goes on past this read: where it began in the socket's
+			 * byte stream (response_consumed_unseen) */
+			c->rx_base = consumed_seq(c) - (__u32)began;
+			c->conn_flags |= CONN_RX_BASE;
+		}
 		return 0;
+	}
 	struct io_data rest = *d;
 	if (!end_response(c, &rest, now))
 		return 0;
@@ -2200,8 +2235,11 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 		return;
 	if (c->phase == PHASE_UPGRADED)
 		beyla_drop_queued_requests(c); /* queued by a thread that raced the upgrade */
-	if (c->phase == PHASE_RESPONSE)
+	if (c->phase == PHASE_RESPONSE) {
+		if (response_consumed_unseen(c))
+			c->response_bytes = c->response_expected; /* its last bytes were read unseen (splice) */
 		finish_exchange(c, END_BY_CLOSE);
+	}
 	take_queued_request(c);
 	beyla_finish_unanswered(c);
 	forget_socket(c->sk, tgid, fd);

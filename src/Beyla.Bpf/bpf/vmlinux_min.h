@@ -130,6 +130,11 @@ struct sock {
 	__u16 sk_protocol; /* a plain field since Linux 5.6 */
 } __attribute__((preserve_access_index));
 
+/* A TCP socket (struct sock is its first member): where its reader has consumed up to. */
+struct tcp_sock {
+	__u32 copied_seq;
+} __attribute__((preserve_access_index));
+
 #define IPPROTO_TCP 6
 
 struct socket {
