@@ -70,6 +70,17 @@ public sealed class ScriptedClientTests
             [("/big/300000", 200), ("/big/200000", 200), ("/missing/1", 404), ("/big/100000", 200)],
             ends: [SpanEndReason.NextRequest, SpanEndReason.NextRequest, SpanEndReason.ResponseComplete, lastToo ? SpanEndReason.ConnectionClosed : SpanEndReason.ResponseComplete]);
 
+    /// <summary>
+    /// The same with a request pipelined behind the spliced response: the next request written
+    /// ends the spliced response and waits behind the pipelined one, which the next response
+    /// answers (it used to overwrite it, and every later span was off by one).
+    /// </summary>
+    [BpfFact]
+    public Task PythonSplicingAResponseWithARequestPipelinedBehindIt() =>
+        RunAsync(port => GatedClient.StartAsync("python3", "python_client.py", [$"http://127.0.0.1:{port}", "splice-pipelined", "/big/300000", "/hello/2", "/missing/3"]),
+            [("/big/300000", 200), ("/hello/2", 200), ("/missing/3", 404)],
+            ends: [SpanEndReason.NextRequest, SpanEndReason.ResponseComplete, SpanEndReason.ResponseComplete]);
+
     [BpfFact]
     public Task NodeFetch() => RunAsync("node", "node_client.js", "fetch");
 

@@ -13,9 +13,11 @@ the response before it has only part of its head in; Content-Length responses on
 splice-body (one connection; each response's head read with recv, the rest of its body moved
 from the socket into a pipe by splice, as haproxy's splice-response does, except the last
 response's, read with recv (splice-body:all: that one's too; then the client closes);
-Content-Length responses only).
+Content-Length responses only), or splice-pipelined (three paths: the first two pipelined in
+one send, the first response's body spliced into a pipe after its head, then the third request,
+then the second and third responses read with recv).
 Prints "ready" first, then per request: "STATUS START_NS END_NS" (CLOCK_MONOTONIC), and in
-early-next and splice-body modes " RESPONSE_BYTES" after them.
+early-next and splice modes " RESPONSE_BYTES" after them.
 """
 import http.client
 import os
@@ -30,6 +32,11 @@ print("ready", flush=True)
 sys.stdin.readline()
 
 
+def content_length(lines):
+    """The Content-Length of a response head split into lines (the status line first), or None."""
+    return next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), None)
+
+
 def pipelined():
     import socket
     u = urllib.parse.urlsplit(base)
@@ -42,7 +49,7 @@ def pipelined():
             buffered += s.recv(65536)
         head, _, buffered = buffered.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")
-        length = next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), None)
+        length = content_length(lines)
         if length is None:
             sys.exit("pipelined mode needs Content-Length responses")
         while len(buffered) < length:
@@ -90,7 +97,7 @@ def websocket():
         lines = take(buffered.index(b"\r\n\r\n") + 4).split(b"\r\n")
         status = int(lines[0].split()[1])
         if status != 101:
-            take(next(int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")))
+            take(content_length(lines))
         print(status, start, time.monotonic_ns(), flush=True)
         return status
 
@@ -178,7 +185,7 @@ def early_next(n):
         while not data.endswith(b"\r\n\r\n"):  # a byte at a time: nothing of the next response
             data += byte()
         lines = data[:-4].split(b"\r\n")
-        length = next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), None)
+        length = content_length(lines)
         if length is None:
             sys.exit("early-next mode needs Content-Length responses")
         size = len(data) + length
@@ -206,7 +213,7 @@ def splice_body(all_of_them):
             data += chunk
         head = data[:data.index(b"\r\n\r\n") + 4]
         lines = head[:-4].split(b"\r\n")
-        length = next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), None)
+        length = content_length(lines)
         if length is None:
             sys.exit("splice-body mode needs Content-Length responses")
         left = length - (len(data) - len(head))
@@ -225,6 +232,59 @@ def splice_body(all_of_them):
     s.close()
 
 
+def splice_pipelined():
+    import socket
+    u = urllib.parse.urlsplit(base)
+    s = socket.create_connection((u.hostname, u.port))
+    r, w = os.pipe()
+    buffered = b""
+
+    def request(path):
+        return f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode()
+
+    def head():
+        nonlocal buffered
+        while b"\r\n\r\n" not in buffered:
+            chunk = s.recv(4096)
+            if not chunk:
+                sys.exit("closed")
+            buffered += chunk
+        end = buffered.index(b"\r\n\r\n") + 4
+        lines = buffered[:end - 4].split(b"\r\n")
+        buffered = buffered[end:]
+        return end, int(lines[0].split()[1]), content_length(lines)
+
+    start = time.monotonic_ns()
+    s.sendall(request(paths[0]) + request(paths[1]))
+    size, status, length = head()
+    left = length - len(buffered)  # the first response's body: all but what came with its head goes by splice
+    buffered = b""
+    while left:
+        moved = os.splice(s.fileno(), w, min(left, 65536))
+        if not moved:
+            sys.exit("closed")
+        n = moved
+        while n:
+            n -= len(os.read(r, n))
+        left -= moved
+    print(status, start, time.monotonic_ns(), size + length, flush=True)
+    second_start = start
+    start = time.monotonic_ns()
+    s.sendall(request(paths[2]))
+    for began in (second_start, start):
+        size, status, length = head()
+        while len(buffered) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                sys.exit("closed")
+            buffered += chunk
+        buffered = buffered[length:]
+        print(status, began, time.monotonic_ns(), size + length, flush=True)
+
+
+if mode == "splice-pipelined":
+    splice_pipelined()
+    sys.exit(0)
 if mode in ("splice-body", "splice-body:all"):
     splice_body(mode.endswith(":all"))
     sys.exit(0)

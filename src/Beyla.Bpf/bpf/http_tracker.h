@@ -1899,24 +1899,6 @@ static __always_inline bool response_consumed_unseen(const struct conn_state *c)
 }
 
 /*
- * The connection that socket sk (0: not told) is tracked under in key's process when that is on
- * another fd than key's: a duplicate of it (inetd-style servers such as busybox httpd read the
- * request on fd 0 and answer on fd 1; C programs that fdopen a dup for writing). *other gets its
- * key. Null when there is none, or the socket is tracked on key's fd or in another process.
- */
-static __always_inline struct conn_state *connection_on_other_fd(const struct conn_key *key, __u64 sk, struct conn_key *other)
-{
-	if (!sk)
-		return 0;
-	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
-	if (!tracked || tracked->tgid != key->tgid || tracked->fd == key->fd)
-		return 0;
-	*other = *tracked;
-	struct conn_state *c = bpf_map_lookup_elem(&connections, other);
-	return c && c->sk == sk ? c : 0;
-}
-
-/*
  * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on key's fd by the current
  * task: plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on
  * the fd (tls true; write_ns is when SSL_write was entered). c is the fd's tracked connection,
@@ -1929,23 +1911,18 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 	struct scratch *s = 0;
 	__u8 p[16] = {};
 
-	struct conn_key other_fd;
 	if (!c) {
 		/* Unknown connection: only the start of a request makes it worth tracking. Files,
 		 * pipes and other traffic leave here, before the clock is read. A write was looked at
 		 * as it entered too (track_request_write), but its bytes may not have been readable
 		 * then: a page the program never touched is only brought in by the syscall itself. */
-		bool readable = read_prefix(p, d);
+		if (!read_prefix(p, d))
+			return 0;
 		bool partial = d->first_len < 8;
-		if (!readable || (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p))) {
-			c = connection_on_other_fd(key, d->sk, &other_fd);
-			if (!c) {
-				if (readable && !partial && is_http2_preface(p))
-					notify_once(&http2_reported, key->tgid, NOTICE_HTTP2, dir | (tls ? HTTP2_OVER_TLS : 0));
-				return readable && !partial && is_tls_hello(p) ? TRACKED_TLS_HELLO : 0;
-			}
-			key = &other_fd; /* the socket's conversation goes on there */
-			goto tracked;
+		if (partial ? !could_be_request_start(p, (__u32)d->first_len) : !is_request_start(p)) {
+			if (!partial && is_http2_preface(p))
+				notify_once(&http2_reported, key->tgid, NOTICE_HTTP2, dir | (tls ? HTTP2_OVER_TLS : 0));
+			return !partial && is_tls_hello(p) ? TRACKED_TLS_HELLO : 0;
 		}
 		now = bpf_ktime_get_ns();
 		c = start_tracking(key, dir == DIR_INGRESS ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT, tls, d->sk);
@@ -1963,7 +1940,6 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 		return 0;
 	}
 
-tracked:
 	/* Ciphertext of a TLS connection is not HTTP: its plaintext comes through the TLS hooks. Nor
 	 * is what an upgraded connection carries. */
 	if (!!(c->span_flags & SPAN_FLAG_TLS) != tls || c->phase == PHASE_UPGRADED)
@@ -2041,12 +2017,17 @@ tracked:
 			else
 				beyla_more_request_bytes(c, &taken, now);
 		} else if (starts) {
-			/* the response had no known end: the next request ends it */
+			/* the response had no known end (or its last bytes went unseen): the next request ends it */
 			finish_exchange(c, END_BY_NEXT_REQUEST);
-			reset_response(c);
 			struct io_data taken = *d;
-			beyla_take_requests(c, &taken, now, TAKE_CURRENT);
-			c->phase = PHASE_REQUEST;
+			if (c->phase == PHASE_REQUEST) {
+				/* a request queued behind it is the current one now: this one waits behind that */
+				beyla_take_requests(c, &taken, now, TAKE_QUEUED);
+			} else {
+				reset_response(c);
+				beyla_take_requests(c, &taken, now, TAKE_CURRENT);
+				c->phase = PHASE_REQUEST;
+			}
 		}
 		return 0;
 	}

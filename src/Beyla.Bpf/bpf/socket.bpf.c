@@ -204,6 +204,29 @@ static __always_inline struct conn_state *connection_of(const struct conn_key *k
 }
 
 /*
+ * The connection that socket sk (0: not told) is tracked under in key's process, on another fd
+ * than key's, which holds sk too: a duplicate (inetd-style servers such as busybox httpd read the
+ * request on fd 0 and answer on fd 1; C programs fdopen a dup for writing). key moves to it. Null
+ * when there is none: the socket is not tracked, or on key's fd, or in another process, or the
+ * hook's socket is not key's fd's (bytes the kernel moved in the task for something else: io_uring's
+ * task work during an unrelated syscall). Only a connection_of miss comes here.
+ */
+static __always_inline struct conn_state *connection_on_other_fd(struct conn_key *key, __u64 sk)
+{
+	if (!sk)
+		return 0;
+	struct conn_key *tracked = bpf_map_lookup_elem(&socket_conns, &sk);
+	if (!tracked || tracked->tgid != key->tgid || tracked->fd == key->fd)
+		return 0;
+	struct conn_key other = *tracked;
+	struct conn_state *c = bpf_map_lookup_elem(&connections, &other);
+	if (!c || c->sk != sk || (__u64)stream_sock_of_fd(key->fd) != sk)
+		return 0;
+	*key = other;
+	return c;
+}
+
+/*
  * A data syscall of a traced process moved ret bytes (ret > 0) on fd regs->di, which go to the
  * tracker; a write that moved nothing undoes what its entry took (track_write_failed). regs are
  * the user registers saved at the syscall's entry, which hold its arguments; sk is the socket
@@ -243,6 +266,8 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, __u32 fd, lon
 	}
 
 	c = connection_of(&key, sk, &foreign);
+	if (!c && !foreign)
+		c = connection_on_other_fd(&key, sk);
 	if (foreign || (c && (c->span_flags & SPAN_FLAG_TLS)))
 		return 0; /* not the syscall's bytes; or ciphertext, whose plaintext comes through the TLS hooks */
 	struct io_data d = {.total = (__u64)ret, .sk = sk};
@@ -449,6 +474,8 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 	struct conn_state *c = connection_of(&key, sk, &foreign);
 	if (foreign)
 		return 0;
+	if (!c)
+		c = connection_on_other_fd(&key, sk);
 	__u64 now = 0;
 	if (c) {
 		if ((c->span_flags & SPAN_FLAG_TLS) || c->phase == PHASE_UPGRADED)
