@@ -1898,6 +1898,16 @@ static __always_inline bool response_consumed_unseen(const struct conn_state *c)
 	       c->response_bytes < c->response_expected && (__u64)(__u32)(consumed_seq(c) - c->rx_base) >= c->response_expected;
 }
 
+/* Where c's response was consumed whole unseen (response_consumed_unseen), it has all its bytes
+ * and no end is due any more: what comes next (a request, the close) ends it. */
+static __always_inline void settle_unseen_end(struct conn_state *c)
+{
+	if (!response_consumed_unseen(c))
+		return;
+	c->response_bytes = c->response_expected;
+	c->conn_flags &= ~CONN_END_DUE;
+}
+
 /*
  * One read (DIR_INGRESS) or write (DIR_EGRESS) of d->total bytes on key's fd by the current
  * task: plain bytes of the socket itself (tls false), or the plaintext of a TLS connection on
@@ -2004,11 +2014,8 @@ static __always_inline int track_io(const struct conn_key *key, struct conn_stat
 			return 0;
 		}
 		bool starts = d->first_len >= 8 && !bpf_probe_read_user(p, 8, (const void *)d->first) && is_request_start(p);
-		if (starts && response_consumed_unseen(c)) {
-			/* its last bytes were read unseen: it ended, and this request is the next one */
-			c->response_bytes = c->response_expected;
-			c->conn_flags &= ~CONN_END_DUE;
-		}
+		if (starts)
+			settle_unseen_end(c); /* read unseen, it ended: this request is the next one */
 		if (c->phase == PHASE_REQUEST || (c->conn_flags & CONN_END_DUE)) {
 			/* a response is still due for the current request, or its end (its head is in pieces) */
 			struct io_data taken = *d;
@@ -2217,8 +2224,7 @@ static __always_inline void track_close(__u32 tgid, __u32 fd)
 	if (c->phase == PHASE_UPGRADED)
 		beyla_drop_queued_requests(c); /* queued by a thread that raced the upgrade */
 	if (c->phase == PHASE_RESPONSE) {
-		if (response_consumed_unseen(c))
-			c->response_bytes = c->response_expected; /* its last bytes were read unseen (splice) */
+		settle_unseen_end(c);
 		finish_exchange(c, END_BY_CLOSE);
 	}
 	take_queued_request(c);

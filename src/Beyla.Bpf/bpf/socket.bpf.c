@@ -183,33 +183,12 @@ static __always_inline bool learn_ssl_socket(__u64 id, __u32 fd, __u64 sk, __u8 
 #define MSG_PEEK 0x2
 
 /*
- * The connection on key, or null; sk (when not 0) is the socket a hook saw the bytes move on,
- * with *foreign set when that is not the fd's socket: the socket layer's tracepoints also fire
- * for I/O the kernel does in the task for something else than its syscall (io_uring's task work,
- * a sockmap redirect), and their bytes are not the syscall's. A tracked fd whose socket changed
- * (its close was not seen: dup2, close_range) is ended and forgotten.
- */
-static __always_inline struct conn_state *connection_of(const struct conn_key *key, __u64 sk, bool *foreign)
-{
-	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
-	*foreign = false;
-	if (!sk || !c || c->sk == sk)
-		return c;
-	if ((__u64)stream_sock_of_fd(key->fd) != sk) {
-		*foreign = true;
-		return 0;
-	}
-	track_close(key->tgid, key->fd);
-	return 0;
-}
-
-/*
  * The connection that socket sk (0: not told) is tracked under in key's process, on another fd
  * than key's, which holds sk too: a duplicate (inetd-style servers such as busybox httpd read the
  * request on fd 0 and answer on fd 1; C programs fdopen a dup for writing). key moves to it. Null
  * when there is none: the socket is not tracked, or on key's fd, or in another process, or the
  * hook's socket is not key's fd's (bytes the kernel moved in the task for something else: io_uring's
- * task work during an unrelated syscall). Only a connection_of miss comes here.
+ * task work during an unrelated syscall).
  */
 static __always_inline struct conn_state *connection_on_other_fd(struct conn_key *key, __u64 sk)
 {
@@ -224,6 +203,31 @@ static __always_inline struct conn_state *connection_on_other_fd(struct conn_key
 		return 0;
 	*key = other;
 	return c;
+}
+
+/*
+ * The connection on key, or null; sk (when not 0) is the socket a hook saw the bytes move on,
+ * with *foreign set when that is not the fd's socket: the socket layer's tracepoints also fire
+ * for I/O the kernel does in the task for something else than its syscall (io_uring's task work,
+ * a sockmap redirect), and their bytes are not the syscall's. A tracked fd whose socket changed
+ * (its close was not seen: dup2, close_range) is ended and forgotten. An fd with no connection
+ * of its own gets the one its socket is tracked under on another fd (connection_on_other_fd),
+ * and key moves to that.
+ */
+static __always_inline struct conn_state *connection_of(struct conn_key *key, __u64 sk, bool *foreign)
+{
+	struct conn_state *c = bpf_map_lookup_elem(&connections, key);
+	*foreign = false;
+	if (!c)
+		return connection_on_other_fd(key, sk);
+	if (!sk || c->sk == sk)
+		return c;
+	if ((__u64)stream_sock_of_fd(key->fd) != sk) {
+		*foreign = true;
+		return 0;
+	}
+	track_close(key->tgid, key->fd);
+	return connection_on_other_fd(key, sk);
 }
 
 /*
@@ -266,8 +270,6 @@ static __always_inline int on_data(__u64 id, struct pt_regs *regs, __u32 fd, lon
 	}
 
 	c = connection_of(&key, sk, &foreign);
-	if (!c && !foreign)
-		c = connection_on_other_fd(&key, sk);
 	if (foreign || (c && (c->span_flags & SPAN_FLAG_TLS)))
 		return 0; /* not the syscall's bytes; or ciphertext, whose plaintext comes through the TLS hooks */
 	struct io_data d = {.total = (__u64)ret, .sk = sk};
@@ -474,8 +476,6 @@ static __always_inline int on_write_enter(__u64 id, __u64 fd, __u64 buf, __u64 c
 	struct conn_state *c = connection_of(&key, sk, &foreign);
 	if (foreign)
 		return 0;
-	if (!c)
-		c = connection_on_other_fd(&key, sk);
 	__u64 now = 0;
 	if (c) {
 		if ((c->span_flags & SPAN_FLAG_TLS) || c->phase == PHASE_UPGRADED)
