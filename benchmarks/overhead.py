@@ -406,8 +406,7 @@ def main():
         SERVER_QUOTA.append(CpuQuota(f"beyla-overhead-{os.getpid()}", a.server_cpu))
     try:
         if not a.no_bpf_stats:
-            with open(stats_path, "w") as f:
-                f.write("1")
+            write(stats_path, "1")
         plan = []  # (server label, Server, [configs])
         for s in servers:
             if s == "nginx":
@@ -462,8 +461,7 @@ def main():
             m = re.search(r"otel: spans exported=(\d+)", out)
             if m:
                 otel_exported = (int(m.group(1)), srv.sent_total)
-        with open(stats_path, "w") as f:
-            f.write(previous_stats)
+        write(stats_path, previous_stats)
         shutil.rmtree(work, ignore_errors=True)
         for quota in SERVER_QUOTA:
             quota.remove()

@@ -37,6 +37,39 @@ def content_length(lines):
     return next((int(l.split(b":", 1)[1]) for l in lines[1:] if l.lower().startswith(b"content-length:")), None)
 
 
+def get_request(u, path):
+    """A GET of path from the server of URL parts u, as bytes."""
+    return f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode()
+
+
+def read_head(s, buffered=b""):
+    """Reads socket s (after buffered, bytes read from it already) up to the end of a response head,
+    4 KiB a recv. Returns the head's size, its status, its Content-Length (or None), and the bytes
+    read after it."""
+    while b"\r\n\r\n" not in buffered:
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("closed")
+        buffered += chunk
+    end = buffered.index(b"\r\n\r\n") + 4
+    lines = buffered[:end - 4].split(b"\r\n")
+    return end, int(lines[0].split()[1]), content_length(lines), buffered[end:]
+
+
+def splice_through_pipe(s, pipe, n):
+    """Moves n bytes from socket s into the pipe (read end, write end) by splice and drains them:
+    no read of the socket sees them."""
+    r, w = pipe
+    while n:
+        moved = os.splice(s.fileno(), w, min(n, 65536))
+        if not moved:
+            sys.exit("closed")
+        left = moved
+        while left:
+            left -= len(os.read(r, left))
+        n -= moved
+
+
 def pipelined():
     import socket
     u = urllib.parse.urlsplit(base)
@@ -57,12 +90,9 @@ def pipelined():
         buffered = buffered[length:]
         return int(lines[0].split()[1])
 
-    def request(path):
-        return f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode()
-
     for batch in (paths[:1], paths[1:]):
         start = time.monotonic_ns()
-        s.sendall(b"".join(request(p) for p in batch))
+        s.sendall(b"".join(get_request(u, p) for p in batch))
         for _ in batch:
             status = response()
             print(status, start, time.monotonic_ns(), flush=True)
@@ -140,7 +170,7 @@ def bytewise():
 
     for path in paths:
         start = time.monotonic_ns()
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode())
+        s.sendall(get_request(u, path))
         status = int(line().split(b" ")[1])
         headers = {}
         while True:
@@ -168,7 +198,7 @@ def early_next(n):
 
     def send(path):
         starts.append(time.monotonic_ns())
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode())
+        s.sendall(get_request(u, path))
 
     def byte():
         b = s.recv(1)
@@ -201,34 +231,23 @@ def splice_body(all_of_them):
     import socket
     u = urllib.parse.urlsplit(base)
     s = socket.create_connection((u.hostname, u.port))
-    r, w = os.pipe()
+    pipe = os.pipe()
     for i, path in enumerate(paths):
         start = time.monotonic_ns()
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                sys.exit("closed")
-            data += chunk
-        head = data[:data.index(b"\r\n\r\n") + 4]
-        lines = head[:-4].split(b"\r\n")
-        length = content_length(lines)
+        s.sendall(get_request(u, path))
+        size, status, length, body = read_head(s)
         if length is None:
             sys.exit("splice-body mode needs Content-Length responses")
-        left = length - (len(data) - len(head))
-        while left:
-            if all_of_them or i + 1 < len(paths):  # into a pipe, then out of it: the bytes never pass a read of the socket
-                moved = os.splice(s.fileno(), w, min(left, 65536))
-                n = moved
-                while n:
-                    n -= len(os.read(r, n))
-            else:
+        left = length - len(body)
+        if all_of_them or i + 1 < len(paths):
+            splice_through_pipe(s, pipe, left)
+        else:
+            while left:
                 moved = len(s.recv(left))
-            if not moved:
-                sys.exit("closed")
-            left -= moved
-        print(int(lines[0].split()[1]), start, time.monotonic_ns(), len(head) + length, flush=True)
+                if not moved:
+                    sys.exit("closed")
+                left -= moved
+        print(status, start, time.monotonic_ns(), size + length, flush=True)
     s.close()
 
 
@@ -236,43 +255,18 @@ def splice_pipelined():
     import socket
     u = urllib.parse.urlsplit(base)
     s = socket.create_connection((u.hostname, u.port))
-    r, w = os.pipe()
-    buffered = b""
-
-    def request(path):
-        return f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode()
-
-    def head():
-        nonlocal buffered
-        while b"\r\n\r\n" not in buffered:
-            chunk = s.recv(4096)
-            if not chunk:
-                sys.exit("closed")
-            buffered += chunk
-        end = buffered.index(b"\r\n\r\n") + 4
-        lines = buffered[:end - 4].split(b"\r\n")
-        buffered = buffered[end:]
-        return end, int(lines[0].split()[1]), content_length(lines)
-
     start = time.monotonic_ns()
-    s.sendall(request(paths[0]) + request(paths[1]))
-    size, status, length = head()
-    left = length - len(buffered)  # the first response's body: all but what came with its head goes by splice
-    buffered = b""
-    while left:
-        moved = os.splice(s.fileno(), w, min(left, 65536))
-        if not moved:
-            sys.exit("closed")
-        n = moved
-        while n:
-            n -= len(os.read(r, n))
-        left -= moved
+    s.sendall(get_request(u, paths[0]) + get_request(u, paths[1]))
+    size, status, length, buffered = read_head(s)
+    # the first response's body: all but what came with its head goes by splice
+    splice_through_pipe(s, os.pipe(), length - len(buffered))
     print(status, start, time.monotonic_ns(), size + length, flush=True)
     second_start = start
     start = time.monotonic_ns()
-    s.sendall(request(paths[2]))
+    s.sendall(get_request(u, paths[2]))
+    buffered = b""
     for began in (second_start, start):
-        size, status, length = head()
+        size, status, length, buffered = read_head(s, buffered)
         while len(buffered) < length:
             chunk = s.recv(65536)
             if not chunk:
